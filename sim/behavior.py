@@ -1,0 +1,174 @@
+"""The user funnel for one batch of sessions: feed pages, impressions, clicks, carts, orders.
+
+Every draw is counter-based (keyed by session and page or slot), so the same session meets
+the same luck in every counterfactual run; only the mechanisms a fault changed differ.
+
+    session -> page requests (latency; slow pages are abandoned before they render)
+            -> impressions (category by affinity, item from the ranker's pools)
+            -> click (position bias x appeal x affinity)
+            -> add to cart (purchase propensity, intent, price sensitivity, stock)
+            -> order (logistics) -> payment
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.latency import LatencyModel
+from sim.ranker import Pools
+from sim.rng import Streams, slot_counter
+from sim.world import CATEGORY_PRICE, World
+
+MAX_PAGES = 8
+PAGE_SIZE = 6
+SOURCES = ("organic", "push", "search", "paid", "livestream", "share")
+SOURCE_SHARE = np.array([0.5, 0.12, 0.16, 0.09, 0.08, 0.05])
+SOURCE_INTENT = np.array([0.0, -0.35, 0.45, -0.15, 0.3, 0.1], np.float32)
+NEW_USER_DAYS = 30
+NEW_USER_TRUST = 0.45  # new users hesitate to buy from a platform they do not know yet
+SOURCE_DEPTH = np.array([1.0, 0.85, 0.9, 0.85, 1.0, 0.8], np.float32)
+# Position bias: the chance a card at a feed position is examined at all.
+EXAMINE = ((1.0 + np.arange(MAX_PAGES * PAGE_SIZE)) ** -0.45).astype(np.float32)
+
+
+@dataclass
+class Conditions:
+    """What the hour's calendar and platform state do to behaviour."""
+
+    intent: float = 0.0  # added to the purchase logit
+    logistics: float = 1.0  # chance that an intended order is placed
+    payment_success: float = 0.94
+    click_offset: float = -3.3
+
+
+@dataclass
+class SessionBatch:
+    key: np.ndarray  # uint64 session keys (also the session_id)
+    user: np.ndarray  # int64 user index
+    source: np.ndarray  # int8 index into SOURCES
+    start_s: np.ndarray  # int64 start time, seconds since the epoch
+    new_user: np.ndarray  # bool: signed up less than NEW_USER_DAYS before the session
+
+
+@dataclass
+class Funnel:
+    """Everything that happened in a batch, as flat arrays indexed into the batch."""
+
+    req_session: np.ndarray  # index into batch
+    req_page: np.ndarray
+    req_server_ms: np.ndarray
+    req_client_ms: np.ndarray
+    req_error: np.ndarray
+    req_rendered: np.ndarray
+    imp_session: np.ndarray
+    imp_page: np.ndarray
+    imp_position: np.ndarray
+    imp_item: np.ndarray
+    clicked: np.ndarray  # per impression
+    carted: np.ndarray
+    ordered: np.ndarray
+    paid: np.ndarray
+    sold_out: np.ndarray  # clicked an item that turned out to be out of stock
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def simulate_sessions(
+    batch: SessionBatch,
+    world: World,
+    pools: Pools,
+    latency: LatencyModel,
+    streams: Streams,
+    cond: Conditions,
+) -> Funnel:
+    users, items = world.users, world.items
+    n = len(batch.key)
+    u_idx = batch.user
+    # --- pages: latency, abandonment before render, and scrolling on ---
+    page = np.broadcast_to(np.arange(MAX_PAGES, dtype=np.uint64), (n, MAX_PAGES))
+    counters = slot_counter(batch.key[:, None], page).ravel()
+    rep = np.repeat(u_idx, MAX_PAGES)
+    dims = {
+        "city_tier": users.city_tier[rep],
+        "device": users.device[rep],
+        "network": users.network[rep],
+        "platform": users.platform[rep],
+    }
+    server, client, error = latency.sample(streams, counters, dims)
+    total = (server + client).reshape(n, MAX_PAGES)
+    patience = users.patience_ms[u_idx][:, None]
+    hazard = 1.0 - np.exp(-0.35 * (total / patience) ** 1.5)
+    abandon = streams.uniform("behavior.abandon", counters).reshape(n, MAX_PAGES) < hazard
+    rendered_ok = ~abandon & ~error.reshape(n, MAX_PAGES)
+    depth = (users.depth[u_idx] * SOURCE_DEPTH[batch.source])[:, None]
+    depth = depth * np.exp(-0.25 * total / patience)  # slow pages also shorten scrolling
+    go_on = streams.uniform("behavior.continue", counters).reshape(n, MAX_PAGES) < depth
+    step = rendered_ok & go_on
+    reached = np.ones((n, MAX_PAGES), bool)
+    reached[:, 1:] = np.cumprod(step[:, :-1], axis=1).astype(bool)
+    rendered = reached & rendered_ok
+    req_s, req_p = np.nonzero(reached)
+    flat = req_s * MAX_PAGES + req_p
+    # --- impressions on rendered pages ---
+    pg_s, pg_p = np.nonzero(rendered)
+    imp_s = np.repeat(pg_s, PAGE_SIZE)
+    imp_pg = np.repeat(pg_p, PAGE_SIZE)
+    imp_pos = (imp_pg * PAGE_SIZE + np.tile(np.arange(PAGE_SIZE), len(pg_s))).astype(np.int16)
+    slot_ctr = slot_counter(batch.key[imp_s], imp_pos.astype(np.uint64))
+    imp_user = u_idx[imp_s]
+    u_cat, u_item = streams.uniform_pair("feed.slot", slot_ctr)
+    slots = users.category_slots
+    cat = slots[imp_user, (u_cat * slots.shape[1]).astype(np.int64)].astype(np.int64)
+    item = pools.sample(cat, u_item)
+    # --- click: position bias x appeal x affinity (clickbait titles attract clicks) ---
+    item_logit = (items.appeal + 0.9 * items.clickbait + cond.click_offset).astype(np.float32)
+    click_logit = item_logit[item] + users.affinity_logit[imp_user, items.category[item]]
+    p_click = EXAMINE[imp_pos] * _sigmoid(click_logit)
+    clicked = streams.uniform("behavior.click", slot_ctr) < p_click
+    # --- cart: the truth decides (propensity, intent, price, stock) ---
+    ci = np.flatnonzero(clicked)
+    c_item, c_user, c_sess = item[ci], imp_user[ci], imp_s[ci]
+    rel_price = np.log(items.price[c_item] / CATEGORY_PRICE[items.category[c_item]])
+    cart_logit = (
+        items.propensity[c_item]
+        + users.intent[c_user]
+        + SOURCE_INTENT[batch.source[c_sess]]
+        + cond.intent
+        - users.price_sens[c_user] * rel_price
+        - 1.6 * items.clickbait[c_item]
+        - NEW_USER_TRUST * batch.new_user[c_sess]
+        - 3.2
+    )
+    in_stock = items.stock[c_item] > 0
+    c_ctr = slot_ctr[ci]
+    want = streams.uniform("behavior.cart", c_ctr) < _sigmoid(cart_logit)
+    cart = want & in_stock
+    order = cart & (streams.uniform("behavior.order", c_ctr) < 0.6 * cond.logistics)
+    pay = order & (streams.uniform("behavior.pay", c_ctr) < cond.payment_success)
+
+    def on_impressions(mask_on_clicks: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(item), bool)
+        out[ci[mask_on_clicks]] = True
+        return out
+
+    return Funnel(
+        req_session=req_s,
+        req_page=req_p.astype(np.int8),
+        req_server_ms=server[flat],
+        req_client_ms=client[flat],
+        req_error=error[flat],
+        req_rendered=rendered.ravel()[flat],
+        imp_session=imp_s,
+        imp_page=imp_pg.astype(np.int8),
+        imp_position=imp_pos,
+        imp_item=item.astype(np.int32),
+        clicked=clicked,
+        carted=on_impressions(cart),
+        ordered=on_impressions(order),
+        paid=on_impressions(pay),
+        sold_out=on_impressions(want & ~in_stock),
+    )

@@ -1,0 +1,456 @@
+"""The engine: a simpy clock and the processes on it.
+
+Discrete events: seller updates (daily), feed refreshes (every 6 hours), ranker retrains
+(daily, 03:00), fault levels (hourly), and the traffic tick that simulates each hour's
+sessions as one vectorized batch. All mutable state lives in `EngineState`, so a run can be
+paused at any hour, copied, and continued down two branches (counterfactual runs share
+everything before a fault's onset).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+import numpy as np
+import simpy
+
+from sim import calendar
+from sim.behavior import (
+    NEW_USER_DAYS,
+    SOURCE_SHARE,
+    Conditions,
+    Funnel,
+    SessionBatch,
+    simulate_sessions,
+)
+from sim.faults.base import FaultBase
+from sim.feed import FeedTransform, Snapshot, take_snapshot
+from sim.latency import LatencyModel
+from sim.ranker import DEFAULT_POLICY, History, Model, Pools, TrainingLog, build_pools, retrain
+from sim.rng import Streams, slot_counter
+from sim.tracking import Tracker
+from sim.world import World, day_number
+
+EPOCH = datetime(2000, 1, 1)
+FEED_REFRESH_HOURS = 6
+RETRAIN_HOUR = 3
+LOG_SAMPLE = 0.08
+CONFIG_DEFAULTS = {"ranker.exploration": 0.04, "ranker.temperature": 0.45, **DEFAULT_POLICY}
+NOISE_SERVICES = (
+    "search-api", "cart-service", "user-profile", "ads-bidder", "push-service",
+    "coupon-service", "live-room", "item-detail", "feed-api", "review-service",
+)  # fmt: skip
+NOISE_CONFIGS = (
+    ("push-service", "push.daily_cap", "3 -> 4"),
+    ("search-api", "search.spellcheck", "on"),
+    ("coupon-service", "coupon.banner_slot", "2 -> 3"),
+    ("item-detail", "detail.video_autoplay", "wifi-only"),
+    ("ads-bidder", "ads.floor_price", "+2%"),
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A stretch of simulated time: the case period, or last year's reference weeks."""
+
+    label: str  # "current" or "reference"
+    code: int  # 0 current, 1 reference: part of every session key
+    start: date
+    days: int
+
+    @property
+    def start_time(self) -> datetime:
+        return datetime.combine(self.start, datetime.min.time())
+
+    def time_of(self, hour: float) -> datetime:
+        return self.start_time + timedelta(hours=hour)
+
+    def hour_of(self, when: datetime) -> float:
+        return (when - self.start_time).total_seconds() / 3600.0
+
+    def dates(self) -> list[date]:
+        return [self.start + timedelta(days=d) for d in range(self.days)]
+
+
+@dataclass
+class EngineState:
+    """Everything that changes while the world runs."""
+
+    world: World
+    history: History
+    log: TrainingLog
+    model: Model
+    snapshot: Snapshot
+    pools: Pools
+    latency: LatencyModel = field(default_factory=LatencyModel)
+    tracker: Tracker = field(default_factory=Tracker)
+    config: dict[str, float] = field(default_factory=lambda: dict(CONFIG_DEFAULTS))
+    config_defaults: dict[str, float] = field(default_factory=lambda: dict(CONFIG_DEFAULTS))
+    feed_transforms: dict[str, FeedTransform] = field(default_factory=dict)
+    feed_frozen: bool = False
+    seller_incentive: float = 0.0  # platform reward for clicks, as sellers perceive it
+    feed_api_version: tuple[int, int, int] = (3, 14, 2)
+    announced: set[str] = field(default_factory=set)
+    pools_config: tuple[float, ...] = ()
+
+    def refresh_pools(self) -> None:
+        from sim.ranker import item_features
+
+        pctr, pcvr = self.model.predict(item_features(self.snapshot, self.history))
+        self.pools = build_pools(
+            self.snapshot,
+            pctr,
+            pcvr,
+            self.config,
+            self.config["ranker.temperature"],
+            self.config["ranker.exploration"],
+        )
+        self.pools_config = self._pool_key()
+
+    def _pool_key(self) -> tuple[float, ...]:
+        return tuple(self.config[k] for k in sorted(self.config))
+
+    def pools_stale(self) -> bool:
+        return self.pools_config != self._pool_key()
+
+
+def initial_state(world: World) -> EngineState:
+    snap = take_snapshot(world, 0, 0)
+    history = History.empty(world.items.n)
+    state = EngineState(
+        world=world,
+        history=history,
+        log=TrainingLog(),
+        model=Model(0),
+        snapshot=snap,
+        pools=None,  # type: ignore[arg-type]
+    )
+    state.refresh_pools()
+    return state
+
+
+@dataclass
+class HourResult:
+    """One simulated hour, handed to the sink."""
+
+    period: Period
+    hour: int
+    batch: SessionBatch
+    funnel: Funnel
+    conditions: Conditions
+    feed_api_version: str
+    event_index: np.ndarray  # index into the funnel's event list (with duplicates)
+    event_type: np.ndarray  # int8 per logged event
+    event_ts: np.ndarray  # int64 seconds
+    event_imp: np.ndarray  # impression index per logged event
+    tracked_order: np.ndarray  # bool per session: a tracked order event exists
+    ledger_order: np.ndarray  # bool per session: the ledger has an order
+
+
+class Sink(Protocol):
+    """Where a run's output goes: Parquet tables, or only the metrics (counterfactual runs)."""
+
+    def hour(self, result: HourResult, state: EngineState) -> None: ...
+    def rows(self, table: str, columns: dict[str, object]) -> None: ...
+    def day_end(self, period: Period, day: date) -> None: ...
+
+
+class NullSink:
+    """Discards everything (the warm-up before a case)."""
+
+    def hour(self, result: HourResult, state: EngineState) -> None:
+        pass
+
+    def rows(self, table: str, columns: dict[str, object]) -> None:
+        pass
+
+    def day_end(self, period: Period, day: date) -> None:
+        pass
+
+
+class Engine:
+    """Runs one period of the world on a simpy clock, writing to a sink."""
+
+    def __init__(
+        self,
+        state: EngineState,
+        streams: Streams,
+        period: Period,
+        sink: Sink,
+        faults: dict[str, FaultBase] | None = None,
+        start_hour: int = 0,
+        on_hour: Callable[[int], None] | None = None,
+    ) -> None:
+        self.state = state
+        self.streams = streams
+        self.period = period
+        self.sink = sink
+        self.faults = dict(faults or {})
+        self.on_hour = on_hour
+        self.env = simpy.Environment(initial_time=start_hour)
+        for proc in (self._daily, self._feed, self._retrain, self._fault_levels, self._traffic):
+            self.env.process(proc())
+
+    # ---- scheduling helpers -------------------------------------------------------------
+    def _next(self, every: float, offset: float) -> float:
+        """Delay until the next time t = k*every + offset with t >= now."""
+        now = self.env.now
+        k = np.ceil((now - offset) / every - 1e-9)
+        return max(0.0, k * every + offset - now)
+
+    def run(self, until_hour: int | None = None) -> None:
+        end = self.period.days * 24 if until_hour is None else until_hour
+        self.env.run(until=end)
+
+    def fork(self, sink: Sink, faults: dict[str, FaultBase]) -> Engine:
+        """A copy of this engine from the current hour on, with its own sink and faults."""
+        return Engine(
+            copy.deepcopy(self.state),
+            self.streams,
+            self.period,
+            sink,
+            faults,
+            start_hour=round(self.env.now),
+            on_hour=self.on_hour,
+        )
+
+    # ---- processes ----------------------------------------------------------------------
+    def _daily(self):
+        while True:
+            yield self.env.timeout(self._next(24, 0.0))
+            day = int(self.env.now // 24)
+            self._seller_day(day)
+            self._changelog_noise(day)
+            yield self.env.timeout(1e-6)
+
+    def _feed(self):
+        while True:
+            yield self.env.timeout(self._next(FEED_REFRESH_HOURS, 0.1))
+            hour = int(self.env.now)
+            if not self.state.feed_frozen:
+                self.state.snapshot = take_snapshot(
+                    self.state.world,
+                    self.state.snapshot.version + 1,
+                    hour,
+                    self.state.feed_transforms,
+                )
+                from sim.feed import snapshot_columns
+
+                cols = snapshot_columns(self.state.snapshot)
+                cols["taken_at"] = np.full(len(cols["item_id"]), self._ts(hour), "datetime64[s]")
+                cols["category"] = cols["category"].astype(np.int8)
+                self.sink.rows(f"feed_snapshots:{self.period.label}", cols)
+            self.state.refresh_pools()
+            yield self.env.timeout(1e-6)
+
+    def _retrain(self):
+        while True:
+            yield self.env.timeout(self._next(24, RETRAIN_HOUR + 0.2))
+            day = int(self.env.now // 24)
+            state = self.state
+            rng = self.streams.generator("ranker.retrain", self.period.code, day)
+            model, report = retrain(
+                state.model.version + 1, state.log, state.snapshot, state.history, rng
+            )
+            if model.ctr is not None:
+                state.model = model
+                state.refresh_pools()
+            self.sink.rows(
+                "ranker_runs",
+                {
+                    "period": [self.period.label],
+                    "trained_at": [self._ts(self.env.now)],
+                    "model_version": [state.model.version],
+                    "rows": [int(report["rows"])],
+                    "train_auc": [report["auc"]],
+                    "deployed": [model.ctr is not None],
+                    "reward_click": [state.config["reward.click"]],
+                    "reward_conversion": [state.config["reward.conversion"]],
+                    "reward_price": [state.config["reward.price"]],
+                },
+            )
+            yield self.env.timeout(1e-6)
+
+    def _fault_levels(self):
+        while True:
+            yield self.env.timeout(self._next(1, 0.3))
+            hour = int(self.env.now)
+            when = self.period.time_of(hour)
+            for fid, fault in self.faults.items():
+                level = fault.level_at(when)
+                fault.apply(self.state, level)
+                if level > 0 and fid not in self.state.announced:
+                    self.state.announced.add(fid)
+                    if fault.changelog:
+                        self._log_change(
+                            fault.at, fault.changelog_kind, fault.changelog_service, fault.changelog
+                        )
+            if self.state.pools_stale():
+                self.state.refresh_pools()
+            yield self.env.timeout(1e-6)
+
+    def _traffic(self):
+        while True:
+            yield self.env.timeout(self._next(1, 0.5))
+            hour = int(self.env.now)
+            self._simulate_hour(hour)
+            if self.on_hour is not None:
+                self.on_hour(1)
+            if hour % 24 == 23:
+                self.sink.day_end(self.period, self.period.start + timedelta(days=hour // 24))
+            yield self.env.timeout(1e-6)
+
+    # ---- mechanisms ---------------------------------------------------------------------
+    def _ts(self, hour: float) -> np.datetime64:
+        return np.datetime64(self.period.time_of(hour).replace(microsecond=0), "s")
+
+    def _log_change(self, when: datetime, kind: str, service: str, title: str) -> None:
+        if self.period.label != "current":
+            return  # last year's change log is not part of the case
+        self.sink.rows(
+            "changelog",
+            {
+                "ts": [np.datetime64(when.replace(microsecond=0), "s")],
+                "kind": [kind],
+                "service": [service],
+                "title": [title],
+                "author": ["release-bot" if kind == "deploy" else "ops"],
+            },
+        )
+
+    def _changelog_noise(self, day: int) -> None:
+        """Ordinary entries every change log carries: unrelated deploys, configs, campaigns."""
+        rng = self.streams.generator("changelog.noise", self.period.code, day)
+        for _ in range(rng.poisson(2.2)):
+            hour = float(rng.integers(9, 22)) + rng.integers(0, 60) / 60
+            when = self.period.time_of(day * 24 + hour)
+            roll = rng.random()
+            if roll < 0.6:
+                service = NOISE_SERVICES[rng.integers(len(NOISE_SERVICES))]
+                if service == "feed-api":
+                    major, minor, patch = self.state.feed_api_version
+                    self.state.feed_api_version = (major, minor, patch + 1)
+                    version = "v{}.{}.{}".format(*self.state.feed_api_version)
+                else:
+                    version = f"v{rng.integers(1, 9)}.{rng.integers(0, 40)}.{rng.integers(0, 9)}"
+                self._log_change(when, "deploy", service, f"Deploy {service} {version}")
+            elif roll < 0.85:
+                service, key, change = NOISE_CONFIGS[rng.integers(len(NOISE_CONFIGS))]
+                self._log_change(when, "config", service, f"Config {key}: {change}")
+            else:
+                theme = ("flash sale", "new-user coupons", "brand day", "free-shipping week")
+                pick = theme[rng.integers(len(theme))]
+                self._log_change(when, "campaign", "marketing", f"Campaign: {pick}")
+
+    def _seller_day(self, day: int) -> None:
+        """Sellers restock, and adjust clickbait listings to the platform's incentives."""
+        world = self.state.world
+        items, sellers = world.items, world.sellers
+        rng = self.streams.generator("sellers", self.period.code, day)
+        low = items.stock < 0.25 * items.stock_target
+        restock_p = np.where(sellers.shop_type[items.seller] == 0, 0.85, 0.55)
+        restock = low & (rng.random(items.n) < restock_p)
+        items.stock = np.where(restock, items.stock_target, items.stock).astype(np.int32)
+        drift = sellers.incentive_response * (
+            self.state.seller_incentive - 0.15 * sellers.clickbait
+        )
+        sellers.clickbait = np.clip(sellers.clickbait + drift, 0.0, 0.9).astype(np.float32)
+        redraw = rng.random(items.n) < 0.15
+        flag = rng.random(items.n) < sellers.clickbait[items.seller]
+        items.clickbait = np.where(redraw, flag, items.clickbait)
+        self.state.history.decay(0.85)
+
+    def _sample_sessions(self, hour: int) -> SessionBatch:
+        users = self.state.world.users
+        day_date = self.period.start + timedelta(days=hour // 24)
+        factors = calendar.day_factors(day_date)
+        active = users.signup <= day_number(day_date)
+        rate = users.activity * active * (calendar.DIURNAL[hour % 24] * factors.traffic / 24.0)
+        cum = np.cumsum(rate, dtype=np.float64)
+        rng = self.streams.generator("traffic", self.period.code, hour)
+        n = int(rng.poisson(cum[-1])) if len(cum) else 0
+        user = np.searchsorted(cum, rng.random(n) * cum[-1], side="right")
+        user = np.minimum(user, len(cum) - 1)
+        source = rng.choice(len(SOURCE_SHARE), size=n, p=SOURCE_SHARE).astype(np.int8)
+        offset = rng.integers(0, 3600, n)
+        order = np.argsort(offset, kind="stable")
+        base = int((self.period.time_of(hour) - EPOCH).total_seconds())
+        keys = (
+            (np.uint64(self.period.code) << np.uint64(39))
+            | (np.uint64(hour) << np.uint64(20))
+            | np.arange(n, dtype=np.uint64)
+        )
+        user = user[order].astype(np.int64)
+        new_user = day_number(day_date) - users.signup[user] < NEW_USER_DAYS
+        return SessionBatch(keys, user, source[order], base + offset[order], new_user)
+
+    def _simulate_hour(self, hour: int) -> None:
+        state = self.state
+        day_date = self.period.start + timedelta(days=hour // 24)
+        factors = calendar.day_factors(day_date)
+        cond = Conditions(intent=factors.intent, logistics=factors.logistics)
+        batch = self._sample_sessions(hour)
+        funnel = simulate_sessions(
+            batch, state.world, state.pools, state.latency, self.streams, cond
+        )
+        users = state.world.users
+        # Tracked client events: click, add_to_cart, order, pay; each a few seconds apart.
+        masks = (funnel.clicked, funnel.carted, funnel.ordered, funnel.paid)
+        imp_idx = np.concatenate([np.flatnonzero(m) for m in masks])
+        ev_type = np.concatenate([np.full(m.sum(), t, np.int8) for t, m in enumerate(masks)])
+        sess = funnel.imp_session[imp_idx]
+        ts = (
+            batch.start_s[sess]
+            + funnel.imp_page[imp_idx].astype(np.int64) * 25
+            + (funnel.imp_position[imp_idx] % 6) * 3
+            + np.array([0, 40, 95, 130])[ev_type]
+        )
+        ctr = slot_counter(batch.key[sess], funnel.imp_position[imp_idx].astype(np.uint64))
+        u_ev = batch.user[sess]
+        dims = {
+            "platform": users.platform[u_ev],
+            "app_minor": users.app_minor[u_ev],
+            "city_tier": users.city_tier[u_ev],
+        }
+        logged, logged_ts = state.tracker.track(self.streams, ctr, ev_type, ts, dims)
+        n = len(batch.key)
+        tracked_order = np.zeros(n, bool)
+        tracked_order[sess[logged][ev_type[logged] == 2]] = True
+        ledger_order = np.zeros(n, bool)
+        ledger_order[funnel.imp_session[funnel.ordered]] = True
+        version = "v{}.{}.{}".format(*state.feed_api_version)
+        result = HourResult(
+            self.period,
+            hour,
+            batch,
+            funnel,
+            cond,
+            version,
+            logged,
+            ev_type[logged],
+            logged_ts,
+            imp_idx[logged],
+            tracked_order,
+            ledger_order,
+        )
+        self.sink.hour(result, state)
+        # The world responds: stock sells down, the ranker's logs and history grow.
+        items = state.world.items
+        sold = np.bincount(funnel.imp_item[funnel.ordered], minlength=items.n)
+        items.stock = np.maximum(items.stock - sold, 0).astype(np.int32)
+        hist = state.history
+        hist.impressions += np.bincount(funnel.imp_item, minlength=items.n)
+        hist.clicks += np.bincount(funnel.imp_item[funnel.clicked], minlength=items.n)
+        hist.orders += sold
+        slot = slot_counter(batch.key[funnel.imp_session], funnel.imp_position.astype(np.uint64))
+        keep = self.streams.uniform("ranker.log", slot) < LOG_SAMPLE
+        state.log.add(
+            funnel.imp_item[keep],
+            funnel.imp_position[keep],
+            funnel.clicked[keep],
+            funnel.ordered[keep],
+        )

@@ -1,0 +1,71 @@
+"""Metric definitions over a run's tables: pure polars functions, no caching, no I/O beyond
+lazy scans of the run folder.
+
+Feed session conversion (observed) = sessions with at least one tracked `order` event /
+sessions. Its business twin counts sessions with an order in the server-side ledger.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from sim.output import TABLES_DIR
+
+
+def scan(run_dir: Path | str, table: str) -> pl.LazyFrame:
+    return pl.scan_parquet(Path(run_dir) / TABLES_DIR / f"{table}.parquet")
+
+
+def session_outcomes(run_dir: Path | str) -> pl.LazyFrame:
+    """One row per session with its dimensions and funnel flags (observed and ledger)."""
+    events = (
+        scan(run_dir, "events")
+        .group_by("session_id")
+        .agg(
+            clicks=(pl.col("event") == "click").sum(),
+            carts=(pl.col("event") == "add_to_cart").sum(),
+            tracked_orders=(pl.col("event") == "order").sum(),
+        )
+    )
+    orders = (
+        scan(run_dir, "orders")
+        .group_by("session_id")
+        .agg(ledger_orders=pl.len(), gmv=pl.col("amount").filter(pl.col("status") == "paid").sum())
+    )
+    impressions = scan(run_dir, "impressions").group_by("session_id").agg(impressions=pl.len())
+    return (
+        scan(run_dir, "sessions")
+        .join(impressions, on="session_id", how="left")
+        .join(events, on="session_id", how="left")
+        .join(orders, on="session_id", how="left")
+        .with_columns(
+            pl.col("impressions", "clicks", "carts", "tracked_orders", "ledger_orders")
+            .fill_null(0)
+            .cast(pl.Int64),
+            pl.col("gmv").fill_null(0.0),
+        )
+    )
+
+
+def funnel_summary(sessions: pl.LazyFrame, by: list[str]) -> pl.LazyFrame:
+    """Sessions, impressions, CTR, conversion (observed and ledger), orders and GMV by group."""
+    return (
+        sessions.group_by(by)
+        .agg(
+            sessions=pl.len(),
+            impressions=pl.col("impressions").sum(),
+            clicks=pl.col("clicks").sum(),
+            converted=(pl.col("tracked_orders") > 0).sum(),
+            converted_ledger=(pl.col("ledger_orders") > 0).sum(),
+            orders=pl.col("ledger_orders").sum(),
+            gmv=pl.col("gmv").sum(),
+        )
+        .with_columns(
+            ctr=pl.col("clicks") / pl.col("impressions"),
+            conversion=pl.col("converted") / pl.col("sessions"),
+            conversion_ledger=pl.col("converted_ledger") / pl.col("sessions"),
+        )
+        .sort(by)
+    )

@@ -1,0 +1,236 @@
+"""Running a scenario end to end: world, last year's reference weeks, the case period, tables.
+
+This is the one place that knows the order of a run; the CLI, the answer key and the
+benchmarks all call `simulate`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from sim import calendar
+from sim.engine import Engine, EngineState, NullSink, Period, Sink, initial_state
+from sim.experiments import Experiment, assignments_table, experiments_table
+from sim.output import (
+    ParquetSink,
+    app_version_codes,
+    app_version_names,
+    atomic_folder,
+    write_manifest,
+)
+from sim.rng import Streams
+from sim.scenario import Scenario
+from sim.world import CATEGORIES, DEVICES, NETWORKS, PLATFORMS, SHOP_TYPES, Size, World, make_world
+
+Progress = Callable[[int], None]
+CASE_FILE = "case.yaml"  # the brief as a candidate receives it
+WARMUP_DAYS = 3
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """The periods and experiments of a run, derived from the scenario."""
+
+    current: Period
+    reference: Period | None
+    experiments: list[Experiment]
+
+    @property
+    def total_hours(self) -> int:
+        ref = self.reference.days * 24 if self.reference else 0
+        return self.current.days * 24 + ref
+
+
+def plan(scenario: Scenario) -> RunPlan:
+    current = Period("current", 0, scenario.start, scenario.days)
+    reference = None
+    if scenario.reference_days:
+        ref_start = calendar.reference_start(scenario.start, scenario.days, scenario.reference_days)
+        reference = Period("reference", 1, ref_start, scenario.reference_days)
+    neutral = Experiment(
+        experiment_id="exp_feed_card_v2",
+        name="Feed card layout v2 (rounded corners, larger price)",
+        owner="feed-growth",
+        start=scenario.start_time + timedelta(days=5, hours=10),
+        end=None,
+        traffic=0.2,
+    )
+    return RunPlan(current, reference, [neutral])
+
+
+def fault_map(scenario: Scenario) -> dict:
+    return dict(zip(scenario.fault_ids(), scenario.faults, strict=True))
+
+
+def build_world(scenario: Scenario, size: Size, seed: int) -> tuple[Streams, World]:
+    streams = Streams(seed)
+    return streams, make_world(streams, size, scenario.start, scenario.days)
+
+
+def warm_state(world: World, streams: Streams, current: Period) -> EngineState:
+    """Days of unrecorded marketplace life before the case, so the ranker starts trained.
+
+    Without it the first week would show the cold-start model learning, a trend no real
+    marketplace has.
+    """
+    start = current.start - timedelta(days=WARMUP_DAYS)
+    warmup = Engine(
+        initial_state(world), streams, Period("warmup", 2, start, WARMUP_DAYS), NullSink()
+    )
+    warmup.run()
+    state = warmup.state
+    state.announced.clear()
+    return state
+
+
+def run_periods(
+    scenario: Scenario,
+    streams: Streams,
+    world: World,
+    sink: Sink,
+    run_plan: RunPlan,
+    progress: Progress | None = None,
+) -> Engine:
+    """Warm up, then simulate the reference weeks (on a copy) and the case period."""
+    state = warm_state(world, streams, run_plan.current)
+    if run_plan.reference is not None:
+        ref = Engine(copy.deepcopy(state), streams, run_plan.reference, sink, on_hour=progress)
+        ref.run()
+    engine = Engine(state, streams, run_plan.current, sink, fault_map(scenario), on_hour=progress)
+    for exp in run_plan.experiments:
+        engine.sink.rows(
+            "changelog",
+            {
+                "ts": [np.datetime64(exp.start, "s")],
+                "kind": ["experiment"],
+                "service": [exp.owner],
+                "title": [
+                    f"Experiment {exp.experiment_id} started: {exp.name}, "
+                    f"{exp.traffic:.0%} of users"
+                ],
+                "author": ["experiment-platform"],
+            },
+        )
+    engine.run()
+    return engine
+
+
+def world_tables(world: World) -> dict[str, pa.Table]:
+    """Users, sellers and items as an analyst sees them: no latent truth."""
+    users, sellers, items = world.users, world.sellers, world.items
+    epoch = np.datetime64("2000-01-01", "D")
+    names = app_version_names()
+    return {
+        "users": pa.table(
+            {
+                "user_id": np.arange(users.n, dtype=np.int32),
+                "city_tier": users.city_tier,
+                "platform": pa.array([PLATFORMS[p] for p in users.platform]).dictionary_encode(),
+                "device": pa.array([DEVICES[d] for d in users.device]).dictionary_encode(),
+                "network": pa.array([NETWORKS[d] for d in users.network]).dictionary_encode(),
+                "app_version": pa.array(
+                    [names[c] for c in app_version_codes(users.platform, users.app_minor)]
+                ).dictionary_encode(),
+                "signup_date": epoch + users.signup.astype("timedelta64[D]"),
+            }
+        ),
+        "sellers": pa.table(
+            {
+                "seller_id": np.arange(sellers.n, dtype=np.int32),
+                "shop_type": pa.array([SHOP_TYPES[t] for t in sellers.shop_type]),
+                "category": pa.array([CATEGORIES[c] for c in sellers.category]),
+                "rating": np.round(sellers.rating, 2),
+            }
+        ),
+        "items": pa.table(
+            {
+                "item_id": np.arange(items.n, dtype=np.int32),
+                "seller_id": items.seller,
+                "category": pa.array([CATEGORIES[c] for c in items.category]),
+                "price": items.price,
+                "listed_date": epoch + items.listed.astype("timedelta64[D]"),
+            }
+        ),
+    }
+
+
+def calendar_table(run_plan: RunPlan) -> pa.Table:
+    cols: dict[str, list[object]] = {}
+    periods = [p for p in (run_plan.reference, run_plan.current) if p is not None]
+    for period in periods:
+        for key, values in calendar.calendar_rows(period.dates(), period.label).items():
+            cols.setdefault(key, []).extend(values)
+    return pa.table(cols)
+
+
+def simulate(
+    scenario: Scenario,
+    size: Size,
+    out: Path,
+    seed: int | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> dict:
+    """Run a scenario into a complete run folder at `out`; returns the manifest."""
+    seed = scenario.seed if seed is None else seed
+    run_plan = plan(scenario)
+    with atomic_folder(out, force=force) as tmp:
+        streams, world = build_world(scenario, size, seed)
+        sink = ParquetSink(tmp)
+        try:
+            run_periods(scenario, streams, world, sink, run_plan, progress)
+        except BaseException:
+            sink.abort()
+            raise
+        for name, table in world_tables(world).items():
+            sink.write_table(name, table)
+        sink.write_table("calendar", calendar_table(run_plan))
+        sink.write_table("experiments", experiments_table(run_plan.experiments))
+        sink.write_table(
+            "assignments", assignments_table(streams, run_plan.experiments, world.users.n)
+        )
+        sink.close()
+        (tmp / CASE_FILE).write_text(case_yaml(scenario))
+        manifest = write_manifest(
+            tmp,
+            {
+                "scenario": scenario.id,
+                "scenario_sha256": scenario.digest(),
+                "title": scenario.title,
+                "seed": seed,
+                "size": size.name,
+                "users": size.users,
+                "start": scenario.start.isoformat(),
+                "days": scenario.days,
+                "reference_start": run_plan.reference.start.isoformat()
+                if run_plan.reference
+                else None,
+                "reference_days": scenario.reference_days,
+                "metric": scenario.metric,
+                "windows": scenario.windows.model_dump(),
+            },
+        )
+    return manifest
+
+
+def case_yaml(scenario: Scenario) -> str:
+    """The candidate-facing part of a scenario (brief, windows): never the faults."""
+    import yaml
+
+    public = {
+        "id": scenario.id,
+        "title": scenario.title,
+        "brief": scenario.brief,
+        "start": scenario.start.isoformat(),
+        "days": scenario.days,
+        "metric": scenario.metric,
+        "windows": scenario.windows.model_dump(),
+    }
+    return yaml.safe_dump(public, sort_keys=False, allow_unicode=True)

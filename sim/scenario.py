@@ -1,0 +1,286 @@
+"""Scenario files: the typed model, YAML loading, and errors that name file, line and field.
+
+A scenario is what a coach writes and the engine runs: the period, the seed, the metric and
+its windows, the target drop, and the faults. Loading never raises a traceback at the user:
+every problem becomes a `ScenarioProblem` with the file, the line, the field path and what
+was expected, collected into one `ScenarioError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim.faults import FaultSpec, fault_type_names
+
+SCHEMA_URL = "../scenario.schema.json"
+
+
+class Windows(BaseModel):
+    """The comparison windows: the last `after_days` against the `before_days` preceding them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    before_days: int = Field(default=7, ge=1, le=28)
+    after_days: int = Field(default=7, ge=1, le=28)
+
+
+class Target(BaseModel):
+    """The intended relative change of the metric (after/before − 1) and its tolerance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    change: float = Field(default=-0.05, ge=-0.5, le=0.5)
+    tolerance: float = Field(default=0.005, gt=0, le=0.1)
+
+
+class Scenario(BaseModel):
+    """One case: a period of marketplace life, with the faults injected into it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=60)
+    title: str = Field(min_length=1, max_length=120)
+    brief: str = Field(default="", max_length=4000)
+    start: date = Field(description="First day of the period under study.")
+    days: int = Field(default=28, ge=15, le=120)
+    reference_days: int = Field(
+        default=14, ge=0, le=56, description="Days of last year's reference weeks."
+    )
+    seed: int = Field(default=1, ge=0, le=2**32 - 1)
+    metric: Literal["feed_session_conversion"] = "feed_session_conversion"
+    windows: Windows = Field(default_factory=Windows)
+    target: Target | None = Field(
+        default=None, description="The target change; omit for a control case with no drop."
+    )
+    faults: list[FaultSpec] = Field(default_factory=list, max_length=8)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if self.windows.before_days + self.windows.after_days > self.days:
+            raise ValueError(
+                f"windows ({self.windows.before_days}+{self.windows.after_days} days) "
+                f"do not fit in {self.days} days"
+            )
+        if self.start.year < 2000 or self.start.year > 2100:
+            raise ValueError("start must be a date between 2000 and 2100")
+        ids = [f.id for f in self.faults if f.id is not None]
+        if len(ids) != len(set(ids)):
+            raise ValueError("fault ids must be unique")
+        for fault in self.faults:
+            if not self.start_time <= fault.at < self.end_time:
+                raise ValueError(
+                    f"fault {fault.id or fault.type} starts at {fault.at:%Y-%m-%d %H:%M}, "
+                    f"outside the period {self.start} .. {self.end_date}"
+                )
+        return self
+
+    @property
+    def start_time(self) -> datetime:
+        return datetime.combine(self.start, datetime.min.time())
+
+    @property
+    def end_time(self) -> datetime:
+        return self.start_time + timedelta(days=self.days)
+
+    @property
+    def end_date(self) -> date:
+        return self.start + timedelta(days=self.days - 1)
+
+    def fault_ids(self) -> list[str]:
+        """Each fault's id, defaulting to `type` (with a number when a type repeats)."""
+        seen: dict[str, int] = {}
+        out = []
+        for fault in self.faults:
+            if fault.id:
+                out.append(fault.id)
+                continue
+            seen[fault.type] = seen.get(fault.type, 0) + 1
+            out.append(fault.type if seen[fault.type] == 1 else f"{fault.type}_{seen[fault.type]}")
+        return out
+
+    def digest(self) -> str:
+        """A hash of the scenario's meaning (not its formatting)."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ScenarioProblem:
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field or '(file)'}: {self.message}"
+
+
+class ScenarioError(Exception):
+    """One or more problems in a scenario file."""
+
+    def __init__(self, problems: list[ScenarioProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and leaves dates as text.
+
+    Dates stay strings so that the model validates them and names the field of a bad one
+    (PyYAML would raise a bare ValueError for 2026-02-30).
+    """
+
+
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool | None):
+            raise yaml.constructor.ConstructorError(
+                None, None, "mapping keys must be plain values", key_node.start_mark
+            )
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        mapping[key] = loader.construct_object(value_node, deep=True)
+    return mapping
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML node at a pydantic error location (or its nearest parent)."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)]
+            hit = next(((k, v) for k, v in match if k.value == str(part)), None)
+            if hit is None:
+                continue  # a discriminator tag or a missing key: stay on the parent
+            node = hit[1]
+            line = hit[0].start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _field_path(loc: tuple[Any, ...], data: Any) -> str:
+    """`faults[0].severity`, skipping the discriminator tags pydantic inserts."""
+    out = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            continue
+        if isinstance(node, dict) and part not in node and part in fault_type_names():
+            continue
+        out += f".{part}" if out else str(part)
+        node = node.get(part) if isinstance(node, dict) else None
+    return out
+
+
+def _message(err: dict[str, Any]) -> str:
+    msg = str(err["msg"])
+    if err["type"] == "extra_forbidden":
+        return "unknown key (check the spelling; `casesim schema` lists the valid keys)"
+    if err["type"] == "union_tag_invalid":
+        return f"unknown fault type; valid types: {', '.join(fault_type_names())}"
+    if err["type"] == "literal_error" and err["loc"][-1:] == ("type",):
+        return f"unknown fault type; valid types: {', '.join(fault_type_names())}"
+    if err["type"] == "missing":
+        return "required field is missing"
+    given = err.get("input")
+    if err["type"] != "value_error" and isinstance(given, str | int | float | bool):
+        return f"{msg} (got {given!r})"
+    return msg.removeprefix("Value error, ")
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    """Parse and validate scenario YAML text; raise ScenarioError naming source and line."""
+    try:
+        root = yaml.compose(text, Loader=_UniqueKeyLoader)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or str(exc)
+        raise ScenarioError(
+            [ScenarioProblem(source, line, "", f"invalid YAML: {problem}")]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([ScenarioProblem(source, None, "", f"invalid YAML: {exc}")]) from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else type(data).__name__
+        raise ScenarioError(
+            [ScenarioProblem(source, 1, "", f"expected a mapping of scenario fields, got {kind}")]
+        )
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            ScenarioProblem(
+                source,
+                _line_of(root, tuple(err["loc"])),
+                _field_path(tuple(err["loc"]), data),
+                _message(dict(err)),
+            )
+            for err in exc.errors()
+        ]
+        raise ScenarioError(problems) from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ScenarioError([ScenarioProblem(source, None, "", str(exc))]) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; any problem is a ScenarioError, never a traceback."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([ScenarioProblem(str(path), None, "", "file not found")]) from None
+    except IsADirectoryError:
+        raise ScenarioError([ScenarioProblem(str(path), None, "", "is a directory")]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            [ScenarioProblem(str(path), None, "", f"not UTF-8 text ({exc.reason})")]
+        ) from None
+    except OSError as exc:
+        raise ScenarioError(
+            [ScenarioProblem(str(path), None, "", exc.strerror or str(exc))]
+        ) from None
+    return parse_scenario(text, str(path))
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema editors use to complete and check scenario YAML."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "casesim scenario"
+    return schema

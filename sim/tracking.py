@@ -1,0 +1,59 @@
+"""Client-side tracking: the events the app reports, with the imperfections real logs have.
+
+Tracked events are kept apart from the server-side order ledger. Ordinarily a few events are
+lost, a few duplicated (retries) and a few arrive late; a tracking fault installs a rule
+that drops or mislabels events for some clients, and the ledger shows the business truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.rng import Streams
+
+EVENT_TYPES = ("click", "add_to_cart", "order", "pay")
+
+
+@dataclass
+class TrackingRule:
+    """Drop a share of one event type for clients that match (a fault's knob)."""
+
+    event: str
+    match: dict[str, tuple[int, ...]]
+    drop: float
+
+
+@dataclass
+class Tracker:
+    loss: float = 0.004
+    duplicate: float = 0.003
+    late: float = 0.01
+    rules: dict[str, TrackingRule] = field(default_factory=dict)
+
+    def track(
+        self,
+        streams: Streams,
+        counters: np.ndarray,
+        event: np.ndarray,
+        ts: np.ndarray,
+        dims: dict[str, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of events as logged (with duplicates) and their logged timestamps."""
+        salted = counters * np.uint64(4) + event.astype(np.uint64)
+        keep = streams.uniform("tracking.loss", salted) >= self.loss
+        for rule in self.rules.values():
+            hit = event == EVENT_TYPES.index(rule.event)
+            for dim, codes in rule.match.items():
+                hit &= np.isin(dims[dim], codes)
+            keep &= ~(hit & (streams.uniform("tracking.rule", salted) < rule.drop))
+        delay = np.where(
+            streams.uniform("tracking.late", salted) < self.late,
+            (-np.log1p(-streams.uniform("tracking.delay", salted)) * 2400).astype(np.int64),
+            0,
+        )
+        dup = keep & (streams.uniform("tracking.dup", salted) < self.duplicate)
+        idx = np.concatenate([np.flatnonzero(keep), np.flatnonzero(dup)])
+        logged_ts = ts + delay
+        return idx, logged_ts[idx] + np.where(np.arange(len(idx)) >= keep.sum(), 2, 0)

@@ -1,0 +1,34 @@
+"""Shared fixtures: one small simulated run per test session (per xdist worker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.runner import simulate
+from sim.scenario import load_scenario
+from sim.world import SIZES
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+
+@pytest.fixture(scope="session")
+def baseline_scenario():
+    return load_scenario(SCENARIOS / "baseline.yaml")
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory, baseline_scenario) -> Path:
+    """The baseline at `small` size: the realism tests' data."""
+    out = tmp_path_factory.mktemp("runs") / "baseline-small"
+    simulate(baseline_scenario, SIZES["small"], out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, baseline_scenario) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "baseline-tiny"
+    simulate(baseline_scenario, SIZES["tiny"], out)
+    return out
