@@ -97,11 +97,12 @@ def simulate_sessions(
         "device": users.device[rep],
         "network": users.network[rep],
         "platform": users.platform[rep],
+        "app_minor": users.app_minor[rep],
     }
     server, client, error = latency.sample(streams, counters, dims)
     total = (server + client).reshape(n, MAX_PAGES)
     patience = users.patience_ms[u_idx][:, None]
-    hazard = 1.0 - np.exp(-0.35 * (total / patience) ** 1.5)
+    hazard = 1.0 - np.exp(-0.5 * (total / patience) ** 1.5)
     abandon = streams.uniform("behavior.abandon", counters).reshape(n, MAX_PAGES) < hazard
     rendered_ok = ~abandon & ~error.reshape(n, MAX_PAGES)
     depth = (users.depth[u_idx] * SOURCE_DEPTH[batch.source])[:, None]

@@ -40,6 +40,15 @@ class DayFactors:
 
 
 @dataclass(frozen=True)
+class CalendarOverlay:
+    """An extra calendar effect installed by a seasonality fault."""
+
+    intent: float = 0.0
+    traffic: float = 1.0
+    logistics: float = 1.0
+
+
+@dataclass(frozen=True)
 class Festival:
     name: str
     day: date

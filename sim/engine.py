@@ -38,7 +38,14 @@ from sim.world import World, day_number
 EPOCH = datetime(2000, 1, 1)
 FEED_REFRESH_HOURS = 6
 RETRAIN_HOUR = 3
-LOG_SAMPLE = 0.08
+CLICK_LOG_BOOST = 12  # clicked impressions are logged more, for the conversion model
+
+
+def log_rate(n_users: int) -> float:
+    """Share of impressions logged for training: about 30k rows per 48 h at any world size."""
+    return min(0.5, 2000.0 / max(n_users, 1))
+
+
 CONFIG_DEFAULTS = {"ranker.exploration": 0.04, "ranker.temperature": 0.45, **DEFAULT_POLICY}
 NOISE_SERVICES = (
     "search-api", "cart-service", "user-profile", "ads-bidder", "push-service",
@@ -95,6 +102,9 @@ class EngineState:
     seller_incentive: float = 0.0  # platform reward for clicks, as sellers perceive it
     feed_api_version: tuple[int, int, int] = (3, 14, 2)
     announced: set[str] = field(default_factory=set)
+    calendar_overlays: dict[str, calendar.CalendarOverlay] = field(default_factory=dict)
+    version_overrides: dict[str, str] = field(default_factory=dict)
+    fault_memory: dict[str, np.ndarray] = field(default_factory=dict)  # values before a fault
     pools_config: tuple[float, ...] = ()
 
     def refresh_pools(self) -> None:
@@ -250,11 +260,9 @@ class Engine:
     def _retrain(self):
         while True:
             yield self.env.timeout(self._next(24, RETRAIN_HOUR + 0.2))
-            day = int(self.env.now // 24)
             state = self.state
-            rng = self.streams.generator("ranker.retrain", self.period.code, day)
             model, report = retrain(
-                state.model.version + 1, state.log, state.snapshot, state.history, rng
+                state.model.version + 1, state.log, state.snapshot, state.history
             )
             if model.ctr is not None:
                 state.model = model
@@ -282,7 +290,7 @@ class Engine:
             when = self.period.time_of(hour)
             for fid, fault in self.faults.items():
                 level = fault.level_at(when)
-                fault.apply(self.state, level)
+                fault.apply(self.state, level, fid)
                 if level > 0 and fid not in self.state.announced:
                     self.state.announced.add(fid)
                     if fault.changelog:
@@ -364,12 +372,21 @@ class Engine:
         items.clickbait = np.where(redraw, flag, items.clickbait)
         self.state.history.decay(0.85)
 
-    def _sample_sessions(self, hour: int) -> SessionBatch:
+    def _conditions(self, hour: int) -> tuple[Conditions, float]:
+        """Behavioural conditions and the traffic factor for an hour (calendar + overlays)."""
+        factors = calendar.day_factors(self.period.start + timedelta(days=hour // 24))
+        intent, traffic, logistics = factors.intent, factors.traffic, factors.logistics
+        for overlay in self.state.calendar_overlays.values():
+            intent += overlay.intent
+            traffic *= overlay.traffic
+            logistics *= overlay.logistics
+        return Conditions(intent=intent, logistics=logistics), traffic
+
+    def _sample_sessions(self, hour: int, traffic: float) -> SessionBatch:
         users = self.state.world.users
         day_date = self.period.start + timedelta(days=hour // 24)
-        factors = calendar.day_factors(day_date)
         active = users.signup <= day_number(day_date)
-        rate = users.activity * active * (calendar.DIURNAL[hour % 24] * factors.traffic / 24.0)
+        rate = users.activity * active * (calendar.DIURNAL[hour % 24] * traffic / 24.0)
         cum = np.cumsum(rate, dtype=np.float64)
         rng = self.streams.generator("traffic", self.period.code, hour)
         n = int(rng.poisson(cum[-1])) if len(cum) else 0
@@ -390,10 +407,8 @@ class Engine:
 
     def _simulate_hour(self, hour: int) -> None:
         state = self.state
-        day_date = self.period.start + timedelta(days=hour // 24)
-        factors = calendar.day_factors(day_date)
-        cond = Conditions(intent=factors.intent, logistics=factors.logistics)
-        batch = self._sample_sessions(hour)
+        cond, traffic = self._conditions(hour)
+        batch = self._sample_sessions(hour, traffic)
         funnel = simulate_sessions(
             batch, state.world, state.pools, state.latency, self.streams, cond
         )
@@ -423,6 +438,8 @@ class Engine:
         ledger_order = np.zeros(n, bool)
         ledger_order[funnel.imp_session[funnel.ordered]] = True
         version = "v{}.{}.{}".format(*state.feed_api_version)
+        for override in state.version_overrides.values():
+            version = override
         result = HourResult(
             self.period,
             hour,
@@ -447,10 +464,14 @@ class Engine:
         hist.clicks += np.bincount(funnel.imp_item[funnel.clicked], minlength=items.n)
         hist.orders += sold
         slot = slot_counter(batch.key[funnel.imp_session], funnel.imp_position.astype(np.uint64))
-        keep = self.streams.uniform("ranker.log", slot) < LOG_SAMPLE
+        u_log = self.streams.uniform("ranker.log", slot)
+        rate = log_rate(state.world.users.n)
+        base = u_log < rate
+        keep = base | (funnel.clicked & (u_log < CLICK_LOG_BOOST * rate))
         state.log.add(
-            funnel.imp_item[keep],
-            funnel.imp_position[keep],
-            funnel.clicked[keep],
-            funnel.ordered[keep],
+            item=funnel.imp_item[keep],
+            position=funnel.imp_position[keep],
+            clicked=funnel.clicked[keep],
+            ordered=funnel.ordered[keep],
+            base=base[keep],
         )

@@ -90,48 +90,47 @@ class Model:
 
 @dataclass
 class TrainingLog:
-    """A rolling window of sampled impressions the next retrain learns from."""
+    """A rolling window of logged impressions the next retrain learns from.
+
+    Which impressions are logged is decided by counter-based draws (per session and slot), so
+    two counterfactual branches log the same impressions wherever they showed the same thing;
+    `base` marks the uniform sample the click model learns from, while clicked impressions
+    are logged at a higher rate for the conversion model.
+    """
 
     hours: list[dict[str, np.ndarray]] = field(default_factory=list)
     keep_hours: int = 48
 
-    def add(self, item: np.ndarray, position: np.ndarray, clicked: np.ndarray, ordered: np.ndarray):
-        self.hours.append(
-            {"item": item, "position": position, "clicked": clicked, "ordered": ordered}
-        )
+    def add(self, **columns: np.ndarray) -> None:
+        self.hours.append(columns)
         del self.hours[: -self.keep_hours]
 
     def rows(self) -> dict[str, np.ndarray]:
+        keys = ("item", "position", "clicked", "ordered", "base")
         if not self.hours:
-            return {k: np.zeros(0) for k in ("item", "position", "clicked", "ordered")}
-        return {k: np.concatenate([h[k] for h in self.hours]) for k in self.hours[0]}
+            return {k: np.zeros(0, bool if k == "base" else float) for k in keys}
+        return {k: np.concatenate([h[k] for h in self.hours]) for k in keys}
 
 
 def retrain(
-    version: int,
-    log: TrainingLog,
-    snap: Snapshot,
-    history: History,
-    rng: np.random.Generator,
-    max_rows: int = 12_000,
+    version: int, log: TrainingLog, snap: Snapshot, history: History
 ) -> tuple[Model, dict[str, float]]:
     """Fit both models on the logged window; returns the model and its training report."""
     rows = log.rows()
     feats = item_features(snap, history)
-    n = len(rows["item"])
-    if n < 500 or rows["clicked"].sum() < 50 or rows["ordered"].sum() < 10:
-        return Model(version), {"rows": float(n), "auc": float("nan")}
-    pick = rng.choice(n, size=min(n, max_rows), replace=False)
-    x_imp = np.column_stack([feats[rows["item"][pick]], np.log1p(rows["position"][pick])])
-    y_click = rows["clicked"][pick]
+    base = rows["base"]
+    clicked = rows["clicked"].astype(bool)
+    n_base = int(base.sum())
+    if n_base < 500 or rows["clicked"][base].sum() < 30 or rows["ordered"][clicked].sum() < 10:
+        return Model(version), {"rows": float(n_base), "auc": float("nan")}
+    x_imp = np.column_stack([feats[rows["item"][base]], np.log1p(rows["position"][base])])
+    y_click = rows["clicked"][base]
     ctr = LogisticRegression(C=1.0, max_iter=100, tol=1e-3).fit(x_imp, y_click)
-    clicked = np.flatnonzero(rows["clicked"])
-    cpick = rng.choice(clicked, size=min(len(clicked), max_rows), replace=False)
     cvr = LogisticRegression(C=1.0, max_iter=100, tol=1e-3).fit(
-        feats[rows["item"][cpick]], rows["ordered"][cpick]
+        feats[rows["item"][clicked]], rows["ordered"][clicked]
     )
-    report = {"rows": float(len(pick)), "auc": _auc(ctr.predict_proba(x_imp)[:, 1], y_click)}
-    return Model(version, ctr, cvr, len(pick)), report
+    report = {"rows": float(n_base), "auc": _auc(ctr.predict_proba(x_imp)[:, 1], y_click)}
+    return Model(version, ctr, cvr, n_base), report
 
 
 def _auc(score: np.ndarray, label: np.ndarray) -> float:

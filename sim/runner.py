@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ import pyarrow as pa
 from sim import calendar
 from sim.engine import Engine, EngineState, NullSink, Period, Sink, initial_state
 from sim.experiments import Experiment, assignments_table, experiments_table
+from sim.faults.base import FaultBase
 from sim.output import (
     ParquetSink,
     app_version_codes,
@@ -32,6 +33,7 @@ from sim.world import CATEGORIES, DEVICES, NETWORKS, PLATFORMS, SHOP_TYPES, Size
 Progress = Callable[[int], None]
 CASE_FILE = "case.yaml"  # the brief as a candidate receives it
 WARMUP_DAYS = 3
+YEAR_DAYS = 364  # a year back on the same weekday
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,17 @@ def plan(scenario: Scenario) -> RunPlan:
     return RunPlan(current, reference, [neutral])
 
 
-def fault_map(scenario: Scenario) -> dict:
+def fault_map(scenario: Scenario) -> dict[str, FaultBase]:
     return dict(zip(scenario.fault_ids(), scenario.faults, strict=True))
+
+
+def reference_faults(scenario: Scenario) -> dict[str, FaultBase]:
+    """Calendar effects recur: last year, on the same weekdays (364 days earlier)."""
+    return {
+        fid: fault.shifted(-YEAR_DAYS)
+        for fid, fault in fault_map(scenario).items()
+        if fault.recurs_yearly
+    }
 
 
 def build_world(scenario: Scenario, size: Size, seed: int) -> tuple[Streams, World]:
@@ -101,7 +112,14 @@ def run_periods(
     """Warm up, then simulate the reference weeks (on a copy) and the case period."""
     state = warm_state(world, streams, run_plan.current)
     if run_plan.reference is not None:
-        ref = Engine(copy.deepcopy(state), streams, run_plan.reference, sink, on_hour=progress)
+        ref = Engine(
+            copy.deepcopy(state),
+            streams,
+            run_plan.reference,
+            sink,
+            reference_faults(scenario),
+            on_hour=progress,
+        )
         ref.run()
     engine = Engine(state, streams, run_plan.current, sink, fault_map(scenario), on_hour=progress)
     for exp in run_plan.experiments:
@@ -161,11 +179,24 @@ def world_tables(world: World) -> dict[str, pa.Table]:
     }
 
 
-def calendar_table(run_plan: RunPlan) -> pa.Table:
+def calendar_table(run_plan: RunPlan, scenario: Scenario) -> pa.Table:
+    """Days of both periods with their named events (festivals, paydays, seasonal events)."""
     cols: dict[str, list[object]] = {}
+    recurring = [f for f in scenario.faults if f.recurs_yearly]
     periods = [p for p in (run_plan.reference, run_plan.current) if p is not None]
     for period in periods:
-        for key, values in calendar.calendar_rows(period.dates(), period.label).items():
+        rows = calendar.calendar_rows(period.dates(), period.label)
+        shift = -YEAR_DAYS if period.label == "reference" else 0
+        for i, day in enumerate(period.dates()):
+            start = datetime.combine(day, datetime.min.time())
+            for fault in recurring:
+                moved = fault.shifted(shift)
+                if moved.at < start + timedelta(days=1) and (
+                    moved.end is None or moved.end > start
+                ):
+                    name = getattr(fault, "name", fault.type)
+                    rows["events"][i] = ", ".join(filter(None, [rows["events"][i], name]))
+        for key, values in rows.items():
             cols.setdefault(key, []).extend(values)
     return pa.table(cols)
 
@@ -177,8 +208,12 @@ def simulate(
     seed: int | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    finish: Callable[[Path], None] | None = None,
 ) -> dict:
-    """Run a scenario into a complete run folder at `out`; returns the manifest."""
+    """Run a scenario into a complete run folder at `out`; returns the manifest.
+
+    `finish` may add files (the answer key) to the folder before it is declared complete.
+    """
     seed = scenario.seed if seed is None else seed
     run_plan = plan(scenario)
     with atomic_folder(out, force=force) as tmp:
@@ -191,13 +226,15 @@ def simulate(
             raise
         for name, table in world_tables(world).items():
             sink.write_table(name, table)
-        sink.write_table("calendar", calendar_table(run_plan))
+        sink.write_table("calendar", calendar_table(run_plan, scenario))
         sink.write_table("experiments", experiments_table(run_plan.experiments))
         sink.write_table(
             "assignments", assignments_table(streams, run_plan.experiments, world.users.n)
         )
         sink.close()
         (tmp / CASE_FILE).write_text(case_yaml(scenario))
+        if finish is not None:
+            finish(tmp)
         manifest = write_manifest(
             tmp,
             {

@@ -173,7 +173,7 @@ def make_users(streams: Streams, n: int, period_start: date, period_days: int) -
     affinity_logit = (np.log(np.maximum(share, 0.5 / AFFINITY_SLOTS) * N_CAT) * 0.35).astype(
         np.float32
     )
-    patience = rng.lognormal(np.log(2400.0), 0.45, n).astype(np.float32)
+    patience = rng.lognormal(np.log(1600.0), 0.45, n).astype(np.float32)
     depth = rng.beta(6, 2.5, n).astype(np.float32)
     app_minor = (20 - rng.geometric(0.55, n).clip(1, 5)).astype(np.int16)
     return Users(

@@ -1,4 +1,4 @@
-"""A scheduled configuration change: the smallest intervention, proving the interface.
+"""A scheduled configuration change: the smallest intervention.
 
 It sets one of the serving configuration knobs; setting a knob to its default is an
 ordinary, harmless change-log entry (the kind of noise every change log carries).
@@ -15,7 +15,7 @@ from sim.faults.base import FaultBase
 if TYPE_CHECKING:
     from sim.engine import EngineState
 
-ConfigKey = Literal["ranker.exploration", "ranker.temperature", "feed.page_size"]
+ConfigKey = Literal["ranker.exploration", "ranker.temperature"]
 
 
 class ConfigChange(FaultBase):
@@ -23,11 +23,11 @@ class ConfigChange(FaultBase):
 
     type: Literal["config_change"] = "config_change"
     key: ConfigKey
-    value: float = Field(ge=0, le=100)
+    value: float = Field(ge=0, le=10)
 
     hit_set: ClassVar[tuple[str, ...]] = ("DEPLOY",)
-    evidence: ClassVar[str] = "The change log records the configuration change at onset."
+    evidence: ClassVar[str] = "The change log records the configuration change at its onset."
 
-    def apply(self, state: EngineState, level: float) -> None:
+    def apply(self, state: EngineState, level: float, key: str) -> None:
         default = state.config_defaults[self.key]
         state.config[self.key] = default + (self.value - default) * level

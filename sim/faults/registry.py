@@ -6,11 +6,26 @@ from typing import Annotated, Union
 
 from pydantic import Field
 
+from sim.faults.app_release import AppRelease
 from sim.faults.base import FaultBase
 from sim.faults.config_change import ConfigChange
+from sim.faults.deploy import Deploy
+from sim.faults.feed_change import FeedChange
+from sim.faults.reward_shift import RewardShift
+from sim.faults.seasonality import Seasonality
+from sim.faults.tracking_bug import TrackingBug
 
 FAULT_TYPES: dict[str, type[FaultBase]] = {
-    "config_change": ConfigChange,
+    cls.model_fields["type"].default: cls
+    for cls in (
+        FeedChange,
+        RewardShift,
+        Seasonality,
+        Deploy,
+        AppRelease,
+        TrackingBug,
+        ConfigChange,
+    )
 }
 
 
@@ -18,11 +33,4 @@ def fault_type_names() -> list[str]:
     return sorted(FAULT_TYPES)
 
 
-def _fault_union() -> object:
-    members = tuple(FAULT_TYPES.values())
-    if len(members) == 1:
-        return members[0]
-    return Annotated[Union[members], Field(discriminator="type")]  # noqa: UP007
-
-
-FaultSpec = _fault_union()
+FaultSpec = Annotated[Union[tuple(FAULT_TYPES.values())], Field(discriminator="type")]  # noqa: UP007

@@ -88,7 +88,7 @@ def test_out_of_range():
     (problem,) = problems(GOOD.replace("value: 0.05", "value: 500"))
     assert problem.field == "faults[0].value"
     assert problem.line == 9
-    assert "100" in problem.message
+    assert "10" in problem.message
 
 
 def test_bad_dates():

@@ -1,0 +1,80 @@
+"""A case, end to end: calibrate `severity: auto`, run, and write the answer key.
+
+The resolved scenario (with calibrated severities) and the answer key are written beside
+`tables/`, inside the same atomic folder, so a case folder is complete or absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim.runner import simulate
+from sim.scenario import Scenario, load_scenario
+from sim.truth import (
+    ANSWER_KEY,
+    SCENARIO_FILE,
+    CalibrationReport,
+    answer_key,
+    calibrate,
+    run_counterfactuals,
+)
+from sim.world import SIZES, Size
+
+Progress = Callable[[int], None]
+
+
+def resolved_yaml(scenario: Scenario) -> str:
+    return yaml.safe_dump(scenario.model_dump(mode="json", exclude_none=True), sort_keys=False)
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.replace(path)
+
+
+def make_case(
+    scenario: Scenario,
+    size: Size,
+    out: Path,
+    seed: int | None = None,
+    force: bool = False,
+    with_key: bool = True,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], CalibrationReport | None]:
+    """Calibrate if needed, simulate into `out`, and add the answer key. Returns the manifest."""
+    seed = scenario.seed if seed is None else seed
+    report = None
+    if any(f.is_auto for f in scenario.faults):
+        scenario, report = calibrate(scenario, size, seed, progress)
+
+    def finish(folder: Path) -> None:
+        (folder / SCENARIO_FILE).write_text(resolved_yaml(scenario))
+        if with_key:
+            cf = run_counterfactuals(scenario, size, seed, progress=progress)
+            write_json_atomic(folder / ANSWER_KEY, answer_key(scenario, size, seed, cf))
+
+    manifest = simulate(
+        scenario, size, out, seed=seed, force=force, progress=progress, finish=finish
+    )
+    return manifest, report
+
+
+def key_for_run(run_dir: Path, progress: Progress | None = None) -> dict[str, Any]:
+    """The run's answer key, computing and saving it if it is missing."""
+    path = run_dir / ANSWER_KEY
+    if path.is_file():
+        return json.loads(path.read_text())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    scenario = load_scenario(run_dir / SCENARIO_FILE)
+    size = SIZES.get(manifest["size"], Size(manifest["size"], manifest["users"]))
+    cf = run_counterfactuals(scenario, size, manifest["seed"], progress=progress)
+    key = answer_key(scenario, size, manifest["seed"], cf)
+    write_json_atomic(path, key)
+    return key

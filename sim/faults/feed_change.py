@@ -1,0 +1,77 @@
+"""An upstream item-feed change: the pipeline that feeds the ranker starts publishing
+wrong attributes for some categories. The ranker serves from what the feed says, so it
+serves worse items where the feed is wrong, and conversion falls there.
+
+Modes (severity = the share of the scope's items affected):
+- category_remap: items are filed under the wrong category (a mapping table was replaced);
+- stale_stock: the stock flag stops updating, so sold-out items keep being served;
+- scrambled_image_signal: the image-quality signal is joined on the wrong key, so items
+  carry other items' scores.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+import numpy as np
+
+from sim.faults.base import FaultBase, stable_share
+from sim.feed import Snapshot
+from sim.world import N_CAT
+
+if TYPE_CHECKING:
+    from sim.engine import EngineState
+
+
+class FeedChange(FaultBase):
+    type: Literal["feed_change"] = "feed_change"
+    mode: Literal["category_remap", "stale_stock", "scrambled_image_signal"] = "category_remap"
+
+    hit_set: ClassVar[tuple[str, ...]] = ("FEED",)
+    evidence: ClassVar[str] = (
+        "Feed attributes drift between snapshots (PSI) in the affected categories from the "
+        "onset, and conversion falls there while other categories hold."
+    )
+    changelog_kind: ClassVar[str] = "deploy"
+    changelog_service: ClassVar[str] = "item-feed-pipeline"
+    scope_dimensions: ClassVar[frozenset[str]] = frozenset({"category"})
+
+    def hits(self) -> list[str]:
+        return ["FEED", "DEPLOY"] if self.changelog else ["FEED"]
+
+    def apply(self, state: EngineState, level: float, key: str) -> None:
+        if level <= 0:
+            state.feed_transforms.pop(key, None)
+            state.fault_memory.pop(key, None)
+            return
+        items = state.world.items
+        cats = self.scope.category_codes() or tuple(range(N_CAT))
+        in_scope = np.isin(items.category, cats)
+        hit = in_scope & (stable_share(key, np.arange(items.n)) < level)
+        if self.mode == "stale_stock" and key not in state.fault_memory:
+            state.fault_memory[key] = state.snapshot.in_stock.copy()
+        frozen = state.fault_memory.get(key)
+        remap = _rotation(cats)
+        mode = self.mode
+        wrong_key = np.roll(np.arange(items.n), 7_919)  # another item's row
+
+        def transform(snap: Snapshot) -> Snapshot:
+            if mode == "category_remap":
+                return snap.with_(category=np.where(hit, remap[snap.category], snap.category))
+            if mode == "stale_stock":
+                return snap.with_(in_stock=np.where(hit, frozen, snap.in_stock))
+            scrambled = snap.image_score[wrong_key]
+            return snap.with_(image_score=np.where(hit, scrambled, snap.image_score))
+
+        state.feed_transforms[key] = transform
+
+
+def _rotation(cats: tuple[int, ...]) -> np.ndarray:
+    """Category c of the scope is filed under the next one (a single category: its neighbour)."""
+    table = np.arange(N_CAT, dtype=np.int8)
+    if len(cats) == 1:
+        table[cats[0]] = (cats[0] + 1) % N_CAT
+    else:
+        for a, b in zip(cats, (*cats[1:], cats[0]), strict=True):
+            table[a] = b
+    return table

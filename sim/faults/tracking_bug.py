@@ -1,0 +1,35 @@
+"""A tracking bug: the client stops reporting some events (a release broke a logging call).
+The observed metric drops; the order ledger, and so the business, does not.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from pydantic import Field
+
+from sim.faults.base import FaultBase
+from sim.tracking import TrackingRule
+
+if TYPE_CHECKING:
+    from sim.engine import EngineState
+
+
+class TrackingBug(FaultBase):
+    type: Literal["tracking_bug"] = "tracking_bug"
+    event: Literal["click", "add_to_cart", "order", "pay"] = "order"
+    drop: float = Field(default=0.6, gt=0, le=1, description="Share lost at full severity.")
+
+    hit_set: ClassVar[tuple[str, ...]] = ("DATA",)
+    evidence: ClassVar[str] = (
+        "Tracked order events fall below the server-side order ledger from the onset, in the "
+        "affected clients only."
+    )
+    changelog_service: ClassVar[str] = "tracking-sdk"
+    scope_dimensions: ClassVar[frozenset[str]] = frozenset({"platform", "app_version", "city_tier"})
+
+    def apply(self, state: EngineState, level: float, key: str) -> None:
+        if level <= 0:
+            state.tracker.rules.pop(key, None)
+            return
+        state.tracker.rules[key] = TrackingRule(self.event, self.scope.match(), self.drop * level)
