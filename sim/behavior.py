@@ -142,7 +142,7 @@ def simulate_sessions(
         - users.price_sens[c_user] * rel_price
         - 1.6 * items.clickbait[c_item]
         - NEW_USER_TRUST * batch.new_user[c_sess]
-        - 3.2
+        - 2.8
     )
     in_stock = items.stock[c_item] > 0
     c_ctr = slot_ctr[ci]

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sim.output import MANIFEST, RunFolderExists
@@ -55,14 +57,13 @@ def run(
     size: SizeName = "default",
     force: Annotated[bool, typer.Option(help="Replace an existing run folder")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+    key: Annotated[bool, typer.Option(help="Compute the answer key (counterfactual runs)")] = True,
 ) -> None:
-    """Simulate a scenario and write a run folder (tables/*.parquet + manifest.json)."""
-    from sim.runner import plan, simulate
+    """Simulate a scenario and write a run folder (tables, manifest, answer key)."""
+    from sim.case import make_case
+    from sim.truth import CalibrationError
 
-    try:
-        spec = load_scenario(scenario)
-    except ScenarioError as exc:
-        raise fail(str(exc)) from None
+    spec = _load(scenario)
     chosen = _size(size)
     seed_used = spec.seed if seed is None else seed
     target = out_dir or Path("data") / f"{spec.id}-{chosen.name}-s{seed_used}"
@@ -71,34 +72,119 @@ def run(
     _terminate_as_interrupt()
     started = time.perf_counter()
     try:
-        if quiet:
-            manifest = simulate(spec, chosen, target, seed=seed, force=force)
-        else:
-            columns = (
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total} h"),
-                TimeRemainingColumn(),
+        with _progress(quiet, f"simulating {spec.id}") as tick:
+            manifest, report = make_case(
+                spec, chosen, target, seed=seed, force=force, with_key=key, progress=tick
             )
-            with Progress(*columns, console=err, transient=True) as bar:
-                task = bar.add_task(f"simulating {spec.id}", total=plan(spec).total_hours)
-                manifest = simulate(
-                    spec,
-                    chosen,
-                    target,
-                    seed=seed,
-                    force=force,
-                    progress=lambda n: bar.advance(task, n),
-                )
     except RunFolderExists as exc:
         raise fail(str(exc)) from None
+    except CalibrationError as exc:
+        raise fail(f"{scenario}: calibration failed: {exc}") from None
     except KeyboardInterrupt:
         raise fail("interrupted: nothing was written", 130) from None
-    elapsed = time.perf_counter() - started
-    imps = manifest["tables"]["impressions"]["rows"]
     if not quiet:
-        err.print(f"{imps:,} impressions in {elapsed:.1f} s")
+        imps = manifest["tables"]["impressions"]["rows"]
+        err.print(f"{imps:,} impressions; {time.perf_counter() - started:.1f} s in all")
+        if report is not None:
+            found = ", ".join(f"{k}={v:.3f}" for k, v in report.severities.items())
+            err.print(f"calibrated severity: {found} (change {report.change:+.2%})")
     typer.echo(str(target))
+
+
+@contextlib.contextmanager
+def _progress(quiet: bool, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar over simulated hours (they are counted, not known in advance)."""
+    if quiet:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), SpinnerColumn(), TextColumn("{task.completed} h"))
+    with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda n: bar.advance(task, n)
+
+
+@app.command()
+def calibrate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file")],
+    size: SizeName = "small",
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+) -> None:
+    """Find the severities of `severity: auto` faults that land the change on target."""
+    from sim.truth import CalibrationError
+    from sim.truth import calibrate as run_calibration
+
+    spec = _load(scenario)
+    chosen = _size(size)
+    seed_used = spec.seed if seed is None else seed
+    try:
+        with _progress(quiet, f"calibrating {spec.id}") as tick:
+            _, report = run_calibration(spec, chosen, seed_used, tick)
+    except CalibrationError as exc:
+        raise fail(f"{scenario}: calibration failed: {exc}") from None
+    if not report.severities:
+        typer.echo(f"{scenario}: no fault has severity auto; nothing to calibrate")
+        return
+    for fid, value in report.severities.items():
+        typer.echo(f"{fid}: severity {value:.4f}")
+    target = spec.target
+    assert target is not None
+    typer.echo(
+        f"observed change {report.change:+.2%} (target {target.change:+.1%} "
+        f"± {target.tolerance * 100:.1f} pp) at seed {seed_used}, size {chosen.name}, "
+        f"after {len(report.evaluations)} trial runs"
+    )
+
+
+@app.command()
+def key(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the key as JSON")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+) -> None:
+    """Print a run's answer key, computing it (counterfactual runs) if it is missing."""
+    from sim.case import key_for_run
+
+    _finished(run_dir)
+    with _progress(quiet, "counterfactual runs") as tick:
+        answer = key_for_run(run_dir, tick)
+    if as_json:
+        typer.echo(json.dumps(answer, indent=2))
+        return
+    table = Table(title=f"Answer key: {answer['scenario']}", title_justify="left")
+    for col in ("cause", "type", "share", "business share", "hit set", "onset"):
+        table.add_column(col, justify="right" if "share" in col else "left")
+    for c in answer["causes"]:
+        name = f"{c['id']} (decoy)" if c["decoy"] else c["id"]
+        table.add_row(
+            name,
+            c["type"],
+            f"{c['share']:.1%}",
+            f"{c['business_share']:.1%}",
+            ", ".join(c["hit_set"]),
+            (c["onset"] or "")[:16],
+        )
+    out.print(table)
+    typer.echo(
+        f"{answer['metric']}: observed {answer['observed_change']:+.2%}, "
+        f"business {answer['business_change']:+.2%} "
+        f"({answer['windows']['after'][0]}..{answer['windows']['after'][1]} vs "
+        f"{answer['windows']['before'][0]}..{answer['windows']['before'][1]})"
+    )
+
+
+def _load(path: Path):
+    try:
+        return load_scenario(path)
+    except ScenarioError as exc:
+        raise fail(str(exc)) from None
+
+
+def _finished(run_dir: Path) -> dict:
+    manifest_path = run_dir / MANIFEST
+    if not manifest_path.is_file():
+        raise fail(f"{run_dir} is not a finished run folder (no {MANIFEST})")
+    return json.loads(manifest_path.read_text())
 
 
 @app.command()
@@ -131,10 +217,7 @@ def describe(run_dir: Annotated[Path, typer.Argument(help="A run folder")]) -> N
 
     from sim.metrics import funnel_summary, session_outcomes
 
-    manifest_path = run_dir / MANIFEST
-    if not manifest_path.is_file():
-        raise fail(f"{run_dir} is not a finished run folder (no {MANIFEST})")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = _finished(run_dir)
     sessions = session_outcomes(run_dir).filter(pl.col("period") == "current")
     total = funnel_summary(sessions.with_columns(all=pl.lit("all")), ["all"]).collect()
     daily = funnel_summary(sessions, ["date"]).collect()

@@ -38,6 +38,7 @@ from sim.world import World, day_number
 EPOCH = datetime(2000, 1, 1)
 FEED_REFRESH_HOURS = 6
 RETRAIN_HOUR = 3
+HISTORY_DECAY = 0.75  # per day: the per-item history remembers about four days
 CLICK_LOG_BOOST = 12  # clicked impressions are logged more, for the conversion model
 
 
@@ -46,7 +47,7 @@ def log_rate(n_users: int) -> float:
     return min(0.5, 2000.0 / max(n_users, 1))
 
 
-CONFIG_DEFAULTS = {"ranker.exploration": 0.04, "ranker.temperature": 0.45, **DEFAULT_POLICY}
+CONFIG_DEFAULTS = {"ranker.exploration": 0.04, "ranker.temperature": 0.6, **DEFAULT_POLICY}
 NOISE_SERVICES = (
     "search-api", "cart-service", "user-profile", "ads-bidder", "push-service",
     "coupon-service", "live-room", "item-detail", "feed-api", "review-service",
@@ -214,7 +215,8 @@ class Engine:
 
     def run(self, until_hour: int | None = None) -> None:
         end = self.period.days * 24 if until_hour is None else until_hour
-        self.env.run(until=end)
+        if end > self.env.now:
+            self.env.run(until=end)
 
     def fork(self, sink: Sink, faults: dict[str, FaultBase]) -> Engine:
         """A copy of this engine from the current hour on, with its own sink and faults."""
@@ -363,14 +365,14 @@ class Engine:
         restock_p = np.where(sellers.shop_type[items.seller] == 0, 0.85, 0.55)
         restock = low & (rng.random(items.n) < restock_p)
         items.stock = np.where(restock, items.stock_target, items.stock).astype(np.int32)
-        drift = sellers.incentive_response * (
-            self.state.seller_incentive - 0.15 * sellers.clickbait
-        )
+        # Sellers move toward their habit plus whatever the platform's incentives reward.
+        target = sellers.clickbait_habit + self.state.seller_incentive * 8.0
+        drift = 0.3 * sellers.incentive_response * (target - sellers.clickbait)
         sellers.clickbait = np.clip(sellers.clickbait + drift, 0.0, 0.9).astype(np.float32)
         redraw = rng.random(items.n) < 0.15
         flag = rng.random(items.n) < sellers.clickbait[items.seller]
         items.clickbait = np.where(redraw, flag, items.clickbait)
-        self.state.history.decay(0.85)
+        self.state.history.decay(HISTORY_DECAY)
 
     def _conditions(self, hour: int) -> tuple[Conditions, float]:
         """Behavioural conditions and the traffic factor for an hour (calendar + overlays)."""

@@ -146,6 +146,25 @@ def _auc(score: np.ndarray, label: np.ndarray) -> float:
 
 
 GUIDE_BUCKETS = 16384
+DIVERSITY_CAP = 0.02  # no item takes more than this share of its category's feed slots
+
+
+def _cap_shares(w: np.ndarray, cap: float) -> np.ndarray:
+    """Exposure capping, as production feeds do for diversity: clip each item's share at
+    `cap` and hand the excess to the rest in proportion (a few passes converge)."""
+    total = w.sum()
+    if total <= 0 or cap * np.count_nonzero(w) <= 1:
+        return w
+    w = w / total
+    for _ in range(6):
+        over = w > cap
+        if not over.any():
+            break
+        excess = (w[over] - cap).sum()
+        w = np.where(over, cap, w)
+        free = ~over & (w > 0)
+        w[free] += excess * w[free] / w[free].sum()
+    return w
 
 
 @dataclass
@@ -202,6 +221,7 @@ def build_pools(
             continue
         s = score[order[lo:hi]]
         w = np.exp((s - s.max()) / max(temperature, 1e-3)) * available[lo:hi]
+        w = _cap_shares(w, DIVERSITY_CAP)
         total = w.sum()
         w = (1 - exploration) * (w / total if total > 0 else 0) + exploration * available[
             lo:hi

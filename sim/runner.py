@@ -32,7 +32,7 @@ from sim.world import CATEGORIES, DEVICES, NETWORKS, PLATFORMS, SHOP_TYPES, Size
 
 Progress = Callable[[int], None]
 CASE_FILE = "case.yaml"  # the brief as a candidate receives it
-WARMUP_DAYS = 3
+WARMUP_DAYS = 6
 YEAR_DAYS = 364  # a year back on the same weekday
 
 

@@ -46,7 +46,7 @@ class Size:
 
 SIZES = {
     "tiny": Size("tiny", 6_000),
-    "small": Size("small", 30_000),
+    "small": Size("small", 50_000),
     "default": Size("default", 100_000),
     "large": Size("large", 1_000_000),
 }
@@ -81,6 +81,7 @@ class Sellers:
     price_level: np.ndarray  # float32
     rating: np.ndarray  # float32 shop rating shown to users and the feed
     incentive_response: np.ndarray  # float32 how fast they chase platform incentives (latent)
+    clickbait_habit: np.ndarray  # float32 their usual share of clickbait listings (latent)
     clickbait: np.ndarray  # float32 share of their listings with clickbait titles (state)
 
     @property
@@ -201,7 +202,7 @@ def make_sellers(streams: Streams, n: int) -> Sellers:
     price_level = rng.lognormal(0.0, 0.25, n).astype(np.float32) * np.where(shop_type == 0, 1.3, 1)
     rating = np.clip(4.2 + 0.75 * quality + rng.normal(0, 0.08, n), 3.5, 5.0).astype(np.float32)
     response = rng.beta(2, 5, n).astype(np.float32) * np.where(shop_type == 0, 0.4, 1.0)
-    clickbait = np.clip(rng.beta(1, 18, n), 0, 1).astype(np.float32)
+    habit = np.clip(rng.beta(1, 18, n), 0, 1).astype(np.float32)
     return Sellers(
         shop_type,
         category,
@@ -209,7 +210,8 @@ def make_sellers(streams: Streams, n: int) -> Sellers:
         price_level.astype(np.float32),
         rating,
         response.astype(np.float32),
-        clickbait,
+        habit,
+        habit.copy(),
     )
 
 

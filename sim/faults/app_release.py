@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 
 class AppRelease(FaultBase):
+    """A new app version on one platform, adopted over the ramp."""
+
     type: Literal["app_release"] = "app_release"
     platform: Literal["ios", "android"]
     version_minor: int = Field(default=21, ge=20, le=39, description="The release is 10.<minor>.")

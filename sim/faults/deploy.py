@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 
 class Deploy(FaultBase):
+    """A feed-api release, with an optional latency or error regression in its scope."""
+
     type: Literal["deploy"] = "deploy"
     service: Literal["feed-api"] = "feed-api"
     version: str = Field(default="v3.15.0", pattern=r"^v\d+\.\d+\.\d+$")

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 
 class FeedChange(FaultBase):
+    """The item-feed pipeline publishes wrong attributes for a share of the scope's items."""
+
     type: Literal["feed_change"] = "feed_change"
     mode: Literal["category_remap", "stale_stock", "scrambled_image_signal"] = "category_remap"
 

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 
 class RewardShift(FaultBase):
+    """The reward policy (and seller incentives) move from conversion toward clicks."""
+
     type: Literal["reward_shift"] = "reward_shift"
     click_weight: float = Field(
         default=1.8, ge=0, le=5, description="reward.click at full severity"

@@ -27,6 +27,8 @@ EFFECTS = {  # intent (logit), traffic (factor), logistics (factor) at full seve
 
 
 class Seasonality(FaultBase):
+    """A recurring calendar event that changes intent, traffic or logistics."""
+
     type: Literal["seasonality"] = "seasonality"
     mode: Literal["pre_festival_waiting", "post_festival_hangover", "logistics_pause"]
     name: str = Field(

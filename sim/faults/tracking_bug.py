@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 
 class TrackingBug(FaultBase):
+    """The client stops reporting a share of one event type in its scope."""
+
     type: Literal["tracking_bug"] = "tracking_bug"
     event: Literal["click", "add_to_cart", "order", "pay"] = "order"
     drop: float = Field(default=0.6, gt=0, le=1, description="Share lost at full severity.")

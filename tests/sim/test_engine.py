@@ -23,7 +23,7 @@ faults:
     at: 2026-08-10T12:00:00
     key: ranker.temperature
     value: 3.0
-    changelog: "Config ranker.temperature: 0.45 -> 3.0"
+    changelog: "Config ranker.temperature: 0.6 -> 3.0"
 """
 SIZE = Size("test", 3000)
 
@@ -63,8 +63,8 @@ def test_intervention_changes_mechanism_only_after_onset():
     for hour in range(onset):
         assert np.array_equal(rec_on.hours[hour][1], rec_off.hours[hour][1]), hour
     assert on.state.config["ranker.temperature"] == 3.0
-    assert off.state.config["ranker.temperature"] == 0.45
-    assert "Config ranker.temperature: 0.45 -> 3.0" in rec_on.changes
+    assert off.state.config["ranker.temperature"] == 0.6
+    assert "Config ranker.temperature: 0.6 -> 3.0" in rec_on.changes
     after = range(onset + 1, 24 * 9)
     differ = sum(not np.array_equal(rec_on.hours[h][1], rec_off.hours[h][1]) for h in after)
     assert differ > len(after) * 0.8

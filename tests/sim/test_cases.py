@@ -1,0 +1,66 @@
+"""Every shipped case, at small size: lands in its band, and its key adds up to the tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from sim.case import make_case
+from sim.metrics import session_outcomes
+from sim.scenario import load_scenario
+from sim.world import SIZES
+
+CASES = sorted(p for p in Path("scenarios").glob("*.yaml") if p.stem != "baseline")
+
+
+@pytest.fixture(scope="module", params=CASES, ids=lambda p: p.stem)
+def case(request, tmp_path_factory):
+    scenario = load_scenario(request.param)
+    out = tmp_path_factory.mktemp("cases") / scenario.id
+    make_case(scenario, SIZES["small"], out)
+    return scenario, out, json.loads((out / "answer_key.json").read_text())
+
+
+def test_lands_in_its_band(case):
+    scenario, _, key = case
+    if scenario.target is None:
+        assert key["control"] is True
+        assert abs(key["observed_change"]) < 0.03
+    else:
+        assert key["within_target"], key["observed_change"]
+
+
+def test_shares_add_up_to_the_measured_change(case):
+    _, out, key = case
+    assert sum(c["share"] for c in key["causes"]) == pytest.approx(1.0)
+    assert sum(c["effect"] for c in key["causes"]) == pytest.approx(key["observed_change"])
+    # The key's change is the change in the written tables, to the last session.
+    sessions = session_outcomes(out).filter(pl.col("period") == "current")
+    (b0, b1), (a0, a1) = key["windows"]["before"], key["windows"]["after"]
+
+    def rate(lo: str, hi: str) -> float:
+        window = sessions.filter(pl.col("date").is_between(pl.lit(lo).str.to_date(),
+                                                          pl.lit(hi).str.to_date()))  # fmt: skip
+        got = window.select((pl.col("tracked_orders") > 0).mean()).collect().item()
+        return float(got)
+
+    assert rate(a0, a1) / rate(b0, b1) - 1 == pytest.approx(key["observed_change"], abs=1e-9)
+
+
+def test_decoys_explain_little(case):
+    _, _, key = case
+    for cause in key["causes"]:
+        if cause["decoy"]:
+            assert abs(cause["effect"]) < 0.012, cause
+
+
+def test_key_is_beside_the_tables_not_in_them(case):
+    _, out, _ = case
+    assert (out / "answer_key.json").is_file()
+    assert not list((out / "tables").glob("*key*"))
+    public = (out / "case.yaml").read_text()
+    for word in ("fault", "severity", "feed_change", "reward_shift", "seasonality", "decoy"):
+        assert word not in public
