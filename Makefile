@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_RUN := data/demo
+DEMO_CASE := scenarios/feed_remap.yaml
+PORT ?= 8501
 
 .PHONY: demo test lint format install browser clean bench
 
@@ -21,9 +23,10 @@ browser:
 	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: run 'sudo apt-get install -y chromium'"; exit 1; fi; }
 
+# Generate the demo case once (default size, calibrated, with its answer key), then open it.
 demo: install
-	@test -f $(DEMO_RUN)/manifest.json || $(BIN)/casesim run scenarios/baseline.yaml --out $(DEMO_RUN)
-	$(BIN)/casesim describe $(DEMO_RUN)
+	@test -f $(DEMO_RUN)/manifest.json || $(BIN)/casesim run $(DEMO_CASE) --out $(DEMO_RUN) --force
+	$(BIN)/casesim dashboard $(DEMO_RUN) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
@@ -38,6 +41,7 @@ test: install browser lint
 
 bench: install
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/truth_cost.py
 
 clean:
 	rm -rf $(VENV) data/*

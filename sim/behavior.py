@@ -48,7 +48,7 @@ class SessionBatch:
     key: np.ndarray  # uint64 session keys (also the session_id)
     user: np.ndarray  # int64 user index
     source: np.ndarray  # int8 index into SOURCES
-    start_s: np.ndarray  # int64 start time, seconds since the epoch
+    start_s: np.ndarray  # int64 start time, Unix seconds
     new_user: np.ndarray  # bool: signed up less than NEW_USER_DAYS before the session
 
 

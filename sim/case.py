@@ -72,6 +72,8 @@ def key_for_run(run_dir: Path, progress: Progress | None = None) -> dict[str, An
     if path.is_file():
         return json.loads(path.read_text())
     manifest = json.loads((run_dir / "manifest.json").read_text())
+    if not (run_dir / SCENARIO_FILE).is_file():
+        raise FileNotFoundError(f"{run_dir} has no {SCENARIO_FILE}: its key cannot be computed")
     scenario = load_scenario(run_dir / SCENARIO_FILE)
     size = SIZES.get(manifest["size"], Size(manifest["size"], manifest["users"]))
     cf = run_counterfactuals(scenario, size, manifest["seed"], progress=progress)

@@ -173,6 +173,113 @@ def key(
     )
 
 
+@app.command()
+def score(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder")],
+    submission: Annotated[Path, typer.Argument(help="Submission JSON")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON")] = False,
+) -> None:
+    """Score a submission against the run's answer key, with a debrief."""
+    from sim.case import key_for_run
+    from sim.debrief import debrief_text
+    from sim.scoring import SubmissionError, load_submission
+    from sim.scoring import score as score_submission
+
+    _finished(run_dir)
+    try:
+        sub = load_submission(submission)
+    except SubmissionError as exc:
+        raise fail(str(exc)) from None
+    answer = key_for_run(run_dir)
+    report = score_submission(sub, answer["causes"])
+    if as_json:
+        numbers = ("case_score", "order_score", "diag_score", "ndcg5", "ac1", "ac3", "avg5", "mrr")
+        typer.echo(json.dumps({k: round(report.to_dict()[k], 4) for k in numbers}, indent=2))
+        return
+    typer.echo(debrief_text(sub, report, answer))
+
+
+@app.command()
+def solve(
+    run_dir: Annotated[Path | None, typer.Argument(help="A run folder")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the submission as JSON")] = False,
+    all_cases: Annotated[bool, typer.Option("--all", help="Solve every shipped case")] = False,
+    size: SizeName = "small",
+) -> None:
+    """Run the reference solver: its submission, its reasoning, and its score if keyed."""
+    from sim.case import key_for_run
+    from sim.scoring import score as score_submission
+    from sim.solver import solve as run_solver
+
+    if all_cases:
+        _solve_all(_size(size), as_json)
+        return
+    if run_dir is None:
+        raise fail("give a RUN_DIR, or --all")
+    _finished(run_dir)
+    result = run_solver(run_dir)
+    if as_json:
+        typer.echo(json.dumps(result.submission, indent=2))
+        return
+    for line in result.reasoning:
+        typer.echo(f"- {line}")
+    typer.echo(json.dumps(result.submission))
+    if (run_dir / "answer_key.json").is_file():
+        report = score_submission(result.submission, key_for_run(run_dir)["causes"])
+        typer.echo(f"score: case {report.case_score:.3f} (order {report.order_score:.3f}, "
+                   f"diagnosis {report.diag_score:.3f})")  # fmt: skip
+
+
+def _solve_all(chosen, as_json: bool) -> None:
+    """Generate (or reuse) every shipped case at a size and tabulate the solver's scores."""
+    from sim.case import make_case
+    from sim.scoring import score as score_submission
+    from sim.solver import solve as run_solver
+    from sim.truth import CalibrationError
+
+    rows = []
+    for path in sorted(Path("scenarios").glob("*.yaml")):
+        spec = _load(path)
+        if spec.id == "baseline":
+            continue
+        folder = Path("data") / f"{spec.id}-{chosen.name}-s{spec.seed}"
+        if not (folder / "answer_key.json").is_file():
+            try:
+                with _progress(as_json, f"generating {spec.id}") as tick:
+                    make_case(spec, chosen, folder, force=True, progress=tick)
+            except CalibrationError as exc:
+                typer.echo(f"{path}: calibration failed: {exc}", err=True)
+                continue
+        answer = json.loads((folder / "answer_key.json").read_text())
+        report = score_submission(run_solver(folder).submission, answer["causes"])
+        rows.append({"case": spec.id, **{k: round(v, 3) for k, v in report.to_dict().items()
+                                         if k in ("case_score", "order_score", "diag_score",
+                                                  "ndcg5", "ac1", "mrr")}})  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"Reference solver on the shipped cases ({chosen.name})")
+    for col in rows[0]:
+        table.add_column(col, justify="left" if col == "case" else "right")
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    out.print(table)
+
+
+@app.command()
+def dashboard(
+    run_dir: Annotated[Path | None, typer.Argument(help="A run folder (optional)")] = None,
+    port: Annotated[int, typer.Option(help="Port to serve on")] = 8501,
+    data_dir: Annotated[Path, typer.Option(help="Runs and attempt history")] = Path("data"),
+) -> None:
+    """Open the investigation dashboard (on a run, or on a case picker)."""
+    from dashboard.launch import serve
+
+    if run_dir is not None:
+        _finished(run_dir)
+    raise typer.Exit(serve(run_dir, port, data_dir))
+
+
 def _load(path: Path):
     try:
         return load_scenario(path)

@@ -35,7 +35,7 @@ from sim.rng import Streams, slot_counter
 from sim.tracking import Tracker
 from sim.world import World, day_number
 
-EPOCH = datetime(2000, 1, 1)
+UNIX_EPOCH = datetime(1970, 1, 1)  # session times are Unix seconds, as Parquet expects
 FEED_REFRESH_HOURS = 6
 RETRAIN_HOUR = 3
 HISTORY_DECAY = 0.75  # per day: the per-item history remembers about four days
@@ -361,10 +361,14 @@ class Engine:
         world = self.state.world
         items, sellers = world.items, world.sellers
         rng = self.streams.generator("sellers", self.period.code, day)
-        low = items.stock < 0.25 * items.stock_target
-        restock_p = np.where(sellers.shop_type[items.seller] == 0, 0.85, 0.55)
+        # Sellers size stock to recent sales (about two weeks of cover) and reorder when it runs
+        # low; small shops are less reliable, so stock-outs happen, but not for weeks.
+        daily_sales = self.state.history.orders * (1 - HISTORY_DECAY)
+        target = np.maximum(items.stock_target, 14 * daily_sales).astype(np.int32)
+        low = items.stock < 0.5 * target
+        restock_p = np.where(sellers.shop_type[items.seller] == 0, 0.98, 0.92)
         restock = low & (rng.random(items.n) < restock_p)
-        items.stock = np.where(restock, items.stock_target, items.stock).astype(np.int32)
+        items.stock = np.where(restock, target, items.stock).astype(np.int32)
         # Sellers move toward their habit plus whatever the platform's incentives reward.
         target = sellers.clickbait_habit + self.state.seller_incentive * 8.0
         drift = 0.3 * sellers.incentive_response * (target - sellers.clickbait)
@@ -397,7 +401,7 @@ class Engine:
         source = rng.choice(len(SOURCE_SHARE), size=n, p=SOURCE_SHARE).astype(np.int8)
         offset = rng.integers(0, 3600, n)
         order = np.argsort(offset, kind="stable")
-        base = int((self.period.time_of(hour) - EPOCH).total_seconds())
+        base = int((self.period.time_of(hour) - UNIX_EPOCH).total_seconds())
         keys = (
             (np.uint64(self.period.code) << np.uint64(39))
             | (np.uint64(hour) << np.uint64(20))

@@ -16,7 +16,6 @@ import queue
 import shutil
 import threading
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.behavior import SOURCES
-from sim.engine import EPOCH, EngineState, HourResult, Period
+from sim.engine import EngineState, HourResult, Period
 from sim.tracking import EVENT_TYPES
 from sim.world import CATEGORIES, DEVICES, NETWORKS, PLATFORMS, TENURES
 
 MANIFEST = "manifest.json"
-EPOCH_DAYS_SINCE_1970 = (EPOCH.date() - date(1970, 1, 1)).days
 TABLES_DIR = "tables"
 STRING = pa.dictionary(pa.int8(), pa.string())
 TS = pa.timestamp("s")
@@ -117,7 +115,7 @@ def hour_columns(r: HourResult, state: EngineState, version_code: int) -> dict[s
         "session_id": sid,
         "user_id": uid.astype(np.int32),
         "ts": b.start_s,
-        "date": (b.start_s // 86400).astype(np.int32) + EPOCH_DAYS_SINCE_1970,
+        "date": (b.start_s // 86400).astype(np.int32),  # days since 1970 (date32)
         "hour": np.full(len(sid), r.hour % 24, np.int8),
         "period": np.full(len(sid), r.period.code, np.int8),
         "source": b.source,

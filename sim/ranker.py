@@ -125,8 +125,8 @@ def retrain(
         return Model(version), {"rows": float(n_base), "auc": float("nan")}
     x_imp = np.column_stack([feats[rows["item"][base]], np.log1p(rows["position"][base])])
     y_click = rows["clicked"][base]
-    ctr = LogisticRegression(C=1.0, max_iter=100, tol=1e-3).fit(x_imp, y_click)
-    cvr = LogisticRegression(C=1.0, max_iter=100, tol=1e-3).fit(
+    ctr = LogisticRegression(C=1.0, max_iter=400, tol=1e-7).fit(x_imp, y_click)
+    cvr = LogisticRegression(C=1.0, max_iter=400, tol=1e-7).fit(
         feats[rows["item"][clicked]], rows["ordered"][clicked]
     )
     report = {"rows": float(n_base), "auc": _auc(ctr.predict_proba(x_imp)[:, 1], y_click)}
@@ -206,7 +206,10 @@ def build_pools(
         + policy["reward.price"] * np.log(np.maximum(snap.price, 0.01))
     )
     cats = snap.category.astype(np.int64)
-    order = np.lexsort((-score, cats))
+    # Items keep a fixed order (by id) within their category, so a small change of weights
+    # moves only the slots near the changed items: inverse-CDF sampling then stays coupled
+    # across counterfactual branches (sorting by score would reshuffle every slot).
+    order = np.lexsort((np.arange(len(cats)), cats))
     items = order.astype(np.int32)
     cat_sorted = cats[order]
     start = np.searchsorted(cat_sorted, np.arange(N_CAT), side="left")

@@ -206,7 +206,7 @@ def calibrate(
     size: Size,
     seed: int,
     progress: Callable[[int], None] | None = None,
-    max_evaluations: int = 12,
+    max_evaluations: int = 20,
 ) -> tuple[Scenario, CalibrationReport]:
     """Find the severity scale that lands the observed change on the scenario's target.
 
@@ -254,7 +254,7 @@ def calibrate(
         )
     best = min(((lo, f_lo), (hi, f_hi)), key=lambda e: abs(e[1] - target))
     for _ in range(max_evaluations):
-        if abs(best[1] - target) <= tol / 3:
+        if abs(best[1] - target) <= tol / 3 or hi - lo < 1e-3 * top:
             break
         # Regula falsi step, guarded by bisection when it stalls at an end.
         mid = lo + (target - f_lo) * (hi - lo) / (f_hi - f_lo) if f_hi != f_lo else (lo + hi) / 2
@@ -268,7 +268,11 @@ def calibrate(
         else:
             hi, f_hi = mid, f_mid
     if abs(best[1] - target) > tol:
-        raise CalibrationError(f"could not land on {target:+.1%}: best was {best[1]:+.2%}")
+        trials = ", ".join(f"{scale:.3f}->{value:+.2%}" for scale, value in report.evaluations)
+        raise CalibrationError(
+            f"could not land on {target:+.1%}: best was {best[1]:+.2%} (trials, scale->change: "
+            f"{trials}); the response jumps near the target: try another seed"
+        )
     resolved = resolve(best[0])
     report.severities = {
         ids[i]: float(resolved.faults[i].severity)  # type: ignore[arg-type]

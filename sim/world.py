@@ -162,8 +162,8 @@ def make_users(streams: Streams, n: int, period_start: date, period_days: int) -
         start_day - 30 + rng.integers(0, period_days + 30, n),
         start_day - 60 - rng.integers(0, 6 * 365, n),
     ).astype(np.int32)
-    activity = rng.lognormal(np.log(0.35), 0.9, n).astype(np.float32)
-    activity = np.minimum(activity, 12.0).astype(np.float32)
+    activity = rng.lognormal(np.log(0.42), 0.6, n).astype(np.float32)
+    activity = np.minimum(activity, 6.0).astype(np.float32)
     intent = rng.normal(0.0, 0.6, n).astype(np.float32)
     price_sens = rng.lognormal(np.log(0.8), 0.4, n).astype(np.float32)
     price_sens *= np.array([0.8, 0.9, 1.0, 1.1, 1.2], np.float32)[tier - 1]

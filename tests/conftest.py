@@ -27,6 +27,27 @@ def small_run(tmp_path_factory, baseline_scenario) -> Path:
     return out
 
 
+# Each case's tests share one xdist worker (one generation per case), cases spread over workers.
+CASES = [
+    pytest.param(p, marks=pytest.mark.xdist_group(p.stem), id=p.stem)
+    for p in sorted(SCENARIOS.glob("*.yaml"))
+    if p.stem != "baseline"
+]
+
+
+@pytest.fixture(scope="session", params=CASES)
+def case(request, tmp_path_factory):
+    """Every shipped case at small size, with its key."""
+    import json
+
+    from sim.case import make_case
+
+    scenario = load_scenario(request.param)
+    out = tmp_path_factory.mktemp("cases") / scenario.id
+    make_case(scenario, SIZES["small"], out)
+    return scenario, out, json.loads((out / "answer_key.json").read_text())
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, baseline_scenario) -> Path:
     out = tmp_path_factory.mktemp("runs") / "baseline-tiny"

@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import polars as pl
 import pytest
 
-from sim.case import make_case
 from sim.metrics import session_outcomes
-from sim.scenario import load_scenario
-from sim.world import SIZES
-
-CASES = sorted(p for p in Path("scenarios").glob("*.yaml") if p.stem != "baseline")
-
-
-@pytest.fixture(scope="module", params=CASES, ids=lambda p: p.stem)
-def case(request, tmp_path_factory):
-    scenario = load_scenario(request.param)
-    out = tmp_path_factory.mktemp("cases") / scenario.id
-    make_case(scenario, SIZES["small"], out)
-    return scenario, out, json.loads((out / "answer_key.json").read_text())
 
 
 def test_lands_in_its_band(case):
@@ -64,3 +48,4 @@ def test_key_is_beside_the_tables_not_in_them(case):
     public = (out / "case.yaml").read_text()
     for word in ("fault", "severity", "feed_change", "reward_shift", "seasonality", "decoy"):
         assert word not in public
+    assert "scenario.yaml" not in {p.name for p in (out / "tables").iterdir()}

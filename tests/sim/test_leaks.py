@@ -26,3 +26,12 @@ def test_changelog_has_ordinary_entries(tiny_run):
     assert log.height > 20
     assert {"deploy", "config", "campaign", "experiment"} <= set(log["kind"])
     assert log["ts"].is_sorted()
+
+
+def test_timestamps_fall_on_their_dates(tiny_run):
+    for table in ("sessions", "events", "orders", "requests"):
+        frame = pl.read_parquet(tiny_run / "tables" / f"{table}.parquet", columns=["ts"])
+        years = frame["ts"].dt.year().unique().to_list()
+        assert set(years) <= {2025, 2026}, (table, years)
+    sessions = pl.read_parquet(tiny_run / "tables" / "sessions.parquet", columns=["ts", "date"])
+    assert (sessions["ts"].dt.date() == sessions["date"]).all()

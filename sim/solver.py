@@ -1,0 +1,441 @@
+"""The reference solver: a baseline diagnosis from what a candidate can see.
+
+It reads only the run's tables and the brief (case.yaml), never the answer key or the
+scenario. The steps are the ones a strong analyst takes:
+
+1. reconcile tracked orders with the server-side ledger (a tracking bug shows as a gap);
+2. date the drop and match it to the change log;
+3. decompose the funnel (CTR, add-to-cart per click, orders per cart);
+4. split each dimension's change into mix and rate, and localise the rate part to segments
+   by explanatory power and surprise (in the manner of Adtributor);
+5. check latency by segment and feed-attribute drift (PSI between feed snapshots);
+6. compare with last year's reference weeks;
+then estimate shares and order the menu by estimated share per cost.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import yaml
+
+from sim.metrics import scan, session_outcomes
+from sim.scoring import MENU, MENU_BY_ID
+
+DIMENSIONS = ("platform", "app_version", "city_tier", "device", "network", "tenure", "source")
+CASE_FILE = "case.yaml"
+
+
+@dataclass
+class SolverResult:
+    """A submission plus the reasoning that produced it."""
+
+    submission: dict[str, Any]
+    reasoning: list[str] = field(default_factory=list)
+    evidence: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Window:
+    before: tuple[date, date]  # inclusive
+    after: tuple[date, date]
+
+
+def read_window(run_dir: Path) -> Window:
+    case = yaml.safe_load((run_dir / CASE_FILE).read_text())
+    start = date.fromisoformat(str(case["start"]))
+    days = int(case["days"])
+    w = case["windows"]
+    after_start = start + timedelta(days=days - w["after_days"])
+    before_start = after_start - timedelta(days=w["before_days"])
+    return Window(
+        (before_start, after_start - timedelta(days=1)),
+        (after_start, start + timedelta(days=days - 1)),
+    )
+
+
+def _label(frame: pl.LazyFrame, window: Window, col: str = "date") -> pl.LazyFrame:
+    (b0, b1), (a0, a1) = window.before, window.after
+    return frame.with_columns(
+        side=pl.when(pl.col(col).is_between(b0, b1))
+        .then(pl.lit("before"))
+        .when(pl.col(col).is_between(a0, a1))
+        .then(pl.lit("after"))
+        .otherwise(None)
+    ).filter(pl.col("side").is_not_null())
+
+
+def _rel(after: float, before: float) -> float:
+    return after / before - 1 if before else 0.0
+
+
+class Evidence:
+    """Each check of the procedure, computed from the tables only."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.window = read_window(self.run_dir)
+        current = session_outcomes(self.run_dir).filter(pl.col("period") == "current")
+        self.sessions = _label(current, self.window).collect()
+        self.notes: list[str] = []
+
+    # -- 1. the metric, observed and ledger ------------------------------------------------
+    def change(self) -> tuple[float, float, dict[str, float]]:
+        by = (
+            self.sessions.group_by("side")
+            .agg(
+                n=pl.len(),
+                tracked=(pl.col("tracked_orders") > 0).sum(),
+                ledger=(pl.col("ledger_orders") > 0).sum(),
+                impressions=pl.col("impressions").sum(),
+                clicks=pl.col("clicks").sum(),
+                carts=pl.col("carts").sum(),
+                orders=pl.col("ledger_orders").sum(),
+            )
+            .sort("side")
+        )
+        rows = {r["side"]: r for r in by.iter_rows(named=True)}
+        b, a = rows["before"], rows["after"]
+        observed = _rel(a["tracked"] / a["n"], b["tracked"] / b["n"])
+        business = _rel(a["ledger"] / a["n"], b["ledger"] / b["n"])
+        funnel = {
+            "ctr": _rel(a["clicks"] / a["impressions"], b["clicks"] / b["impressions"]),
+            "cart_per_click": _rel(a["carts"] / a["clicks"], b["carts"] / b["clicks"]),
+            "orders_per_cart": _rel(a["orders"] / a["carts"], b["orders"] / b["carts"]),
+            "impressions_per_session": _rel(a["impressions"] / a["n"], b["impressions"] / b["n"]),
+            "sessions": _rel(a["n"], b["n"]),
+        }
+        return observed, business, funnel
+
+    def noise_level(self) -> float:
+        """Week-over-week sd of the metric (relative), from day-to-day variation within each
+        window, so that the change itself does not inflate it."""
+        daily = self.sessions.group_by("date", "side").agg(cr=(pl.col("tracked_orders") > 0).mean())
+        within = daily.with_columns(dev=pl.col("cr") - pl.col("cr").mean().over("side"))
+        rel_sd = float(within["dev"].std(ddof=2) / daily["cr"].mean())
+        return rel_sd * math.sqrt(2 / 7)
+
+    # -- 2. date the drop ------------------------------------------------------------------
+    def onset(self) -> date | None:
+        """The split of the comparison days that best separates two levels of the metric."""
+        daily = (
+            self.sessions.group_by("date")
+            .agg(cr=(pl.col("tracked_orders") > 0).mean())
+            .sort("date")
+        )
+        values = daily["cr"].to_numpy()
+        if len(values) < 4:
+            return None
+        best, where = 0.0, None
+        for k in range(2, len(values) - 1):
+            gap = values[:k].mean() - values[k:].mean()
+            score = gap * math.sqrt(k * (len(values) - k))
+            if score > best:
+                best, where = score, k
+        return daily["date"][where] if where is not None else None
+
+    def changes_near(self, day: date | None) -> pl.DataFrame:
+        log = pl.read_parquet(self.run_dir / "tables" / "changelog.parquet")
+        if day is None:
+            return log.head(0)
+        return log.filter(pl.col("ts").dt.date().is_between(day - timedelta(days=1), day))
+
+    # -- 4. mix and rate by dimension --------------------------------------------------------
+    def mix_rate(self, dim: str) -> tuple[float, float, pl.DataFrame]:
+        """Mix and rate parts of the conversion change (absolute), and per-segment rate parts."""
+        seg = (
+            self.sessions.group_by(dim, "side")
+            .agg(n=pl.len(), conv=(pl.col("tracked_orders") > 0).sum())
+            .pivot(on="side", index=dim, values=["n", "conv"])
+            .fill_null(0)
+        )
+        nb, na = seg["n_before"].sum(), seg["n_after"].sum()
+        seg = seg.with_columns(
+            wb=pl.col("n_before") / nb,
+            wa=pl.col("n_after") / na,
+            rb=pl.col("conv_before") / pl.col("n_before").clip(1),
+            ra=pl.col("conv_after") / pl.col("n_after").clip(1),
+        ).with_columns(
+            rate_part=(pl.col("wa") + pl.col("wb")) / 2 * (pl.col("ra") - pl.col("rb")),
+            mix_part=(pl.col("wa") - pl.col("wb")) * (pl.col("ra") + pl.col("rb")) / 2,
+        )
+        return float(seg["mix_part"].sum()), float(seg["rate_part"].sum()), seg
+
+    def localise(self) -> list[tuple[str, str, float, float]]:
+        """Adtributor: segments with high explanatory power and surprise, per dimension."""
+        found = []
+        for dim in DIMENSIONS:
+            _, rate, seg = self.mix_rate(dim)
+            if rate == 0:
+                continue
+            seg = seg.with_columns(
+                power=pl.col("rate_part") / rate,
+                surprise=_js(pl.col("wb"), pl.col("wa")),
+            )
+            for row in seg.sort("power", descending=True).iter_rows(named=True):
+                share = (row["wb"] + row["wa"]) / 2
+                if row["power"] > 0.5 and row["power"] > 1.5 * share:
+                    found.append((dim, str(row[dim]), float(row["power"]), float(share)))
+        return found
+
+    # -- categories: where did orders fall? -------------------------------------------------
+    def category_contributions(self) -> pl.DataFrame:
+        items = scan(self.run_dir, "items").select("item_id", "category")
+        orders = (
+            scan(self.run_dir, "events")
+            .filter(pl.col("event") == "order")
+            .join(items, on="item_id")
+            .with_columns(date=pl.col("ts").dt.date())
+        )
+        orders = _label(orders, self.window).group_by("category", "side").agg(n=pl.len())
+        sess = self.sessions.group_by("side").len().rename({"len": "sessions"})
+        per = (
+            orders.collect()
+            .join(sess, on="side")
+            .with_columns(rate=pl.col("n") / pl.col("sessions"))
+            .pivot(on="side", index="category", values="rate")
+            .fill_null(0.0)
+        )
+        total_before = per["before"].sum()
+        return per.with_columns(
+            delta=(pl.col("after") - pl.col("before")) / total_before,
+            weight=pl.col("before") / total_before,
+        ).sort("delta")
+
+    # -- 5. feed drift and latency ------------------------------------------------------------
+    def feed_drift(self, onset: date | None) -> pl.DataFrame:
+        """Per category: PSI of feed attributes between a snapshot before the comparison and
+        the last one, and the share of items whose feed category disagrees with the catalogue."""
+        snaps = scan(self.run_dir, "feed_snapshots")
+        items = scan(self.run_dir, "items").select("item_id", true_category="category")
+        times = snaps.select(pl.col("taken_at").unique()).collect().sort("taken_at")["taken_at"]
+        cut = self.window.before[1] if onset is None else onset - timedelta(days=1)
+        early = [t for t in times if t.date() <= cut]
+        ref_time = early[-1] if early else times[0]
+        rows = (
+            snaps.filter(pl.col("taken_at").is_in([ref_time, times[-1]]))
+            .join(items, on="item_id")
+            .with_columns(
+                late=pl.col("taken_at") == times[-1],
+                mismatch=pl.col("category").cast(pl.String) != pl.col("true_category"),
+            )
+            .collect()
+        )
+        out = []
+        for cat, frame in rows.group_by("true_category"):
+            early_f, late_f = frame.filter(~pl.col("late")), frame.filter(pl.col("late"))
+            out.append(
+                {
+                    "category": cat[0],
+                    "mismatch": float(late_f["mismatch"].mean())
+                    - float(early_f["mismatch"].mean()),
+                    "psi_image": psi(early_f["image_score"], late_f["image_score"]),
+                    "psi_price": psi(early_f["price"].log(), late_f["price"].log()),
+                    "in_stock_shift": float(late_f["in_stock"].mean() - early_f["in_stock"].mean()),
+                }
+            )
+        frame = pl.DataFrame(out)
+        return frame.with_columns(
+            drift=pl.max_horizontal(
+                pl.col("mismatch") * 4,
+                pl.col("psi_image"),
+                pl.col("psi_price"),
+                pl.col("in_stock_shift").abs() * 4,
+            )
+        ).sort("drift", descending=True)
+
+    def latency_shift(self) -> pl.DataFrame:
+        """Median total latency before and after, by platform and city tier."""
+        req = (
+            scan(self.run_dir, "requests")
+            .with_columns(
+                date=pl.col("ts").dt.date(), total=pl.col("server_ms") + pl.col("client_ms")
+            )
+            .join(
+                scan(self.run_dir, "sessions").select("session_id", "platform", "city_tier"),
+                on="session_id",
+            )
+        )
+        req = _label(req, self.window)
+        return (
+            req.group_by("platform", "city_tier", "side")
+            .agg(p50=pl.col("total").median(), errors=(pl.col("status") >= 500).mean())
+            .collect()
+            .pivot(on="side", index=["platform", "city_tier"], values=["p50", "errors"])
+            .with_columns(
+                rise=pl.col("p50_after") / pl.col("p50_before") - 1,
+                error_rise=pl.col("errors_after") - pl.col("errors_before"),
+            )
+            .sort("rise", descending=True)
+        )
+
+    # -- 6. last year ------------------------------------------------------------------------
+    def last_year_change(self) -> float | None:
+        ref = session_outcomes(self.run_dir).filter(pl.col("period") == "reference").collect()
+        if ref.height == 0:
+            return None
+        shift = timedelta(days=364)
+        (b0, b1), (a0, a1) = self.window.before, self.window.after
+
+        def rate(lo: date, hi: date) -> float | None:
+            frame = ref.filter(pl.col("date").is_between(lo - shift, hi - shift))
+            if frame.height == 0:
+                return None
+            return float((frame["tracked_orders"] > 0).mean())
+
+        before, after = rate(b0, b1), rate(a0, a1)
+        if before is None or after is None:
+            return None
+        return _rel(after, before)
+
+    def reward_weights_moved(self) -> float:
+        runs = (
+            pl.read_parquet(self.run_dir / "tables" / "ranker_runs.parquet")
+            .filter(pl.col("period") == "current")
+            .sort("trained_at")
+        )
+        if runs.height < 2:
+            return 0.0
+        click = runs["reward_click"].to_numpy()
+        conv = runs["reward_conversion"].to_numpy()
+        return float(max(click.max() - click.min(), conv.max() - conv.min()))
+
+
+def _js(p: pl.Expr, q: pl.Expr) -> pl.Expr:
+    """Per-segment Jensen-Shannon surprise term (Adtributor)."""
+    m = (p + q) / 2
+    eps = 1e-12
+    return 0.5 * (p * ((p + eps) / (m + eps)).log() + q * ((q + eps) / (m + eps)).log())
+
+
+def psi(before: pl.Series, after: pl.Series, bins: int = 10) -> float:
+    """Population stability index of a numeric attribute between two samples."""
+    b = before.drop_nulls().to_numpy().astype(float)
+    a = after.drop_nulls().to_numpy().astype(float)
+    if len(b) < 20 or len(a) < 20:
+        return 0.0
+    edges = np.unique(np.quantile(b, np.linspace(0, 1, bins + 1)))
+    if len(edges) < 3:
+        return 0.0
+    pb = np.histogram(np.clip(b, edges[0], edges[-1]), edges)[0] / len(b) + 1e-4
+    pa = np.histogram(np.clip(a, edges[0], edges[-1]), edges)[0] / len(a) + 1e-4
+    return float(np.sum((pa - pb) * np.log(pa / pb)))
+
+
+def solve(run_dir: Path) -> SolverResult:
+    """Diagnose a run from its tables; returns a submission and the reasoning."""
+    ev = Evidence(Path(run_dir))
+    why: list[str] = []
+    observed, business, funnel = ev.change()
+    sd = ev.noise_level()
+    why.append(
+        f"Feed session conversion changed {observed:+.2%} (ledger {business:+.2%}); "
+        f"week-over-week noise is about ±{sd:.1%}."
+    )
+    est: dict[str, float] = {}
+    if abs(observed) < 1.5 * sd:
+        why.append("The change is within 1.5 standard errors of ordinary variance: NOISE first.")
+        return SolverResult(
+            {"order": ["NOISE", "DEPLOY", "DATA", "MIX"], "shares": {"unexplained": 1.0}},
+            why,
+            {"observed": observed, "noise_sd": sd},
+        )
+    remaining = observed
+    # 1. tracking gap
+    gap = observed - business
+    if observed < 0 and gap < -max(0.01, sd) and gap / observed > 0.2:
+        est["DATA"] = gap / observed
+        remaining -= gap
+        why.append(f"Tracked orders fell {gap:+.2%} more than the ledger: a tracking problem.")
+    # 2. onset and change log
+    onset = ev.onset()
+    near = ev.changes_near(onset)
+    if onset is not None:
+        why.append(f"The drop dates to about {onset}; {near.height} change-log entries nearby.")
+    # 6. seasonality
+    last_year = ev.last_year_change()
+    if last_year is not None and remaining < 0 and last_year < -sd:
+        share = min(1.0, last_year / observed)
+        est["SEASON"] = share
+        remaining -= last_year
+        why.append(f"Last year's same weeks moved {last_year:+.2%}: a seasonal pattern.")
+    # 3. funnel and ranker
+    moved = ev.reward_weights_moved()
+    if moved > 0.05 and remaining < 0:
+        est["RANK"] = 0.0  # sized below with the category split
+        why.append(
+            f"The ranker's reward weights moved by {moved:.2f}; CTR {funnel['ctr']:+.1%}, "
+            f"add-to-cart per click {funnel['cart_per_click']:+.1%}."
+        )
+    elif funnel["ctr"] > -0.01 and funnel["cart_per_click"] < -0.04 and remaining < 0:
+        est["RANK"] = 0.0
+        why.append("CTR held while add-to-cart per click fell: the ranking serves clickier items.")
+    # 5. feed drift, localised to categories
+    drift = ev.feed_drift(onset)
+    drifted = drift.filter(pl.col("drift") > 0.1)["category"].to_list()
+    contrib = ev.category_contributions()
+    if remaining < 0:
+        total_delta = float(contrib["delta"].sum()) or -1e-9
+        feed_part = float(contrib.filter(pl.col("category").is_in(drifted))["delta"].sum())
+        feed_share = max(0.0, min(1.0, feed_part / total_delta)) if drifted else 0.0
+        if drifted and feed_share > 0.1:
+            est["FEED"] = feed_share * remaining / observed
+            why.append(
+                f"Feed attributes drifted in {', '.join(drifted)}; those categories carry "
+                f"{feed_share:.0%} of the fall in orders."
+            )
+        if "RANK" in est:
+            est["RANK"] = max(0.0, (1 - feed_share)) * remaining / observed
+    # 5b. latency
+    lat = ev.latency_shift()
+    slow = lat.filter((pl.col("rise") > 0.15) | (pl.col("error_rise") > 0.01))
+    if slow.height:
+        segs = ", ".join(f"{r['platform']}/tier {r['city_tier']}" for r in slow.head(3).to_dicts())
+        est["PERF"] = 0.3 * max(0.0, remaining / observed)
+        why.append(f"Latency or errors rose in {segs}.")
+    # 4. mix
+    mix_total = sum(ev.mix_rate(dim)[0] for dim in ("platform", "source", "tenure"))
+    before_rate = float(
+        (ev.sessions.filter(pl.col("side") == "before")["tracked_orders"] > 0).mean()
+    )
+    mix_rel = mix_total / before_rate
+    if observed < 0 and mix_rel < -0.3 * abs(observed):
+        est["MIX"] = min(1.0, mix_rel / observed)
+        why.append(f"Traffic mix alone moves conversion {mix_rel:+.2%}.")
+    if not near.is_empty():
+        est.setdefault("DEPLOY", 0.0)
+    for dim, segment, power, share in ev.localise()[:3]:
+        why.append(
+            f"{dim}={segment} explains {power:.0%} of the rate change ({share:.0%} of traffic)."
+        )
+    # Noise's expected share of the change: the positive part of N(0, sd), E = 0.4 sd.
+    noise = 0.4 * sd / abs(observed)
+    return _submission(
+        est, noise, why, {"observed": observed, "business": business, "noise_sd": sd}
+    )
+
+
+def _submission(
+    est: dict[str, float], noise: float, why: list[str], evidence: dict[str, float]
+) -> SolverResult:
+    """Order by estimated share per cost; claim shares, the rest unexplained."""
+    est = {k: max(0.0, v) for k, v in est.items()}
+    total = sum(est.values())
+    if total > 1:
+        est = {k: v / total for k, v in est.items()}
+    ranking = {**est, "NOISE": noise}
+    ranked = sorted(ranking, key=lambda h: (-ranking[h] / MENU_BY_ID[h].cost, MENU_BY_ID[h].cost))
+    rest = [h.id for h in sorted(MENU, key=lambda h: h.cost) if h.id not in ranked]
+    shares = {k: round(v, 3) for k, v in est.items() if v > 0.005}
+    shares["unexplained"] = round(max(0.0, 1 - sum(shares.values())), 3)
+    drift = 1 - sum(shares.values())
+    shares["unexplained"] = round(shares["unexplained"] + drift, 3)
+    notes = {h: "estimated from the tables" for h in shares if h != "unexplained"}
+    why.append("Order: " + " > ".join(ranked) + " (by estimated share per cost), then the rest.")
+    return SolverResult({"order": ranked + rest, "shares": shares, "notes": notes}, why, evidence)
