@@ -1,0 +1,85 @@
+"""casesim investigation dashboard: the script `streamlit run` executes on every interaction.
+
+It decides which pages exist (the debrief only once this attempt is submitted), shows the
+case and attempt in the sidebar, and runs the chosen page. Pages are thin scripts in
+`dashboard/views/`; the numbers come from sim/ (cube, metrics, scoring, store, sqlguard)
+and the pure helpers in `dashboard/analysis/`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from dashboard import state
+from dashboard.loaders import case as load_case
+
+st.set_page_config(
+    page_title="casesim · metric investigation",
+    page_icon=":material/query_stats:",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+
+
+def page(name: str, title: str, icon: str, default: bool = False) -> st.Page:
+    return st.Page(f"views/{name}.py", title=title, icon=icon, url_path=name, default=default)
+
+
+cfg = state.settings()
+run = state.current_run(cfg)
+pages: dict[str, st.Page] = {
+    "picker": page("picker", "Pick a case", ":material/folder_open:", default=run is None),
+    "history": page("history", "History", ":material/history:"),
+}
+if run is None:
+    nav = {"Start": [pages["picker"]], "Practice": [pages["history"]]}
+else:
+    state.keep_in_url(run, cfg)
+    attempt = state.current_attempt(run, cfg)
+    pages |= {
+        "brief": page("brief", "Brief", ":material/description:", default=True),
+        "overview": page("overview", "Overview", ":material/monitoring:"),
+        "segments": page("segments", "Segments", ":material/donut_small:"),
+        "changes": page("changes", "Changes & experiments", ":material/science:"),
+        "latency": page("latency", "Latency", ":material/speed:"),
+        "feed": page("feed", "Feed & ranker health", ":material/rss_feed:"),
+        "seasonality": page("seasonality", "Seasonality", ":material/calendar_month:"),
+        "sql": page("sql", "SQL", ":material/terminal:"),
+        "hypotheses": page("hypotheses", "Hypotheses", ":material/checklist:"),
+    }
+    conclude = [pages["hypotheses"]]
+    if attempt.submitted:
+        pages["debrief"] = page("debrief", "Debrief", ":material/emoji_events:")
+        conclude.append(pages["debrief"])
+    conclude.append(pages["history"])
+    nav = {
+        "Case": [pages["brief"], pages["picker"]],
+        "Investigate": [
+            pages[k]
+            for k in ("overview", "segments", "changes", "latency", "feed", "seasonality", "sql")
+        ],
+        "Conclude": conclude,
+    }
+
+    with st.sidebar:
+        info = load_case(str(run))
+        st.markdown(f"**{info.title}**")
+        w = info.windows
+        st.caption(
+            f"Before {w.before[0]:%d %b}–{w.before[1]:%d %b} · after {w.after[0]:%d %b}–"
+            f"{w.after[1]:%d %b %Y}  \nRun: {run.name} · {info.size} · seed {info.seed}"
+        )
+        started = datetime.fromisoformat(attempt.started_at)
+        if attempt.submitted:
+            st.success(f"Attempt #{attempt.id} submitted", icon=":material/lock:")
+        else:
+            minutes = (datetime.now(UTC) - started).total_seconds() / 60
+            st.caption(f"Attempt #{attempt.id} · open · {minutes:.0f} min since start")
+
+selected = st.navigation(nav, expanded=True)
+goto = st.session_state.pop(state.GOTO_KEY, None)
+if goto in pages:
+    st.switch_page(pages[goto], query_params=st.query_params.to_dict())
+selected.run()

@@ -1,0 +1,88 @@
+"""The truth, for the debrief only: the answer key, the score, the reference solver.
+
+Everything here opens only for a submitted attempt: `answer_key` refuses otherwise, and the
+debrief page is not even registered before submission. This is the dashboard's one reader
+of `answer_key.json` (through `sim.case.key_for_run`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from sim.scoring import score
+from sim.store import Attempt, AttemptStore
+
+
+class NotSubmitted(PermissionError):
+    """The answer key was asked for before the attempt was submitted."""
+
+
+class KeyUnavailable(RuntimeError):
+    """The run has no answer key and cannot compute one (a hiring bundle): graded elsewhere."""
+
+
+@st.cache_data(show_spinner="Reading the answer key…")
+def _key(run: str) -> dict[str, Any]:
+    from sim.case import key_for_run
+
+    try:
+        return key_for_run(Path(run))
+    except FileNotFoundError as exc:
+        raise KeyUnavailable(str(exc)) from None
+
+
+def answer_key(run: Path, attempt: Attempt) -> dict[str, Any]:
+    """The run's answer key, for a submitted attempt at that run only."""
+    if not attempt.submitted or attempt.run_dir != str(run):
+        raise NotSubmitted("the answer key opens only after this attempt is submitted")
+    return _key(str(run))
+
+
+def attempt_score(store: AttemptStore, run: Path, attempt: Attempt) -> dict[str, Any]:
+    """The attempt's stored score, computing and storing it the first time."""
+    if attempt.score is not None:
+        return attempt.score
+    key = answer_key(run, attempt)
+    report = score(attempt.submission or {}, key["causes"]).to_dict()
+    store.record_score(attempt.id, report)
+    return report
+
+
+@dataclass(frozen=True)
+class SolverView:
+    """The reference solver's submission and reasoning, or why it is not available."""
+
+    submission: dict[str, Any] | None
+    reasoning: list[str]
+    notice: str | None = None
+
+
+@st.cache_data(show_spinner="Running the reference solver on this run…")
+def solver(run: str) -> SolverView:
+    """The reference solver's diagnosis of the run (it reads the tables only)."""
+    try:
+        from sim.solver import solve
+    except ImportError:
+        return SolverView(None, [], "The reference solver is not available in this build.")
+    try:
+        result = solve(Path(run))
+    except Exception as exc:  # the debrief must not fail because the baseline did
+        return SolverView(None, [], f"The reference solver failed on this run: {exc}")
+    return SolverView(dict(result.submission), list(result.reasoning))
+
+
+def debrief_words(submission: dict[str, Any], key: dict[str, Any]) -> str | None:
+    """The plain-text debrief of `sim.debrief`, when that module is present."""
+    try:
+        from sim.debrief import debrief_text
+        from sim.scoring import parse_submission
+    except ImportError:
+        return None
+    try:
+        return debrief_text(parse_submission(submission), score(submission, key["causes"]), key)
+    except Exception:
+        return None

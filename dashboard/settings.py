@@ -1,0 +1,41 @@
+"""Where the dashboard finds its run and its data folder.
+
+`casesim dashboard` passes them as script arguments (`-- --run RUN --data-dir DATA`); tests
+and other launchers may set `CASESIM_RUN` / `CASESIM_DATA_DIR` instead. Arguments win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIOS_DIR = REPO / "scenarios"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The run given at launch (None: the case picker opens first) and the data folder."""
+
+    run_dir: Path | None
+    data_dir: Path
+    scenarios_dir: Path = SCENARIOS_DIR
+
+
+def parse(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ) if env is None else env
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--run", default=None)
+    parser.add_argument("--data-dir", default=None)
+    args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    run = args.run or env.get("CASESIM_RUN") or None
+    data = args.data_dir or env.get("CASESIM_DATA_DIR") or "data"
+    scenarios = env.get("CASESIM_SCENARIOS_DIR")
+    return Settings(
+        run_dir=Path(run).resolve() if run else None,
+        data_dir=Path(data).resolve(),
+        scenarios_dir=Path(scenarios).resolve() if scenarios else SCENARIOS_DIR,
+    )

@@ -1,0 +1,92 @@
+"""History: past attempts stored in the data folder, and scores over time."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboard import figures, loaders, state, widgets
+
+cfg = state.settings()
+widgets.header("History", f"Attempts stored in `{cfg.data_dir}`.")
+attempts = loaders.store(str(cfg.data_dir)).history()
+if not attempts:
+    st.info("No attempts yet. Open a case and submit a diagnosis to start your history.")
+    st.stop()
+
+users = sorted({a.user for a in attempts if a.user})
+who = st.selectbox("Whose attempts", ["everyone", *users], key="history_user")
+if who != "everyone":
+    attempts = [a for a in attempts if a.user == who]
+
+rows = []
+for a in attempts:
+    s = a.score or {}
+    rows.append(
+        {
+            "attempt": a.id,
+            "case": a.scenario_id,
+            "size": a.size,
+            "who": a.user or "",
+            "started": a.started_at.replace("T", " ")[:16],
+            "minutes": a.minutes,
+            "status": "scored" if a.score else ("submitted" if a.submitted else "open"),
+            "case score": s.get("case_score"),
+            "order": s.get("order_score"),
+            "diagnosis": s.get("diag_score"),
+        }
+    )
+table = pl.DataFrame(rows)
+scored = table.filter(pl.col("case score").is_not_null())
+c = st.columns(4)
+c[0].metric("Attempts", f"{table.height}", border=True)
+c[1].metric("Submitted", f"{table.filter(pl.col('status') != 'open').height}", border=True)
+c[2].metric(
+    "Mean case score",
+    "–" if scored.is_empty() else f"{scored['case score'].mean():.2f}",
+    border=True,
+)
+c[3].metric(
+    "Best case score",
+    "–" if scored.is_empty() else f"{scored['case score'].max():.2f}",
+    border=True,
+)
+
+if not scored.is_empty():
+    fig = figures.figure()
+    for name, col, color in (
+        ("case score", "case score", figures.AFTER),
+        ("order", "order", figures.MIX),
+        ("diagnosis", "diagnosis", figures.GOOD),
+    ):
+        fig.add_trace(
+            figures.scatter(
+                x=scored["started"].to_list(),
+                y=scored[col].to_list(),
+                name=name,
+                mode="lines+markers",
+                line={"color": color, "width": 3 if col == "case score" else 1.5},
+                customdata=scored["case"].to_list(),
+                hovertemplate="%{customdata}: %{y:.2f}",
+            )
+        )
+    fig.add_hline(y=0, line={"color": "#ADB5BD", "width": 1})
+    fig.update_xaxes(type="category", title="attempt started")
+    widgets.chart(figures.styled(fig, 320, title="Scores over time"), key="history_chart")
+    st.caption(
+        "Case score = 0.7 × order + 0.3 × diagnosis. Submitted attempts are scored when "
+        "their debrief is first opened."
+    )
+
+st.dataframe(
+    table.sort("attempt", descending=True),
+    hide_index=True,
+    column_config={
+        "minutes": st.column_config.NumberColumn("Minutes", format="%.0f"),
+        "case score": st.column_config.ProgressColumn(
+            "Case score", min_value=-0.5, max_value=1, format="%.2f"
+        ),
+        "order": st.column_config.NumberColumn("Order", format="%.2f"),
+        "diagnosis": st.column_config.NumberColumn("Diagnosis", format="%.2f"),
+    },
+)

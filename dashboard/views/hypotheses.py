@@ -1,0 +1,218 @@
+"""Hypotheses: order entries from the menu, claim shares and notes, and submit (once)."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboard import loaders, state, widgets
+from sim.scoring import MENU, MENU_BY_ID, UNEXPLAINED, SubmissionError, parse_submission
+from sim.store import AlreadySubmitted
+
+ctx = widgets.context()
+widgets.header(
+    "Hypotheses",
+    "Rank what you would investigate, in order, and say how much of the change each explains.",
+    ctx,
+)
+attempt = ctx.attempt
+ORDER_KEY = "hyp_order"
+
+
+def share_key(hid: str) -> str:
+    return f"hyp_share_{hid}"
+
+
+def note_key(hid: str) -> str:
+    return f"hyp_note_{hid}"
+
+
+def describe(hid: str) -> str:
+    h = MENU_BY_ID[hid]
+    return f"{h.id} · {h.name} (cost {h.cost:g})"
+
+
+if attempt.submitted:
+    sub = attempt.submission or {}
+    st.success(
+        f"Attempt #{attempt.id} was submitted at {attempt.submitted_at}. Submitting is final.",
+        icon=":material/lock:",
+    )
+    shares = sub.get("shares", {})
+    notes = sub.get("notes", {})
+    rows = [
+        {
+            "rank": i + 1,
+            "hypothesis": describe(h),
+            "claimed share": shares.get(h, 0.0),
+            "note": notes.get(h, ""),
+        }
+        for i, h in enumerate(sub.get("order", []))
+    ]
+    rows.append(
+        {
+            "rank": None,
+            "hypothesis": "unexplained",
+            "claimed share": shares.get(UNEXPLAINED, 0.0),
+            "note": "",
+        }
+    )
+    st.dataframe(
+        pl.DataFrame(rows),
+        hide_index=True,
+        column_config={
+            "claimed share": st.column_config.NumberColumn(format="percent"),
+            "note": st.column_config.TextColumn(width="large"),
+        },
+    )
+    st.page_link("views/debrief.py", label="Open the debrief", icon=":material/emoji_events:")
+    st.stop()
+
+
+def move(index: int, step: int) -> None:
+    order = list(st.session_state.get(ORDER_KEY, []))
+    j = index + step
+    if 0 <= j < len(order):
+        order[index], order[j] = order[j], order[index]
+        st.session_state[ORDER_KEY] = order
+
+
+menu_col, list_col = st.columns([2, 3], gap="large")
+with menu_col:
+    st.markdown("##### The menu")
+    st.dataframe(
+        pl.DataFrame(
+            {
+                "id": [h.id for h in MENU],
+                "hypothesis": [h.name for h in MENU],
+                "cost": [h.cost for h in MENU],
+            }
+        ),
+        hide_index=True,
+        height=35 * (len(MENU) + 1) + 3,
+        column_config={
+            "id": st.column_config.TextColumn("id", width="small"),
+            "hypothesis": st.column_config.TextColumn("hypothesis", width="large"),
+            "cost": st.column_config.NumberColumn("cost", format="%.1f", width="small"),
+        },
+    )
+    st.caption(
+        "**How it is scored.** Each entry costs time to check. For every true cause, the score "
+        "charges the cumulative cost of your list up to the first entry that confirms it, "
+        "weighted by the cause's share of the change (70%); your claimed shares are compared "
+        "with the true ones (30%). Entries you leave out are never reached."
+    )
+
+with list_col:
+    st.markdown("##### Your investigation order")
+    order = st.multiselect(
+        "Pick hypotheses in the order you would check them",
+        [h.id for h in MENU],
+        key=ORDER_KEY,
+        format_func=describe,
+        placeholder="pick the first thing you would check…",
+        persist_state="session",
+    )
+    spent = 0.0
+    claimed: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    for i, hid in enumerate(order):
+        spent += MENU_BY_ID[hid].cost
+        with st.container(border=True):
+            row = st.columns([5, 2, 1, 1], vertical_alignment="center")
+            row[0].markdown(
+                f"**{i + 1}. {hid}** · {MENU_BY_ID[hid].name}  \n"
+                f":gray[cost {MENU_BY_ID[hid].cost:g} · cumulative {spent:g}]"
+            )
+            pct = row[1].number_input(
+                "Share of the change (%)",
+                min_value=0.0,
+                max_value=100.0,
+                step=5.0,
+                key=share_key(hid),
+                persist_state="session",
+            )
+            row[2].button(
+                "↑",
+                key=f"hyp_up_{hid}",
+                on_click=move,
+                args=(i, -1),
+                disabled=i == 0,
+                help="Move up",
+            )
+            row[3].button(
+                "↓",
+                key=f"hyp_down_{hid}",
+                on_click=move,
+                args=(i, 1),
+                disabled=i == len(order) - 1,
+                help="Move down",
+            )
+            note = st.text_input(
+                "Note",
+                key=note_key(hid),
+                placeholder="What points to it? Where is the evidence?",
+                label_visibility="collapsed",
+                persist_state="session",
+            )
+            claimed[hid] = float(pct or 0.0) / 100
+            if note and note.strip():
+                notes[hid] = note.strip()
+
+    total = sum(claimed.values())
+    unexplained = max(0.0, 1.0 - total)
+    c = st.columns(3)
+    c[0].metric("Claimed", f"{total:.0%}", border=True)
+    c[1].metric(
+        "Unexplained",
+        f"{unexplained:.0%}",
+        border=True,
+        help="Whatever you do not attribute goes to the unexplained bucket",
+    )
+    c[2].metric(
+        "Cost of the list",
+        f"{spent:g}",
+        border=True,
+        help=f"The whole menu costs {sum(h.cost for h in MENU):g}",
+    )
+
+    problems: list[str] = []
+    submission = None
+    if not order:
+        problems.append("Pick at least one hypothesis.")
+    elif total > 1.0 + 1e-9:
+        problems.append(f"Claimed shares add up to {total:.0%}; they cannot exceed 100%.")
+    else:
+        try:
+            submission = parse_submission(
+                {"order": order, "shares": {**claimed, UNEXPLAINED: unexplained}, "notes": notes},
+                source="your submission",
+            )
+        except SubmissionError as exc:
+            problems.extend(exc.problems)
+    for p in problems:
+        st.warning(p, icon=":material/warning:")
+
+    st.divider()
+    name = st.text_input(
+        "Your name (optional, for the history)", key="hyp_name", persist_state="session"
+    )
+    confirm = st.checkbox(
+        "I understand that submitting is final for this attempt.", key="hyp_confirm"
+    )
+    if st.button(
+        "Submit diagnosis",
+        type="primary",
+        key="hyp_submit",
+        icon=":material/send:",
+        disabled=submission is None or not confirm,
+    ):
+        assert submission is not None
+        store = loaders.store(str(ctx.cfg.data_dir))
+        try:
+            store.submit(attempt.id, submission, user=name)
+        except AlreadySubmitted as exc:
+            st.error(str(exc))
+        else:
+            state.go_to("debrief")
+            st.rerun()

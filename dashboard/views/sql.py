@@ -1,0 +1,183 @@
+"""SQL: read-only polars SQL over the run's tables, with a quick chart and a query history."""
+
+from __future__ import annotations
+
+import time
+
+import polars as pl
+import streamlit as st
+
+from dashboard import figures, loaders, widgets
+from sim.sqlguard import MAX_ROWS, QueryFailed, QueryRefused
+
+ctx = widgets.context()
+widgets.header(
+    "SQL",
+    "Read-only SQL (polars dialect) over this run's tables and its cube (`cube_*`). "
+    "Only SELECT / WITH; at most 10,000 rows come back.",
+)
+run = ctx.run_key
+QUERY_KEY, LAST_KEY, HISTORY_KEY = "sql_query", "sql_last", "sql_history"
+EXAMPLES = {
+    "Conversion by day": (
+        "WITH ordered AS (\n"
+        "  SELECT DISTINCT session_id FROM events WHERE event = 'order'\n"
+        ")\n"
+        "SELECT s.date, COUNT(*) AS sessions, COUNT(o.session_id) AS converted,\n"
+        "  CAST(COUNT(o.session_id) AS DOUBLE) / COUNT(*) AS conversion\n"
+        "FROM sessions s\n"
+        "LEFT JOIN ordered o ON o.session_id = s.session_id\n"
+        "WHERE s.period = 'current'\n"
+        "GROUP BY s.date\n"
+        "ORDER BY s.date"
+    ),
+    "Ledger vs tracked orders": (
+        "WITH tracked AS (\n"
+        "  SELECT session_id, COUNT(*) AS tracked FROM events\n"
+        "  WHERE event = 'order' GROUP BY session_id\n"
+        "), ledger AS (\n"
+        "  SELECT session_id, COUNT(*) AS ledger FROM orders GROUP BY session_id\n"
+        ")\n"
+        "SELECT s.date, SUM(l.ledger) AS ledger_orders, SUM(t.tracked) AS tracked_orders\n"
+        "FROM sessions s\n"
+        "LEFT JOIN ledger l ON l.session_id = s.session_id\n"
+        "LEFT JOIN tracked t ON t.session_id = s.session_id\n"
+        "WHERE s.period = 'current'\n"
+        "GROUP BY s.date\n"
+        "ORDER BY s.date"
+    ),
+    "Cube: conversion by platform": (
+        "SELECT date, value AS platform,\n"
+        "  CAST(SUM(converted) AS DOUBLE) / SUM(sessions) AS conversion\n"
+        "FROM cube_sessions_hourly\n"
+        "WHERE dim = 'platform' AND period = 'current'\n"
+        "GROUP BY date, value\n"
+        "ORDER BY date, platform"
+    ),
+    "Change log": "SELECT ts, kind, service, title FROM changelog ORDER BY ts",
+}
+st.session_state.setdefault(QUERY_KEY, EXAMPLES["Conversion by day"])
+st.session_state.setdefault(HISTORY_KEY, [])
+
+
+def load(text: str) -> None:
+    st.session_state[QUERY_KEY] = text
+
+
+def remember(query: str) -> None:
+    history = [q for q in st.session_state[HISTORY_KEY] if q != query]
+    st.session_state[HISTORY_KEY] = [query, *history][:20]
+
+
+editor, side = st.columns([3, 1], gap="large")
+with side:
+    st.markdown("##### Examples")
+    for name, text in EXAMPLES.items():
+        st.button(name, key=f"sql_example_{name}", on_click=load, args=(text,), width="stretch")
+    history = st.session_state[HISTORY_KEY]
+    if history:
+        st.markdown("##### History")
+        pick = st.selectbox(
+            "Earlier queries",
+            range(len(history)),
+            index=None,
+            placeholder="reload a query",
+            format_func=lambda i: " ".join(history[i].split())[:60],
+            key="sql_history_pick",
+            label_visibility="collapsed",
+        )
+        if pick is not None:
+            st.button("Load", key="sql_history_load", on_click=load, args=(history[pick],))
+with editor:
+    query = st.text_area("Query", key=QUERY_KEY, height=220)
+    c = st.columns([3, 3, 6], vertical_alignment="bottom")
+    run_clicked = c[0].button(
+        "Run query", type="primary", key="sql_run", icon=":material/play_arrow:"
+    )
+    max_rows = c[1].selectbox(
+        "Row cap",
+        [100, 1000, MAX_ROWS],
+        index=2,
+        key="sql_cap",
+        format_func=lambda n: f"{n:,} rows",
+    )
+    if run_clicked:
+        st.session_state[LAST_KEY] = query
+        if query and query.strip():
+            remember(query.strip())
+
+    last = st.session_state.get(LAST_KEY)
+    if last:
+        started = time.perf_counter()
+        try:
+            result = loaders.sql(run, last, max_rows)
+        except QueryRefused as exc:
+            st.error(f"**Refused.** {exc}", icon=":material/block:")
+        except QueryFailed as exc:
+            st.error(f"**The query failed.** {exc}", icon=":material/error:")
+        else:
+            took = time.perf_counter() - started
+            frame = result.frame
+            note = f"{frame.height:,} rows × {frame.width} columns in {took * 1000:.0f} ms"
+            if result.truncated:
+                note += f": only the first {result.max_rows:,} rows are shown"
+            st.caption(note)
+            dates = {
+                c: st.column_config.DateColumn(c, format="YYYY-MM-DD")
+                for c, t in frame.schema.items()
+                if t == pl.Date
+            }
+            st.dataframe(
+                frame,
+                hide_index=True,
+                height=min(420, 38 + 35 * max(frame.height, 1)),
+                column_config=dates,
+            )
+            numeric = [c for c, t in frame.schema.items() if t.is_numeric()]
+            if frame.width >= 2 and numeric and frame.height > 0:
+                with st.expander("Quick chart", expanded=True, icon=":material/bar_chart:"):
+                    q = st.columns([3, 2, 2, 2])
+                    kind = q[0].segmented_control(
+                        "Chart",
+                        ["line", "bar", "scatter"],
+                        default="line",
+                        required=True,
+                        key="sql_chart_kind",
+                    )
+                    x = q[1].selectbox("x", frame.columns, index=0, key="sql_chart_x")
+                    ys = [c for c in numeric if c != x] or numeric
+                    y = q[2].selectbox("y", ys, index=0, key="sql_chart_y")
+                    groups = ["(none)"] + [c for c in frame.columns if c not in (x, y)]
+                    color = q[3].selectbox("colour", groups, index=0, key="sql_chart_color")
+                    fig = figures.figure()
+                    parts = (
+                        [("", frame)]
+                        if color == "(none)"
+                        else [(str(k[0]), g) for k, g in frame.group_by(color, maintain_order=True)]
+                    )
+                    for i, (name, part) in enumerate(parts[:12]):
+                        data = part.sort(x) if kind == "line" else part
+                        trace = figures.bar if kind == "bar" else figures.scatter
+                        extra = (
+                            {}
+                            if kind == "bar"
+                            else {"mode": "lines+markers" if kind == "line" else "markers"}
+                        )
+                        fig.add_trace(
+                            trace(
+                                x=data[x].to_list(),
+                                y=data[y].to_list(),
+                                name=name or y,
+                                marker_color=figures.PALETTE[i],
+                                **extra,
+                            )
+                        )
+                    widgets.chart(figures.styled(fig, 320), key="sql_chart")
+
+with st.expander("Tables and columns", icon=":material/table_chart:"):
+    schemas = loaders.table_schemas(run)
+    cols = st.columns(3)
+    for i, (name, columns) in enumerate(schemas.items()):
+        cols[i % 3].markdown(
+            f"**{name}**  \n" + ", ".join(f"`{c}` {t.lower()}" for c, t in columns)
+        )

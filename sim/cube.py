@@ -1,0 +1,647 @@
+"""The precomputed cube: small aggregate tables the dashboard charts from, built once per run.
+
+Raw tables hold millions of rows; every chart of the dashboard needs sums over a few keys.
+The cube stores those sums at the finest grain the charts use, so an interaction reads
+thousands of rows, not millions. Everything is additive (counts and sums, latency as
+histograms), so any window, segment or filter is a sum over cube rows.
+
+Files under `RUN/cube/` (all Parquet, plus `cube.json` written last):
+
+- `sessions_hourly`: (period, date, hour, dim, value) in long form, one dimension at a time
+  (`dim = "all"` is the total); session funnel counts, latency sums, GMV.
+- `sessions_daily`: (period, date) × every session dimension at once, same measures: for
+  filters, two-dimension heatmaps and mix-versus-rate decompositions.
+- `items_hourly`: (period, date, hour, category, shop_type): impressions, clicks, carts and
+  orders of the items shown, which live at item level, not session level.
+- `latency_daily` / `latency_hourly`: request-latency histograms (log-spaced buckets) by
+  dimension per day, and in total per hour, so percentiles of any window can be read.
+- `feed_hist` / `feed_summary`: feed-snapshot attribute histograms by the feed's category
+  (for PSI drift) and per-snapshot summaries (stock, prices, recategorised items).
+- `experiments` / `experiments_daily`: per experiment arm, user-level moments (for
+  delta-method confidence intervals) by window, and daily conversion.
+
+It reads the tables and `case.yaml` only: never the answer key or the scenario.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import yaml
+
+CUBE_DIR = "cube"
+# The run folder's layout, as sim.output writes it. Spelled out here because importing
+# sim.output (or sim.metrics, which imports it) loads the whole simulator, scikit-learn
+# included: seconds the dashboard would pay on its first page. tests/sim/test_cube.py checks
+# that these agree with sim.output.
+TABLES_DIR = "tables"
+MANIFEST = "manifest.json"
+CUBE_META = "cube.json"
+CUBE_VERSION = 1
+CASE_FILE = "case.yaml"
+
+SESSION_DIMS: tuple[str, ...] = (
+    "platform",
+    "app_version",
+    "city_tier",
+    "device",
+    "network",
+    "tenure",
+    "source",
+    "latency_bucket",
+)
+ITEM_DIMS: tuple[str, ...] = ("category", "shop_type")
+LATENCY_DIMS: tuple[str, ...] = (
+    "platform",
+    "app_version",
+    "city_tier",
+    "device",
+    "network",
+    "tenure",
+    "source",
+    "service_version",
+)
+LATENCY_KINDS: tuple[str, ...] = ("total", "server", "client")
+FEED_ATTRIBUTES: tuple[str, ...] = ("price", "seller_rating", "image_score", "title_score")
+FEED_BINS = 10
+BUCKETS_PER_DECADE = 20
+
+# First-page latency classes (total ms), the session dimension `latency_bucket`.
+FIRST_PAGE_EDGES: tuple[int, ...] = (250, 400, 600, 900, 1500)
+FIRST_PAGE_LABELS: tuple[str, ...] = (
+    "<250 ms",
+    "250–400 ms",
+    "400–600 ms",
+    "600–900 ms",
+    "0.9–1.5 s",
+    "≥1.5 s",
+)
+ERROR_LABEL = "error"
+
+SESSION_MEASURES: tuple[str, ...] = (
+    "sessions",
+    "pages",
+    "impressions",
+    "clicks",
+    "carts",
+    "tracked_orders",
+    "clicked",
+    "carted",
+    "converted",
+    "converted_ledger",
+    "ledger_orders",
+    "gmv",
+    "errors",
+    "unrendered",
+    "latency_ms",
+    "first_ms",
+)
+ITEM_MEASURES: tuple[str, ...] = (
+    "impressions",
+    "clicks",
+    "carts",
+    "tracked_orders",
+    "converted",
+    "ledger_orders",
+    "converted_ledger",
+    "gmv",
+)
+TABLES: tuple[str, ...] = (
+    "sessions_hourly",
+    "sessions_daily",
+    "items_hourly",
+    "latency_daily",
+    "latency_hourly",
+    "feed_hist",
+    "feed_summary",
+    "experiments",
+    "experiments_daily",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Windows
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseWindows:
+    """The case's comparison windows (inclusive dates), as the brief states them."""
+
+    start: date
+    days: int
+    before: tuple[date, date]
+    after: tuple[date, date]
+
+    @property
+    def end(self) -> date:
+        return self.start + timedelta(days=self.days - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "days": self.days,
+            "before": [d.isoformat() for d in self.before],
+            "after": [d.isoformat() for d in self.after],
+        }
+
+
+def read_case(run_dir: Path | str) -> dict[str, Any]:
+    """The candidate-facing brief (`case.yaml`)."""
+    return yaml.safe_load((Path(run_dir) / CASE_FILE).read_text(encoding="utf-8"))
+
+
+def case_windows(case: dict[str, Any]) -> CaseWindows:
+    """Before and after windows: the last `after_days` days against the `before_days` before."""
+    start = date.fromisoformat(str(case["start"]))
+    days = int(case["days"])
+    w = case["windows"]
+    after_start = start + timedelta(days=days - int(w["after_days"]))
+    before_start = after_start - timedelta(days=int(w["before_days"]))
+    return CaseWindows(
+        start,
+        days,
+        (before_start, after_start - timedelta(days=1)),
+        (after_start, start + timedelta(days=days - 1)),
+    )
+
+
+def window_label(windows: CaseWindows, col: str = "date") -> pl.Expr:
+    """'before', 'after' or null for a date column (current period dates only)."""
+    (b0, b1), (a0, a1) = windows.before, windows.after
+    return (
+        pl.when(pl.col(col).is_between(b0, b1))
+        .then(pl.lit("before"))
+        .when(pl.col(col).is_between(a0, a1))
+        .then(pl.lit("after"))
+        .otherwise(pl.lit(None, pl.String))
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Sessions
+# --------------------------------------------------------------------------------------------
+
+
+def scan(run_dir: Path | str, table: str) -> pl.LazyFrame:
+    """A lazy scan of one of the run's tables (sim.metrics.scan, imported only to build)."""
+    from sim.metrics import scan as scan_table
+
+    return scan_table(run_dir, table)
+
+
+def _first_page_label() -> pl.Expr:
+    ms = pl.col("first_ms")
+    expr = pl.when(pl.col("first_error")).then(pl.lit(ERROR_LABEL))
+    for edge, label in zip(FIRST_PAGE_EDGES, FIRST_PAGE_LABELS, strict=False):
+        expr = expr.when(ms < edge).then(pl.lit(label))
+    return expr.otherwise(pl.lit(FIRST_PAGE_LABELS[-1]))
+
+
+def session_facts(run_dir: Path | str) -> pl.LazyFrame:
+    """One row per session: its dimensions and every session measure.
+
+    Dimensions stay categorical here (cheap to group on); `_labelled` turns them into the
+    cube's plain strings after aggregation, on far fewer rows.
+    """
+    total_ms = pl.col("server_ms").cast(pl.Float64) + pl.col("client_ms").cast(pl.Float64)
+    first = pl.col("page") == 0
+    requests = (
+        scan(run_dir, "requests")
+        .group_by("session_id")
+        .agg(
+            pages=pl.len(),
+            errors=(pl.col("status") >= 500).sum(),
+            unrendered=(~pl.col("rendered")).sum(),
+            latency_ms=total_ms.sum(),
+            first_ms=total_ms.filter(first).first(),
+            first_error=pl.col("status").filter(first).first() >= 500,
+        )
+    )
+    from sim.metrics import session_outcomes
+
+    return (
+        session_outcomes(run_dir)
+        .join(requests, on="session_id", how="left")
+        .with_columns(
+            pl.col("pages", "errors", "unrendered").fill_null(0).cast(pl.Int64),
+            pl.col("latency_ms", "first_ms").fill_null(0.0),
+            pl.col("gmv").cast(pl.Float64),
+            pl.col("first_error").fill_null(False),
+        )
+        .with_columns(
+            latency_bucket=_first_page_label(),
+            clicked=(pl.col("clicks") > 0).cast(pl.Int64),
+            carted=(pl.col("carts") > 0).cast(pl.Int64),
+            converted=(pl.col("tracked_orders") > 0).cast(pl.Int64),
+            converted_ledger=(pl.col("ledger_orders") > 0).cast(pl.Int64),
+            sessions=pl.lit(1, pl.Int64),
+        )
+        .select("session_id", "user_id", "period", "date", "hour", *SESSION_DIMS, *SESSION_MEASURES)
+    )
+
+
+def _labelled(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Dimension columns as the cube's strings: categoricals to text, city tiers named."""
+    schema = frame.collect_schema()
+    exprs = []
+    for name, dtype in schema.items():
+        if name == "city_tier" and dtype.is_integer():
+            exprs.append(pl.format("tier {}", pl.col(name)).alias(name))
+        elif isinstance(dtype, pl.Categorical | pl.Enum):
+            exprs.append(pl.col(name).cast(pl.String))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def _sums(measures: tuple[str, ...]) -> list[pl.Expr]:
+    return [pl.col(m).sum() for m in measures]
+
+
+def sessions_hourly(facts: pl.LazyFrame) -> pl.LazyFrame:
+    """Long form: the total (`dim = "all"`) and each dimension alone, per hour."""
+    keys = ["period", "date", "hour"]
+    parts = [
+        _labelled(facts.group_by(keys).agg(_sums(SESSION_MEASURES))).with_columns(
+            dim=pl.lit("all"), value=pl.lit("all")
+        )
+    ]
+    for dim in SESSION_DIMS:
+        parts.append(
+            _labelled(facts.group_by([*keys, dim]).agg(_sums(SESSION_MEASURES)))
+            .rename({dim: "value"})
+            .with_columns(dim=pl.lit(dim))
+        )
+    cols = [*keys, "dim", "value", *SESSION_MEASURES]
+    return pl.concat([p.select(cols) for p in parts]).sort([*keys, "dim", "value"])
+
+
+def sessions_daily(facts: pl.LazyFrame) -> pl.LazyFrame:
+    """Wide form: every session dimension at once, per day."""
+    keys = ["period", "date", *SESSION_DIMS]
+    return _labelled(facts.group_by(keys).agg(_sums(SESSION_MEASURES))).sort(keys)
+
+
+# --------------------------------------------------------------------------------------------
+# Items (category, seller type)
+# --------------------------------------------------------------------------------------------
+
+
+def items_hourly(run_dir: Path | str) -> pl.LazyFrame:
+    """Item-level funnel by the catalogue category and shop type of the item shown."""
+    items = (
+        scan(run_dir, "items")
+        .join(scan(run_dir, "sellers").select("seller_id", "shop_type"), on="seller_id")
+        .select("item_id", *ITEM_DIMS)
+    )
+    when = scan(run_dir, "sessions").select("session_id", "period", "date", "hour")
+    keys = ["period", "date", "hour", *ITEM_DIMS]
+
+    def located(table: str, cols: list[str]) -> pl.LazyFrame:
+        return (
+            scan(run_dir, table)
+            .select("session_id", "item_id", *cols)
+            .join(items, on="item_id")
+            .join(when, on="session_id")
+        )
+
+    shown = located("impressions", []).group_by(keys).agg(impressions=pl.len())
+    event = pl.col("event").cast(pl.String)
+    tracked = (
+        located("events", ["event"])
+        .group_by(keys)
+        .agg(
+            clicks=(event == "click").sum(),
+            carts=(event == "add_to_cart").sum(),
+            tracked_orders=(event == "order").sum(),
+            converted=pl.col("session_id").filter(event == "order").n_unique(),
+        )
+    )
+    paid = pl.col("status").cast(pl.String) == "paid"
+    ledger = (
+        located("orders", ["amount", "status"])
+        .group_by(keys)
+        .agg(
+            ledger_orders=pl.len(),
+            converted_ledger=pl.col("session_id").n_unique(),
+            gmv=pl.col("amount").cast(pl.Float64).filter(paid).sum(),
+        )
+    )
+    return _labelled(
+        shown.join(tracked, on=keys, how="full", coalesce=True)
+        .join(ledger, on=keys, how="full", coalesce=True)
+        .with_columns(pl.col(ITEM_MEASURES).fill_null(0))
+        .with_columns(pl.col(m).cast(pl.Int64) for m in ITEM_MEASURES if m != "gmv")
+        .with_columns(pl.col("gmv").cast(pl.Float64))
+        .select(*keys, *ITEM_MEASURES)
+        .sort(keys)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Latency histograms
+# --------------------------------------------------------------------------------------------
+
+
+def latency_bucket(ms: pl.Expr) -> pl.Expr:
+    """Log-spaced bucket code: bucket b covers [10^(b/k), 10^((b+1)/k)) ms, k per decade."""
+    return (ms.clip(1.0, None).log10() * BUCKETS_PER_DECADE).floor().cast(pl.Int16)
+
+
+def bucket_bounds(bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper latency (ms) of bucket codes."""
+    b = np.asarray(bucket, dtype=np.float64)
+    return 10 ** (b / BUCKETS_PER_DECADE), 10 ** ((b + 1) / BUCKETS_PER_DECADE)
+
+
+def latency_tables(run_dir: Path | str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """(daily by dimension, hourly in total) request counts per latency bucket and kind.
+
+    Requests are joined to their session's dimensions once and held in memory; the many
+    small group-bys then run in parallel over it.
+    """
+    dims = scan(run_dir, "sessions").select(
+        "session_id", "period", "date", "hour", *LATENCY_DIMS[:-1]
+    )
+    server = pl.col("server_ms").cast(pl.Float64)
+    client = pl.col("client_ms").cast(pl.Float64)
+    req = (
+        scan(run_dir, "requests")
+        .select(
+            "session_id",
+            "service_version",
+            total=latency_bucket(server + client),
+            server=latency_bucket(server),
+            client=latency_bucket(client),
+        )
+        .join(dims, on="session_id")
+        .collect()
+        .lazy()
+    )
+    daily, hourly = [], []
+    for kind in LATENCY_KINDS:
+        keyed = req.rename({kind: "bucket"}).with_columns(kind=pl.lit(kind))
+        daily.append(
+            _labelled(
+                keyed.group_by("period", "date", "kind", "bucket").agg(requests=pl.len())
+            ).with_columns(dim=pl.lit("all"), value=pl.lit("all"))
+        )
+        for dim in LATENCY_DIMS:
+            daily.append(
+                _labelled(
+                    keyed.group_by("period", "date", "kind", dim, "bucket").agg(requests=pl.len())
+                )
+                .rename({dim: "value"})
+                .with_columns(dim=pl.lit(dim))
+            )
+        hourly.append(
+            keyed.group_by("period", "date", "hour", "kind", "bucket").agg(requests=pl.len())
+        )
+    cols = ["period", "date", "kind", "dim", "value", "bucket", "requests"]
+    day = pl.concat([d.select(cols) for d in daily]).sort(cols[:-1])
+    hour_cols = ["period", "date", "hour", "kind", "bucket"]
+    hour = _labelled(pl.concat(hourly).select(*hour_cols, "requests")).sort(hour_cols)
+    return day, hour
+
+
+# --------------------------------------------------------------------------------------------
+# Feed snapshots
+# --------------------------------------------------------------------------------------------
+
+
+def _feed_edges(feed: pl.DataFrame) -> dict[str, list[float]]:
+    """Decile edges of each attribute in the first snapshot: the PSI bins for every snapshot."""
+    first = feed.filter(pl.col("snapshot") == feed["snapshot"].min())
+    edges = {}
+    for attr in FEED_ATTRIBUTES:
+        values = first[attr].drop_nulls().cast(pl.Float64).to_numpy()
+        qs = np.quantile(values, np.linspace(0, 1, FEED_BINS + 1)[1:-1]) if len(values) else []
+        edges[attr] = sorted({float(q) for q in qs})
+    return edges
+
+
+def feed_tables(run_dir: Path | str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(attribute histograms, per-snapshot summaries) by the feed's own category."""
+    feed = (
+        scan(run_dir, "feed_snapshots").with_columns(pl.col("category").cast(pl.String)).collect()
+    )
+    keys = ["snapshot", "taken_at", "category"]
+    if feed.is_empty():
+        hist = pl.DataFrame(
+            schema={
+                "snapshot": pl.Int32,
+                "taken_at": pl.Datetime("ms"),
+                "category": pl.String,
+                "attribute": pl.String,
+                "bin": pl.Int16,
+                "items": pl.UInt32,
+            }
+        )
+        return hist, pl.DataFrame(schema={k: hist.schema[k] for k in keys})
+    edges = _feed_edges(feed)
+    parts = []
+    for attr in FEED_ATTRIBUTES:
+        bin_expr = pl.sum_horizontal([(pl.col(attr) > e) for e in edges[attr]] or [pl.lit(0)])
+        parts.append(
+            feed.lazy()
+            .group_by(*keys, bin=bin_expr.cast(pl.Int16))
+            .agg(items=pl.len())
+            .with_columns(attribute=pl.lit(attr))
+        )
+    parts.append(
+        feed.lazy()
+        .group_by(*keys, bin=pl.col("in_stock").cast(pl.Int16))
+        .agg(items=pl.len())
+        .with_columns(attribute=pl.lit("in_stock"))
+    )
+    hist_cols = [*keys, "attribute", "bin", "items"]
+    hist = pl.concat([p.select(hist_cols) for p in parts]).sort(hist_cols[:-1]).collect()
+    same_item = pl.col("item_id") == pl.col("item_id").shift(1)
+    summary = (
+        feed.sort("item_id", "snapshot")
+        .with_columns(moved=same_item & (pl.col("category") != pl.col("category").shift(1)))
+        .group_by(keys)
+        .agg(
+            items=pl.len(),
+            moved_in=pl.col("moved").sum(),
+            in_stock=pl.col("in_stock").mean(),
+            median_price=pl.col("price").median(),
+            seller_rating=pl.col("seller_rating").mean(),
+            image_score=pl.col("image_score").mean(),
+            title_score=pl.col("title_score").mean(),
+        )
+        .sort(keys)
+    )
+    return hist, summary
+
+
+# --------------------------------------------------------------------------------------------
+# Experiments
+# --------------------------------------------------------------------------------------------
+
+
+def experiment_tables(
+    run_dir: Path | str, facts: pl.LazyFrame, windows: CaseWindows
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per arm: user-level moments by window (for delta-method intervals), and daily rates.
+
+    Only sessions while the experiment runs count. Windows: `running` (the whole time it ran
+    within the case), and its intersection with the brief's `before` and `after` windows.
+    """
+    exps = scan(run_dir, "experiments").select("experiment_id", "start", "end")
+    assigned = scan(run_dir, "assignments").select("experiment_id", "user_id", "arm")
+    case_end = datetime.combine(windows.end + timedelta(days=1), datetime.min.time())
+    at = pl.col("date").cast(pl.Datetime("ms")) + pl.duration(hours=pl.col("hour"))
+    exposed = (
+        facts.filter(pl.col("period") == "current")
+        .select("user_id", "date", "hour", "sessions", "converted", "converted_ledger")
+        .join(assigned, on="user_id")
+        .join(exps, on="experiment_id")
+        .filter(at >= pl.col("start"), at < pl.col("end").fill_null(case_end))
+        .with_columns(window=window_label(windows))
+        .collect()
+    )
+    per_window = [
+        exposed.with_columns(window=pl.lit("running")),
+        exposed.filter(pl.col("window").is_not_null()),
+    ]
+    users = (
+        pl.concat(per_window)
+        .group_by("experiment_id", "arm", "window", "user_id")
+        .agg(
+            s=pl.col("sessions").sum(),
+            c=pl.col("converted").sum(),
+            l=pl.col("converted_ledger").sum(),
+        )
+    )
+    s, c, l_ = pl.col("s"), pl.col("c"), pl.col("l")
+    moments = (
+        users.group_by("experiment_id", "arm", "window")
+        .agg(
+            users=pl.len(),
+            sessions=s.sum(),
+            converted=c.sum(),
+            converted_ledger=l_.sum(),
+            ss=(s * s).sum(),
+            cc=(c * c).sum(),
+            sc=(s * c).sum(),
+            ll=(l_ * l_).sum(),
+            sl=(s * l_).sum(),
+        )
+        .with_columns(pl.exclude("experiment_id", "arm", "window").cast(pl.Int64))
+        .sort("experiment_id", "window", "arm")
+    )
+    daily = (
+        exposed.group_by("experiment_id", "arm", "date")
+        .agg(pl.col("sessions", "converted", "converted_ledger").sum())
+        .sort("experiment_id", "arm", "date")
+    )
+    return moments, daily
+
+
+# --------------------------------------------------------------------------------------------
+# Building and locating the cube
+# --------------------------------------------------------------------------------------------
+
+
+def build_cube(run_dir: Path | str) -> dict[str, pl.DataFrame]:
+    """Every cube table of a run, in memory (`ensure_cube` writes them)."""
+    run_dir = Path(run_dir)
+    windows = case_windows(read_case(run_dir))
+    facts = session_facts(run_dir).collect().lazy()
+    latency_day, latency_hour = latency_tables(run_dir)
+    hourly, daily, items, lat_d, lat_h = pl.collect_all(
+        [
+            sessions_hourly(facts),
+            sessions_daily(facts),
+            items_hourly(run_dir),
+            latency_day,
+            latency_hour,
+        ]
+    )
+    feed_hist, feed_summary = feed_tables(run_dir)
+    exp, exp_daily = experiment_tables(run_dir, facts, windows)
+    return {
+        "sessions_hourly": hourly,
+        "sessions_daily": daily,
+        "items_hourly": items,
+        "latency_daily": lat_d,
+        "latency_hourly": lat_h,
+        "feed_hist": feed_hist,
+        "feed_summary": feed_summary,
+        "experiments": exp,
+        "experiments_daily": exp_daily,
+    }
+
+
+def cube_dir(run_dir: Path | str) -> Path:
+    return Path(run_dir) / CUBE_DIR
+
+
+def is_current(run_dir: Path | str) -> bool:
+    """True when the run has a complete cube of this code's version."""
+    meta = cube_dir(run_dir) / CUBE_META
+    try:
+        return json.loads(meta.read_text())["version"] == CUBE_VERSION
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def ensure_cube(run_dir: Path | str) -> Path:
+    """The run's cube folder, built first if missing or stale.
+
+    Built under a hidden temporary name with `cube.json` written last, then renamed: a reader
+    never sees half a cube, and of two concurrent builders one simply wins.
+    """
+    run_dir = Path(run_dir)
+    target = cube_dir(run_dir)
+    if is_current(run_dir):
+        return target
+    started = time.perf_counter()
+    frames = build_cube(run_dir)
+    tag = f"{os.getpid()}-{threading.get_ident()}"
+    tmp = run_dir / f".{CUBE_DIR}.partial-{tag}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        for name, frame in frames.items():
+            frame.write_parquet(tmp / f"{name}.parquet", compression="zstd")
+        meta = {
+            "version": CUBE_VERSION,
+            "build_seconds": round(time.perf_counter() - started, 2),
+            "windows": case_windows(read_case(run_dir)).to_dict(),
+            "rows": {name: frame.height for name, frame in frames.items()},
+        }
+        (tmp / CUBE_META).write_text(json.dumps(meta, indent=2) + "\n")
+        if target.exists() and not is_current(run_dir):
+            stale = run_dir / f".{CUBE_DIR}.old-{tag}"
+            target.rename(stale)
+            shutil.rmtree(stale, ignore_errors=True)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not is_current(run_dir):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def load_cube(run_dir: Path | str, table: str) -> pl.LazyFrame:
+    """A lazy scan of one cube table (call `ensure_cube` first)."""
+    if table not in TABLES:
+        raise ValueError(f"unknown cube table {table!r}; valid tables: {', '.join(TABLES)}")
+    return pl.scan_parquet(cube_dir(run_dir) / f"{table}.parquet")
+
+
+def cube_meta(run_dir: Path | str) -> dict[str, Any]:
+    return json.loads((cube_dir(run_dir) / CUBE_META).read_text())

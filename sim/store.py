@@ -1,0 +1,232 @@
+"""Attempts and submissions, kept in SQLite in the data folder (`DATA_DIR/casesim.sqlite`).
+
+An attempt is one go at one run folder: started when the candidate opens the case,
+submitted once, scored when the answer key is read. A submission, once accepted, must never
+be lost and never be replaced: it is written in its own transaction (WAL journal,
+`synchronous=FULL`, so the commit is on disk before `submit` returns), and the update only
+applies to an attempt that has not been submitted yet ("submitting is final").
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sim.scoring import Submission, parse_submission
+
+DB_FILE = "casesim.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS attempts (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_dir      TEXT NOT NULL,
+    scenario_id  TEXT NOT NULL,
+    size         TEXT,
+    seed         INTEGER,
+    user_name    TEXT,
+    started_at   TEXT NOT NULL,
+    submitted_at TEXT,
+    submission   TEXT,
+    score        TEXT,
+    scored_at    TEXT,
+    CHECK ((submitted_at IS NULL) = (submission IS NULL))
+);
+CREATE INDEX IF NOT EXISTS attempts_by_run ON attempts (run_dir, submitted_at);
+"""
+
+
+class StoreError(RuntimeError):
+    """A request the attempt store refuses; the message says why."""
+
+
+class AlreadySubmitted(StoreError):
+    """The attempt already has a submission: submitting is final."""
+
+
+class UnknownAttempt(StoreError):
+    """No attempt has this id."""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt at one case, as stored."""
+
+    id: int
+    run_dir: str
+    scenario_id: str
+    size: str | None
+    seed: int | None
+    user: str | None
+    started_at: str
+    submitted_at: str | None
+    submission: dict[str, Any] | None
+    score: dict[str, Any] | None
+    scored_at: str | None
+
+    @property
+    def submitted(self) -> bool:
+        return self.submitted_at is not None
+
+    @property
+    def minutes(self) -> float | None:
+        """Time from start to submission, in minutes (None while open)."""
+        if self.submitted_at is None:
+            return None
+        start = datetime.fromisoformat(self.started_at)
+        return (datetime.fromisoformat(self.submitted_at) - start).total_seconds() / 60
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    return Attempt(
+        id=row["id"],
+        run_dir=row["run_dir"],
+        scenario_id=row["scenario_id"],
+        size=row["size"],
+        seed=row["seed"],
+        user=row["user_name"],
+        started_at=row["started_at"],
+        submitted_at=row["submitted_at"],
+        submission=json.loads(row["submission"]) if row["submission"] else None,
+        score=json.loads(row["score"]) if row["score"] else None,
+        scored_at=row["scored_at"],
+    )
+
+
+class AttemptStore:
+    """The attempt history of one data folder. Cheap to create; each call opens its own
+    connection, so one store may serve many threads (Streamlit sessions)."""
+
+    def __init__(self, data_dir: Path | str) -> None:
+        self.path = Path(data_dir) / DB_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} was written by a newer casesim (schema {version}); "
+                    f"this one reads schema {SCHEMA_VERSION}"
+                )
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            yield db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken before reading so checks and writes cannot race."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def start(
+        self,
+        run_dir: Path | str,
+        scenario_id: str,
+        user: str | None = None,
+        size: str | None = None,
+        seed: int | None = None,
+    ) -> Attempt:
+        """A new, open attempt."""
+        with self._write() as db:
+            cur = db.execute(
+                "INSERT INTO attempts (run_dir, scenario_id, size, seed, user_name, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (str(run_dir), scenario_id, size, seed, user or None, now()),
+            )
+            attempt_id = cur.lastrowid
+        assert attempt_id is not None
+        return self.get(attempt_id)
+
+    def latest(self, run_dir: Path | str) -> Attempt | None:
+        """The run's most recent attempt, submitted or not (None if it has none)."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM attempts WHERE run_dir = ? ORDER BY id DESC LIMIT 1",
+                (str(run_dir),),
+            ).fetchone()
+        return _attempt(row) if row is not None else None
+
+    def get(self, attempt_id: int) -> Attempt:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
+        if row is None:
+            raise UnknownAttempt(f"no attempt with id {attempt_id}")
+        return _attempt(row)
+
+    def submit(
+        self,
+        attempt_id: int,
+        submission: Submission | Mapping[str, Any],
+        user: str | None = None,
+    ) -> Attempt:
+        """Record the attempt's submission (and who made it), once.
+
+        Raises AlreadySubmitted the second time, SubmissionError for an invalid submission.
+        """
+        sub = submission if isinstance(submission, Submission) else parse_submission(submission)
+        payload = json.dumps(sub.model_dump(mode="json"), sort_keys=True)
+        with self._write() as db:
+            row = db.execute(
+                "SELECT submitted_at FROM attempts WHERE id = ?", (attempt_id,)
+            ).fetchone()
+            if row is None:
+                raise UnknownAttempt(f"no attempt with id {attempt_id}")
+            if row["submitted_at"] is not None:
+                raise AlreadySubmitted(
+                    f"attempt {attempt_id} was submitted at {row['submitted_at']}; "
+                    "submitting is final"
+                )
+            db.execute(
+                "UPDATE attempts SET submitted_at = ?, submission = ?,"
+                " user_name = COALESCE(?, user_name) WHERE id = ? AND submitted_at IS NULL",
+                (now(), payload, (user or "").strip() or None, attempt_id),
+            )
+        return self.get(attempt_id)
+
+    def record_score(self, attempt_id: int, score: Mapping[str, Any]) -> Attempt:
+        """Attach the score of a submitted attempt (scores can be recomputed; submissions not)."""
+        with self._write() as db:
+            cur = db.execute(
+                "UPDATE attempts SET score = ?, scored_at = ?"
+                " WHERE id = ? AND submitted_at IS NOT NULL",
+                (json.dumps(dict(score), default=str), now(), attempt_id),
+            )
+            if cur.rowcount != 1:
+                raise StoreError(f"attempt {attempt_id} is unknown or not submitted yet")
+        return self.get(attempt_id)
+
+    def history(self, user: str | None = None, run_dir: Path | str | None = None) -> list[Attempt]:
+        """Attempts, oldest first; optionally one user's, or one run's."""
+        sql = "SELECT * FROM attempts WHERE 1 = 1"
+        args: list[Any] = []
+        if user is not None:
+            sql += " AND user_name IS ?"
+            args.append(user or None)
+        if run_dir is not None:
+            sql += " AND run_dir = ?"
+            args.append(str(run_dir))
+        with self._connect() as db:
+            rows = db.execute(sql + " ORDER BY started_at, id", args).fetchall()
+        return [_attempt(r) for r in rows]

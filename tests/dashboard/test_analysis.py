@@ -1,0 +1,178 @@
+"""The dashboard's pure analysis helpers: decomposition, statistics, drift, percentiles."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import polars as pl
+import pytest
+
+from dashboard.analysis import stats
+from dashboard.analysis.decompose import mix_rate, summary
+from dashboard.analysis.drift import psi, psi_table
+from dashboard.analysis.latency import label, percentile, percentiles
+from dashboard.analysis.metrics import SESSION_METRICS, compare, format_value
+from sim.cube import case_windows, latency_bucket
+
+WINDOWS = case_windows(
+    {"start": "2026-08-03", "days": 28, "windows": {"before_days": 7, "after_days": 7}}
+)
+
+
+def cube_rows() -> pl.DataFrame:
+    """Two segments: `a` keeps its rate and loses share, `b` keeps its share of... nothing."""
+    rows = []
+    for d, side in ((date(2026, 8, 20), "before"), (date(2026, 8, 27), "after")):
+        a_sessions, b_sessions = (600, 400) if side == "before" else (400, 600)
+        b_conv = 20 if side == "before" else 24
+        rows += [
+            {
+                "period": "current",
+                "date": d,
+                "seg": "a",
+                "sessions": a_sessions,
+                "converted": a_sessions // 10,
+            },
+            {
+                "period": "current",
+                "date": d,
+                "seg": "b",
+                "sessions": b_sessions,
+                "converted": b_conv,
+            },
+        ]
+    rows.append(
+        {
+            "period": "reference",
+            "date": date(2025, 8, 20),
+            "seg": "a",
+            "sessions": 999,
+            "converted": 999,
+        }
+    )
+    return pl.DataFrame(rows)
+
+
+def test_compare_sums_before_dividing():
+    cmp = compare(cube_rows(), WINDOWS, SESSION_METRICS["conversion"])
+    row = cmp.row(0, named=True)
+    assert row["before"] == pytest.approx((60 + 20) / 1000)
+    assert row["after"] == pytest.approx((40 + 24) / 1000)
+    assert row["rel_change"] == pytest.approx(0.064 / 0.08 - 1)
+
+
+def test_mix_rate_adds_up_exactly():
+    cmp = compare(cube_rows(), WINDOWS, SESSION_METRICS["conversion"], ("seg",))
+    parts = mix_rate(cmp, "seg")
+    s = summary(parts)
+    total = compare(cube_rows(), WINDOWS, SESSION_METRICS["conversion"]).row(0, named=True)
+    assert s["change"] == pytest.approx(total["after"] - total["before"])
+    a = parts.filter(pl.col("seg") == "a").row(0, named=True)
+    assert a["rate"] == pytest.approx(0.0)  # a's rate did not move: only its share did
+    b = parts.filter(pl.col("seg") == "b").row(0, named=True)
+    assert b["rate"] < 0  # b's rate fell from 5% to 4%
+    assert s["mix"] < 0  # share moved from the better segment a to the worse b
+
+
+def test_mix_rate_segment_in_one_window_only():
+    cmp = pl.DataFrame(
+        {
+            "seg": ["a", "new"],
+            "num_before": [10.0, 0.0],
+            "num_after": [10.0, 5.0],
+            "den_before": [100.0, 0.0],
+            "den_after": [100.0, 50.0],
+        }
+    )
+    parts = mix_rate(cmp, "seg")
+    new = parts.filter(pl.col("seg") == "new").row(0, named=True)
+    assert new["rate"] == 0.0 and new["r_before"] == new["r_after"] == 0.1
+    assert summary(parts)["change"] == pytest.approx(15 / 150 - 0.1)
+
+
+def test_ratio_estimate_matches_binomial_when_users_have_one_session():
+    n, conv = 10_000, 500
+    est = stats.ratio_estimate(n, n, conv, n, conv, conv)
+    p = conv / n
+    assert est.value == pytest.approx(p)
+    assert est.se == pytest.approx(math.sqrt(p * (1 - p) / (n - 1)), rel=1e-3)
+
+
+def test_clustered_sessions_widen_the_interval():
+    # 1000 users with 10 sessions each, converting all-or-nothing: 100 users convert.
+    n, s, c = 1000, 10_000, 1000
+    clustered = stats.ratio_estimate(n, s, c, ss=n * 100, cc=100 * 100, sc=100 * 100)
+    independent = stats.ratio_estimate(s, s, c, s, c, c)
+    assert clustered.value == independent.value == 0.1
+    assert clustered.se > 2.5 * independent.se
+
+
+def test_power_and_detectable_effect_agree():
+    se = 0.002
+    mde = stats.minimum_detectable_effect(se)
+    assert stats.power(mde, se) == pytest.approx(0.8, abs=0.002)
+    assert stats.power(0.0, se) == pytest.approx(0.05, abs=1e-9)
+    assert stats.power(2 * mde, se) > 0.99
+
+
+def test_compare_arms_p_value():
+    a = stats.RatioEstimate(0.05, 0.001, 1000, 1000)
+    b = stats.RatioEstimate(0.05 + 1.96 * math.sqrt(2) * 0.001, 0.001, 1000, 1000)
+    cmp = stats.compare_arms(a, b)
+    assert cmp.p_value == pytest.approx(0.05, abs=1e-3)
+    lo, hi = cmp.interval()
+    assert lo == pytest.approx(0.0, abs=1e-6) and hi > 0
+
+
+def test_wilson_interval_contains_the_rate():
+    lo, hi = stats.proportion_interval(50, 1000)
+    assert lo < 0.05 < hi and lo > 0 and hi < 1
+
+
+def test_psi():
+    assert psi([10, 20, 30], [10, 20, 30]) == 0.0
+    assert psi([1, 1, 1, 97], [25, 25, 25, 25]) > 0.25
+    assert math.isnan(psi([0, 0], [1, 1]))
+
+
+def test_psi_table_against_baseline_and_previous():
+    rows = []
+    for snap, shares in ((1, [25, 25, 25, 25]), (2, [25, 25, 25, 25]), (3, [70, 10, 10, 10])):
+        for b, n in enumerate(shares):
+            rows.append(
+                {
+                    "snapshot": snap,
+                    "taken_at": date(2026, 8, snap),
+                    "category": "x",
+                    "attribute": "price",
+                    "bin": b,
+                    "items": n,
+                }
+            )
+    hist = pl.DataFrame(rows)
+    base = psi_table(hist, 1).sort("snapshot")["psi"].to_list()
+    assert base[0] == pytest.approx(0.0) and base[1] == pytest.approx(0.0) and base[2] > 0.25
+    prev = psi_table(hist, None).sort("snapshot")
+    assert prev["snapshot"].to_list() == [2, 3]
+    assert prev["psi"].to_list()[0] == pytest.approx(0.0) and prev["psi"].to_list()[1] > 0.25
+
+
+def test_latency_percentiles_from_buckets_are_close():
+    rng = np.random.default_rng(1)
+    ms = rng.lognormal(mean=6.0, sigma=0.5, size=50_000)
+    frame = pl.DataFrame({"ms": ms}).with_columns(bucket=latency_bucket(pl.col("ms")))
+    hist = frame.group_by("bucket").agg(requests=pl.len())
+    for q in (0.5, 0.9, 0.99):
+        est = percentile(hist["bucket"].to_numpy(), hist["requests"].to_numpy(), q)
+        assert est == pytest.approx(np.quantile(ms, q), rel=0.03)
+    table = percentiles(hist.with_columns(g=pl.lit("all")), ["g"], (0.5, 0.9))
+    assert table.columns == ["g", "requests", "p50", "p90"] and table["requests"][0] == 50_000
+
+
+def test_labels_and_formats():
+    assert label(0.5) == "p50" and label(0.999) == "p99.9"
+    assert format_value(0.0579, "rate") == "5.79%"
+    assert format_value(533_100.0, "money") == "¥533.1k"
+    assert format_value(None, "count") == "–"

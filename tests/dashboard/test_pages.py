@@ -1,0 +1,202 @@
+"""Every page of the dashboard, through Streamlit's AppTest: navigate, filter, query, submit."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.store import AttemptStore
+from tests.dashboard.support import PAGES, fill_and_submit, go, ok, page_text, pages_of
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(app, page):
+    at = go(app(), page)
+    assert at.title, f"{page} has no title"
+
+
+def test_brief_is_the_first_page(app):
+    at = app()
+    ok(at)
+    assert at.title[0].value == "Baseline: feed conversion, week over week" or at.title
+    text = page_text(at)
+    assert "Feed session conversion" in text
+    assert "Before window" in text and "After window" in text
+
+
+def test_brief_timer(app):
+    at = app()
+    at.toggle(key="brief_timer").set_value(True).run()
+    ok(at)
+    assert any(m.label == "Elapsed" for m in at.metric)
+
+
+def test_without_a_run_the_picker_opens(app):
+    at = app(run=None)
+    ok(at)
+    assert at.title[0].value == "Pick a case"
+    assert "feed_remap" in page_text(at) or "late_august_dip" in page_text(at)
+
+
+def test_picker_opens_a_generated_run(app, dash_run, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "my-case").symlink_to(dash_run, target_is_directory=True)
+    at = app(run=None, data_dir=data)
+    ok(at)
+    at.button(key="picker_open").click().run()
+    ok(at)
+    assert at.query_params.get("case") == "my-case"
+    assert "Case brief" in page_text(at)
+
+
+def test_overview_metric_and_markers(app):
+    at = go(app(), "overview")
+    assert len(at.metric) == 8
+    at.selectbox(key="overview_metric").set_value("ctr").run()
+    at.toggle(key="overview_markers_on").set_value(True).run()
+    ok(at)
+
+
+def test_segments_filter_and_dimensions(app):
+    at = go(app(), "segments")
+    at.selectbox(key="segments_dim").set_value("city_tier").run()
+    ok(at)
+    at.multiselect(key="segments_filter_platform").set_value(["ios"]).run()
+    ok(at)
+    assert "Filtered to" in page_text(at)
+    at.selectbox(key="segments_dim_y").set_value("network").run()
+    ok(at)
+    at.selectbox(key="segments_dim").set_value("category").run()
+    ok(at)
+    assert "Tracked orders per 1k impressions" in page_text(at)
+
+
+def test_segments_count_metric_has_no_decomposition(app):
+    at = go(app(), "segments")
+    at.selectbox(key="segments_metric_sessions").set_value("sessions").run()
+    ok(at)
+    assert any("ratio metrics" in i.value for i in at.info)
+
+
+def test_changes_filters_and_experiment_window(app):
+    at = go(app(), "changes")
+    at.text_input(key="changes_search").input("deploy").run()
+    ok(at)
+    at.segmented_control(key="changes_exp_window").set_value("after").run()
+    ok(at)
+    assert "p-value" in page_text(at) or at.info
+
+
+def test_latency_by_segment(app):
+    at = go(app(), "latency")
+    at.selectbox(key="latency_dim").set_value("city_tier").run()
+    ok(at)
+    at.segmented_control(key="latency_kind").set_value("server").run()
+    ok(at)
+    assert "tier 1" in page_text(at)
+
+
+def test_feed_modes(app):
+    at = go(app(), "feed")
+    at.segmented_control(key="feed_mode").set_value("previous").run()
+    ok(at)
+    at.segmented_control(key="feed_attr").set_value("in_stock").run()
+    ok(at)
+    at.toggle(key="feed_ranker_ref").set_value(True).run()
+    ok(at)
+
+
+def test_seasonality_metric(app):
+    at = go(app(), "seasonality")
+    at.selectbox(key="season_metric").set_value("conversion_ledger").run()
+    ok(at)
+    assert "Last year" in page_text(at) or at.info
+
+
+def test_sql_query_runs(app):
+    at = go(app(), "sql")
+    at.text_area(key="sql_query").input(
+        "SELECT platform, COUNT(*) AS sessions FROM sessions GROUP BY platform ORDER BY platform"
+    ).run()
+    at.button(key="sql_run").click().run()
+    ok(at)
+    assert not at.error
+    assert list(at.dataframe[0].value.columns) == ["platform", "sessions"]
+    assert "android" in at.dataframe[0].value["platform"].tolist()
+    at.button(key="sql_example_Change log").click().run()
+    assert "changelog" in at.text_area(key="sql_query").value
+
+
+@pytest.mark.parametrize(
+    "query, reason",
+    [
+        ("DROP TABLE sessions", "DROP"),
+        ("SELECT * FROM read_parquet('answer_key.json')", "reads files"),
+        ("SELECT 1; SELECT 2", "one query at a time"),
+    ],
+)
+def test_sql_refuses(app, query, reason):
+    at = go(app(), "sql")
+    at.text_area(key="sql_query").input(query).run()
+    at.button(key="sql_run").click().run()
+    ok(at)
+    assert at.error and "Refused" in at.error[0].value and reason in at.error[0].value
+    assert not any(list(df.value.columns) == ["platform"] for df in at.dataframe)
+
+
+def test_sql_failure_is_explained(app):
+    at = go(app(), "sql")
+    at.text_area(key="sql_query").input("SELECT nosuch FROM sessions").run()
+    at.button(key="sql_run").click().run()
+    ok(at)
+    assert at.error and "failed" in at.error[0].value
+
+
+def test_debrief_only_after_submission(app, tmp_path):
+    at = app()
+    assert "debrief" not in pages_of(at)
+    with pytest.raises(ValueError):
+        at.switch_page("views/debrief.py")
+    at = fill_and_submit(at)
+    assert "debrief" in pages_of(at)
+    assert at.title[0].value == "Debrief"
+    text = page_text(at)
+    assert "Case score" in text and "secret_feed_remap" in text
+    attempts = AttemptStore(tmp_path / "data").history()
+    assert len(attempts) == 1 and attempts[0].submitted and attempts[0].user == "Ada"
+    assert attempts[0].submission["order"] == ["FEED", "RANK", "DEPLOY"]
+    assert attempts[0].submission["shares"]["unexplained"] == pytest.approx(0.1)
+    assert attempts[0].score is not None and attempts[0].score["case_score"] > 0.5
+
+
+def test_submitting_is_final(app):
+    at = fill_and_submit(app())
+    at = go(at, "hypotheses")
+    assert not any(b.key == "hyp_submit" for b in at.button)
+    assert "Submitting is final" in page_text(at)
+
+
+def test_history_after_submission(app):
+    at = fill_and_submit(app())
+    at = go(at, "history")
+    text = page_text(at)
+    assert "Mean case score" in text and "baseline" in text
+
+
+def test_new_attempt_after_debrief(app, tmp_path):
+    at = go(fill_and_submit(app()), "debrief")  # AppTest follows st.switch_page only for display
+    at.button(key="debrief_new").click().run()
+    ok(at)
+    assert "debrief" not in pages_of(at)
+    assert len(AttemptStore(tmp_path / "data").history()) == 2
+
+
+def test_invalid_shares_block_submission(app):
+    at = go(app(), "hypotheses")
+    at.multiselect(key="hyp_order").set_value(["PERF", "FEED"]).run()
+    at.number_input(key="hyp_share_PERF").set_value(80.0).run()
+    at.number_input(key="hyp_share_FEED").set_value(50.0).run()
+    at.checkbox(key="hyp_confirm").check().run()
+    ok(at)
+    assert any("cannot exceed 100%" in w.value for w in at.warning)
+    assert at.button(key="hyp_submit").disabled

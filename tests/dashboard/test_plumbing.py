@@ -1,0 +1,102 @@
+"""Launching, settings and background case generation (with the simulator stubbed out)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import sim.case
+from dashboard import launch
+from dashboard.generation import Job, Jobs
+from dashboard.settings import parse
+from sim.truth import CalibrationError
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def test_settings_from_arguments_then_environment(tmp_path):
+    env = {"CASESIM_RUN": "/env/run", "CASESIM_DATA_DIR": str(tmp_path / "env")}
+    s = parse(["--run", str(tmp_path / "r"), "--data-dir", str(tmp_path / "d")], env)
+    assert s.run_dir == (tmp_path / "r").resolve() and s.data_dir == (tmp_path / "d").resolve()
+    s = parse(["-n", "2", "--durations=5"], env)
+    assert s.run_dir == Path("/env/run") and s.data_dir == (tmp_path / "env").resolve()
+    s = parse([], {})
+    assert s.run_dir is None and s.data_dir == Path("data").resolve()
+
+
+def test_launch_command(tmp_path):
+    cmd = launch.command(tmp_path / "run", 8765, tmp_path / "data", address="127.0.0.1")
+    assert cmd[:4] == [sys.executable, "-m", "dashboard.server", "run"]
+    assert cmd[4].endswith("dashboard/app.py")
+    assert "--server.port=8765" in cmd and "--server.headless=true" in cmd
+    assert "--browser.gatherUsageStats=false" in cmd and "--server.address=127.0.0.1" in cmd
+    tail = cmd[cmd.index("--") + 1 :]
+    assert tail == ["--data-dir", str((tmp_path / "data").resolve()), "--run",
+                    str((tmp_path / "run").resolve())]  # fmt: skip
+    assert "--run" not in launch.command(None, 1, tmp_path)
+
+
+def test_serve_returns_the_server_exit_code(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_call(cmd):
+        seen["cmd"] = cmd
+        return 3
+
+    monkeypatch.setattr(launch.subprocess, "call", fake_call)
+    assert launch.serve(None, 8501, tmp_path / "data") == 3
+    assert (tmp_path / "data").is_dir() and "--run" not in seen["cmd"]
+    assert "--server.address=localhost" in seen["cmd"]
+
+
+def wait(job: Job, timeout: float = 10) -> Job:
+    end = time.monotonic() + timeout
+    while not job.done and time.monotonic() < end:
+        time.sleep(0.02)
+    assert job.done
+    return job
+
+
+def test_generation_job_reports_progress_and_finishes(tmp_path, monkeypatch):
+    def fake_make_case(scenario, size, out, seed=None, progress=None, **_):
+        for _ in range(5):
+            progress(24)
+        raise CalibrationError("target out of reach")
+
+    monkeypatch.setattr(sim.case, "make_case", fake_make_case)
+    job = wait(Jobs().start(SCENARIOS / "feed_remap.yaml", "tiny", tmp_path / "x", None))
+    assert job.hours == 120 and job.error and "target out of reach" in job.error
+    assert job.fraction == 1.0
+
+
+def test_generation_job_builds_the_cube(tmp_path, monkeypatch, dash_run):
+    import shutil
+
+    def fake_make_case(scenario, size, out, seed=None, progress=None, **_):
+        progress(10)
+        shutil.copytree(dash_run, out, ignore=shutil.ignore_patterns("cube"))
+        return {}, None
+
+    monkeypatch.setattr(sim.case, "make_case", fake_make_case)
+    jobs = Jobs()
+    job = jobs.start(SCENARIOS / "feed_remap.yaml", "tiny", tmp_path / "x", 3)
+    assert jobs.start(SCENARIOS / "feed_remap.yaml", "tiny", tmp_path / "x", 3) is job
+    wait(job, 60)
+    assert job.error is None and job.phase == "ready"
+    assert (tmp_path / "x" / "cube" / "cube.json").is_file()
+    again = jobs.start(SCENARIOS / "feed_remap.yaml", "tiny", tmp_path / "x", 3)
+    assert again is job and not jobs.running()
+
+
+def test_existing_folder_is_ready_at_once(tmp_path, dash_run):
+    job = Jobs().start(SCENARIOS / "feed_remap.yaml", "tiny", dash_run, None)
+    assert job.done and job.error is None and job.phase == "ready"
+
+
+@pytest.mark.parametrize("hours, expected", [(0, 0.0), (10**9, 0.95)])
+def test_progress_estimate_is_bounded(hours, expected):
+    job = Job(Path("x.yaml"), "tiny", Path("x"), hours=hours)
+    assert job.fraction == pytest.approx(expected)

@@ -1,0 +1,91 @@
+"""Browser-test fixtures: Debian's Chromium for Playwright, and a live dashboard server."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dashboard.launch import command
+from tests.dashboard.support import case_folder, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """Debian's Chromium, never a downloaded browser."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"],
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict) -> dict:
+    """A tall window: Streamlit scrolls inside its own container, so a full-page screenshot
+    shows only what fits the viewport."""
+    return {**browser_context_args, "viewport": {"width": 1440, "height": 2200}}
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    data_dir: Path
+    log: Path
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited ({proc.returncode}):\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.25)
+    raise TimeoutError(f"no healthy server at {url} after {timeout} s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def server(tiny_run: Path, tmp_path: Path) -> Iterator[Server]:
+    """A dashboard server on a free port, over a case with a known answer key."""
+    run = case_folder(tiny_run, tmp_path / "case")
+    data = tmp_path / "data"
+    log = tmp_path / "server.log"
+    port = free_port()
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            command(run, port, data, headless=True, address="127.0.0.1"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc, log)
+        yield Server(url, data, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def shots() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

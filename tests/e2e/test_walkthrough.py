@@ -1,0 +1,79 @@
+"""A candidate's walk in a real browser: brief → segments → hypotheses → submit → debrief."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from sim.store import AttemptStore
+
+pytestmark = pytest.mark.e2e
+TIMEOUT = 60_000
+
+
+def settle(page: Page) -> None:
+    """Wait until Streamlit has finished the script run and no element is stale."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=TIMEOUT)
+    page.wait_for_timeout(250)  # a click reaches the server before the run starts
+    page.wait_for_function(
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            return app && app.getAttribute('data-test-script-state') === 'notRunning'
+                && !document.querySelector('[data-stale="true"]');
+        }""",
+        timeout=TIMEOUT,
+    )
+    page.wait_for_timeout(300)
+
+
+def chart(page: Page) -> None:
+    page.wait_for_selector(".main-svg", timeout=TIMEOUT)
+    settle(page)
+
+
+def visit(page: Page, name: str) -> None:
+    page.get_by_role("link", name=name, exact=True).click()
+    expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible(timeout=TIMEOUT)
+
+
+def test_brief_to_debrief(page: Page, server, shots):
+    page.goto(server.url)
+    chart(page)
+    expect(page.get_by_text("Case brief")).to_be_visible()
+    page.screenshot(path=str(shots / "01-brief.png"), full_page=True)
+
+    visit(page, "Segments")
+    chart(page)
+    expect(page.get_by_text("Mix or rate?")).to_be_visible()
+    page.screenshot(path=str(shots / "02-segments.png"), full_page=True)
+
+    visit(page, "Hypotheses")
+    settle(page)
+    picker = page.get_by_role("combobox", name="Pick hypotheses in the order you would check them")
+    for hid in ("FEED", "RANK", "DEPLOY"):
+        picker.click()
+        page.get_by_role("option", name=re.compile(rf"^{hid} ·")).click()
+        settle(page)
+    page.keyboard.press("Escape")
+    shares = page.get_by_label("Share of the change (%)")
+    expect(shares).to_have_count(3, timeout=TIMEOUT)
+    for i, value in enumerate(("60", "30")):
+        shares.nth(i).fill(value)
+        shares.nth(i).press("Enter")
+        settle(page)
+    expect(page.get_by_text("10%", exact=True)).to_be_visible(timeout=TIMEOUT)
+    page.get_by_text("I understand that submitting is final").click()
+    settle(page)
+    page.screenshot(path=str(shots / "03-hypotheses.png"), full_page=True)
+    page.get_by_role("button", name="Submit diagnosis").click()
+
+    expect(page.get_by_role("heading", name="Debrief", exact=True)).to_be_visible(timeout=TIMEOUT)
+    chart(page)
+    expect(page.get_by_text("Where the evidence was: secret_feed_remap")).to_be_visible()
+    page.screenshot(path=str(shots / "04-debrief.png"), full_page=True)
+
+    (attempt,) = AttemptStore(server.data_dir).history()
+    assert attempt.submitted and attempt.submission["order"] == ["FEED", "RANK", "DEPLOY"]
+    assert attempt.score is not None
