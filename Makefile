@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_RUN := data/demo
 DEMO_CASE := scenarios/feed_remap.yaml
+PORT ?= 8501
 
 .PHONY: demo test lint format install browser clean bench
 
@@ -22,12 +23,11 @@ browser:
 	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: run 'sudo apt-get install -y chromium'"; exit 1; fi; }
 
-# Generate the demo case once (default size, calibrated, with its answer key) and summarise it.
-# (The dashboard, issue 5, is not on main yet; `make demo` will open it once it lands.)
+# Generate the demo case once (default size, calibrated, with its answer key and cube) and
+# open it in the investigation dashboard.
 demo: install
 	@test -f $(DEMO_RUN)/manifest.json || $(BIN)/casesim run $(DEMO_CASE) --out $(DEMO_RUN) --force
-	$(BIN)/casesim describe $(DEMO_RUN)
-	$(BIN)/casesim solve $(DEMO_RUN)
+	$(BIN)/casesim dashboard $(DEMO_RUN) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
@@ -40,9 +40,10 @@ format: install
 test: install browser lint
 	$(BIN)/pytest -n 2 -q
 
-bench: install
+bench: install browser
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/truth_cost.py
+	$(BIN)/python bench/dashboard_latency.py
 
 clean:
 	rm -rf $(VENV) data/*

@@ -62,6 +62,18 @@ def bar(**props: Any) -> dict[str, Any]:
     return {"type": "bar", **props}
 
 
+# Red for drops, blue for rises, grey at zero (spelled out: plotly.js's named "RdBu" runs the
+# other way round from plotly.py's).
+DIVERGING = [
+    [0.0, "#B2182B"],
+    [0.25, "#EF8A62"],
+    [0.5, "#E9ECEF"],
+    [0.75, "#67A9CF"],
+    [1.0, "#2166AC"],
+]
+REVERSED_DIVERGING = [[1 - at, color] for at, color in reversed(DIVERGING)]
+
+
 def heatmap_trace(**props: Any) -> dict[str, Any]:
     return {"type": "heatmap", **props}
 
@@ -339,8 +351,10 @@ def heatmap(
     zfmt: str = "+.1%",
     zmid: float = 0.0,
     hover: str | None = None,
+    higher_is_better: bool = True,
 ) -> go.Figure:
-    """A diverging heatmap (red: down, blue: up) of `z` over the `x` × `y` grid."""
+    """A diverging heatmap of `z` over the `x` × `y` grid: red where the change is bad (down,
+    or up for a metric where lower is better), blue where it is good."""
     xs = sorted(frame[x].unique().to_list(), key=str)
     ys = sorted(frame[y].unique().to_list(), key=str)
     lookup = {(r[x], r[y]): r for r in frame.iter_rows(named=True)}
@@ -365,7 +379,7 @@ def heatmap(
             y=[str(v) for v in ys],
             text=texts,
             texttemplate="%{text}",
-            colorscale="RdBu",
+            colorscale=DIVERGING if higher_is_better else REVERSED_DIVERGING,
             zmid=zmid,
             zmin=zmid - span,
             zmax=zmid + span,

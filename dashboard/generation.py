@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim.cube import MANIFEST, ensure_cube
+from sim.cube import MANIFEST
 
 
 @dataclass
@@ -54,13 +54,11 @@ class Job:
         from sim.world import SIZES
 
         try:
-            self.phase = "simulating (calibration, the case, counterfactual runs)"
+            self.phase = "simulating (calibration, the case, counterfactual runs, the cube)"
             scenario = load_scenario(self.scenario_path)
             per_run = (scenario.days + (scenario.reference_days or 0)) * 24
             self.expected_hours = per_run * (4 + 2 ** len(scenario.faults))
             make_case(scenario, SIZES[self.size], self.target, seed=self.seed, progress=self.tick)
-            self.phase = "building the metric cube"
-            ensure_cube(self.target)
             self.phase = "ready"
         except (CalibrationError, ScenarioError) as exc:
             self.error = f"{type(exc).__name__}: {exc}"

@@ -1,10 +1,12 @@
-"""`streamlit run`, with the dashboard's heavy imports warmed while the server boots.
+"""`streamlit run`, with the dashboard's heavy imports warmed while the browser loads the page.
 
 A Streamlit server imports nothing of the app until the first browser session runs the
-script; that first run would then pay for polars, plotly and pydantic (about two seconds)
-while the user waits. Importing them on a background thread at start-up overlaps that cost
-with the server's boot and the browser loading the page. Only modules without Streamlit
-caching decorators are preloaded (those must be imported once the runtime exists).
+script; that first run would then pay for polars, plotly, pandas and pydantic (about two
+seconds) while the user waits. Importing them on a background thread overlaps that cost with
+the browser fetching and starting Streamlit's front end. The thread waits until the server
+is up, because imports hold the GIL and would otherwise delay the server's own start. Only
+modules without Streamlit caching decorators are preloaded (those must be imported once the
+runtime exists).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import importlib
 import sys
 import threading
+import time
 
 PRELOAD = (
     "numpy",
@@ -20,6 +23,7 @@ PRELOAD = (
     "yaml",
     "plotly.graph_objects",
     "plotly.io",
+    "pandas",
     "sim.cube",
     "sim.scoring",
     "sim.store",
@@ -32,7 +36,21 @@ PRELOAD = (
 )
 
 
-def preload() -> None:
+def server_started(timeout: float = 30.0) -> bool:
+    """Wait until the Streamlit runtime serves (or `timeout` seconds pass)."""
+    from streamlit.runtime import Runtime, RuntimeState
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if Runtime.exists() and Runtime.instance().state != RuntimeState.INITIAL:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def preload(wait: bool = True) -> None:
+    if wait:
+        server_started()
     for name in PRELOAD:
         try:
             importlib.import_module(name)

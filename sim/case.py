@@ -1,7 +1,8 @@
-"""A case, end to end: calibrate `severity: auto`, run, and write the answer key.
+"""A case, end to end: calibrate `severity: auto`, run, and write the answer key and cube.
 
-The resolved scenario (with calibrated severities) and the answer key are written beside
-`tables/`, inside the same atomic folder, so a case folder is complete or absent.
+The resolved scenario (with calibrated severities), the answer key and the dashboard's cube
+are written beside `tables/`, inside the same atomic folder, so a case folder is complete or
+absent, and the dashboard opens a fresh case without a build step.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from sim.cube import ensure_cube
 from sim.runner import simulate
 from sim.scenario import Scenario, load_scenario
 from sim.truth import (
@@ -48,7 +50,9 @@ def make_case(
     with_key: bool = True,
     progress: Progress | None = None,
 ) -> tuple[dict[str, Any], CalibrationReport | None]:
-    """Calibrate if needed, simulate into `out`, and add the answer key. Returns the manifest."""
+    """Calibrate if needed, simulate into `out`, add the answer key and the cube.
+
+    Returns the manifest and the calibration report (None without `severity: auto`)."""
     seed = scenario.seed if seed is None else seed
     report = None
     if any(f.is_auto for f in scenario.faults):
@@ -59,6 +63,7 @@ def make_case(
         if with_key:
             cf = run_counterfactuals(scenario, size, seed, progress=progress)
             write_json_atomic(folder / ANSWER_KEY, answer_key(scenario, size, seed, cf))
+        ensure_cube(folder)
 
     manifest = simulate(
         scenario, size, out, seed=seed, force=force, progress=progress, finish=finish

@@ -273,10 +273,8 @@ def dashboard(
     data_dir: Annotated[Path, typer.Option(help="Runs and attempt history")] = Path("data"),
 ) -> None:
     """Open the investigation dashboard (on a run, or on a case picker)."""
-    try:
-        from dashboard.launch import serve
-    except ImportError:
-        raise fail("the dashboard is not part of this version yet (issue 5)") from None
+    from dashboard.launch import serve
+
     if run_dir is not None:
         _finished(run_dir)
     raise typer.Exit(serve(run_dir, port, data_dir))

@@ -83,38 +83,37 @@ else:
         key="latency_daily",
     )
 
+st.markdown(f"##### {widgets.dim_label(dim)}: before against after")
+cmp = queries.latency_compare(run, kind, dim, QS)
+wide = cmp.pivot(on="side", index="value", values=[label(x) for x in QS])
+for x in QS:
+    lab = label(x)
+    if f"{lab}_before" in wide.columns and f"{lab}_after" in wide.columns:
+        wide = wide.with_columns(
+            (pl.col(f"{lab}_after") / pl.col(f"{lab}_before") - 1).alias(f"{lab}_change")
+        )
+cols = ["value"] + [
+    f"{label(x)}_{s}"
+    for x in QS
+    for s in ("before", "after", "change")
+    if f"{label(x)}_{s}" in wide.columns
+]
+wide = wide.select(cols).with_columns(pl.col("value").cast(pl.String))
+wide = wide.sort(
+    pl.col("value").replace_strict(
+        {v: i for i, v in enumerate(widgets.ordered_values(dim, wide["value"].to_list()))}
+    )
+)
+config = {"value": st.column_config.TextColumn(widgets.dim_label(dim))}
+for col in cols[1:]:
+    lab, side = col.rsplit("_", 1)
+    config[col] = st.column_config.NumberColumn(
+        f"{lab} {side}", format="percent" if side == "change" else "%.0f ms"
+    )
+st.dataframe(wide, hide_index=True, column_config=config)
+
 left, right = st.columns([3, 2], gap="large")
 with left:
-    st.markdown(f"##### {widgets.dim_label(dim)}: before against after")
-    cmp = queries.latency_compare(run, kind, dim, QS)
-    wide = cmp.pivot(on="side", index="value", values=[label(x) for x in QS])
-    for x in QS:
-        lab = label(x)
-        if f"{lab}_before" in wide.columns and f"{lab}_after" in wide.columns:
-            wide = wide.with_columns(
-                (pl.col(f"{lab}_after") / pl.col(f"{lab}_before") - 1).alias(f"{lab}_change")
-            )
-    cols = ["value"] + [
-        f"{label(x)}_{s}"
-        for x in QS
-        for s in ("before", "after", "change")
-        if f"{label(x)}_{s}" in wide.columns
-    ]
-    wide = wide.select(cols).with_columns(pl.col("value").cast(pl.String))
-    wide = wide.sort(
-        pl.col("value").replace_strict(
-            {v: i for i, v in enumerate(widgets.ordered_values(dim, wide["value"].to_list()))}
-        )
-    )
-    config = {"value": st.column_config.TextColumn(widgets.dim_label(dim))}
-    for col in cols[1:]:
-        lab, side = col.rsplit("_", 1)
-        config[col] = st.column_config.NumberColumn(
-            f"{lab} {side}", format="percent" if side == "change" else "%.0f ms"
-        )
-    st.dataframe(wide, hide_index=True, column_config=config)
-
-with right:
     st.markdown("##### Conversion by first-page latency")
     conversion = SESSION_METRICS["conversion"]
     by_bucket = queries.compare(run, "conversion", ("latency_bucket",))
@@ -126,6 +125,19 @@ with right:
     shares = by_bucket.with_columns(
         share_before=pl.col("den_before") / pl.col("den_before").sum(),
         share_after=pl.col("den_after") / pl.col("den_after").sum(),
+    )
+with right:
+    st.markdown("##### Sessions by first-page latency")
+    st.dataframe(
+        shares.select("latency_bucket", "share_before", "share_after").sort(
+            pl.col("latency_bucket").replace_strict({v: i for i, v in enumerate(order)})
+        ),
+        hide_index=True,
+        column_config={
+            "latency_bucket": st.column_config.TextColumn("First page"),
+            "share_before": st.column_config.NumberColumn("Share before", format="percent"),
+            "share_after": st.column_config.NumberColumn("Share after", format="percent"),
+        },
     )
     slow = shares.filter(pl.col("latency_bucket").is_in([*FIRST_PAGE_LABELS[-2:], ERROR_LABEL]))
     st.caption(

@@ -49,7 +49,7 @@ funnel = pl.DataFrame(
 ).with_columns(rel_change=pl.col("after") / pl.col("before") - 1)
 share = Metric("share", "Share of sessions", "x", "y")
 
-left, right = st.columns([3, 2], gap="large")
+left, right = st.columns(2, gap="large")
 with left:
     widgets.chart(
         figures.before_after_bars(
@@ -87,10 +87,10 @@ with right:
         table,
         hide_index=True,
         column_config={
-            "step": st.column_config.TextColumn("Step", width="medium"),
-            "before": st.column_config.NumberColumn("Before", format="percent", width="small"),
-            "after": st.column_config.NumberColumn("After", format="percent", width="small"),
-            "change": st.column_config.NumberColumn("Change", format="percent", width="small"),
+            "step": st.column_config.TextColumn("Step"),
+            "before": st.column_config.NumberColumn("Before", format="percent"),
+            "after": st.column_config.NumberColumn("After", format="percent"),
+            "change": st.column_config.NumberColumn("Change", format="percent"),
         },
     )
     st.caption("A gap between tracked and ledger conversion points at measurement, not buyers.")

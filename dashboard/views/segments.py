@@ -75,7 +75,7 @@ if not biggest.is_empty() and metric.den is not None:
 else:
     tiles[2].metric("Segments", f"{compared.height}", border=True)
 
-left, right = st.columns([3, 2], gap="large")
+left, right = st.columns(2, gap="large")
 with left:
     widgets.chart(
         figures.before_after_bars(
@@ -187,6 +187,7 @@ else:
                 "rel_change",
                 hover="hover",
                 title=f"Relative change of {metric.label.lower()}",
+                higher_is_better=metric.higher_is_better,
             ),
             key="segments_heatmap",
         )
