@@ -316,26 +316,27 @@ def before_after_bars(
 
 
 def mix_rate_bars(
-    parts: pl.DataFrame, key: str, title: str | None = None, height: int = 340
+    parts: pl.DataFrame, key: str, metric: Metric, title: str | None = None, height: int = 340
 ) -> go.Figure:
-    """Each segment's contribution to the change, split into mix and rate (percentage points)."""
+    """Each segment's contribution to the change, split into mix and rate, in the metric's
+    display unit (percentage points for rates: `parts` are already scaled to it)."""
     cats = [str(v) for v in parts[key].to_list()]
+    ticks = {"ticksuffix": " pp"} if metric.is_rate else axis_format(metric.kind)
+    hover = "%{x:+.3f} pp" if metric.is_rate else "%{x:+,.3f}"
     fig = figure()
     for col, color, name in (("rate", RATE, "rate (within segment)"), ("mix", MIX, "mix (share)")):
         fig.add_trace(
             bar(
                 y=cats,
-                x=(parts[col] * 100).to_list(),
+                x=parts[col].to_list(),
                 name=name,
                 orientation="h",
                 marker_color=color,
-                hovertemplate="%{x:+.3f} pp<extra>" + col + "</extra>",
+                hovertemplate=hover + "<extra>" + col + "</extra>",
             )
         )
     fig.update_layout(barmode="relative", hovermode="y unified")
-    fig.update_xaxes(
-        ticksuffix=" pp", zeroline=True, zerolinecolor="#495057", showgrid=True, gridcolor=GRID
-    )
+    fig.update_xaxes(**ticks, zeroline=True, zerolinecolor="#495057", showgrid=True, gridcolor=GRID)
     fig.update_yaxes(type="category", gridcolor="rgba(0,0,0,0)")
     return styled(fig, max(height, 60 + 28 * len(cats)), title)
 
@@ -345,19 +346,20 @@ def heatmap(
     x: str,
     y: str,
     z: str,
-    text: str | None = None,
     title: str | None = None,
     height: int = 380,
     zfmt: str = "+.1%",
     zmid: float = 0.0,
     hover: str | None = None,
     higher_is_better: bool = True,
+    x_order: Sequence[str] | None = None,
+    y_order: Sequence[str] | None = None,
 ) -> go.Figure:
     """A diverging heatmap of `z` over the `x` × `y` grid: red where the change is bad (down,
     or up for a metric where lower is better), blue where it is good."""
-    xs = sorted(frame[x].unique().to_list(), key=str)
-    ys = sorted(frame[y].unique().to_list(), key=str)
-    lookup = {(r[x], r[y]): r for r in frame.iter_rows(named=True)}
+    xs = list(x_order) if x_order else sorted(map(str, frame[x].unique().to_list()))
+    ys = list(y_order) if y_order else sorted(map(str, frame[y].unique().to_list()))
+    lookup = {(str(r[x]), str(r[y])): r for r in frame.iter_rows(named=True)}
     zs, texts, hovers = [], [], []
     for yv in ys:
         row_z, row_t, row_h = [], [], []
@@ -375,8 +377,8 @@ def heatmap(
     fig = figure(
         heatmap_trace(
             z=zs,
-            x=[str(v) for v in xs],
-            y=[str(v) for v in ys],
+            x=xs,
+            y=ys,
             text=texts,
             texttemplate="%{text}",
             colorscale=DIVERGING if higher_is_better else REVERSED_DIVERGING,

@@ -11,6 +11,7 @@ lazy scans of the run's own tables only, and at most `max_rows` rows come back.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,11 +167,12 @@ def _scan(path: Path) -> pl.LazyFrame:
 
 @dataclass(frozen=True)
 class QueryResult:
-    """Rows (at most the cap) and whether more existed."""
+    """Rows (at most the cap), whether more existed, and how long the query ran."""
 
     frame: pl.DataFrame
     truncated: bool
     max_rows: int
+    seconds: float = 0.0
 
 
 def run_query(run_dir: Path | str, sql: str, max_rows: int = MAX_ROWS) -> QueryResult:
@@ -179,6 +181,7 @@ def run_query(run_dir: Path | str, sql: str, max_rows: int = MAX_ROWS) -> QueryR
     Raises QueryRefused before running anything unsafe, QueryFailed when polars cannot run it.
     """
     query = check_query(sql)
+    started = time.perf_counter()
     ctx = pl.SQLContext(
         {name: _scan(path) for name, path in run_tables(run_dir).items()}, register_globals=False
     )
@@ -189,4 +192,4 @@ def run_query(run_dir: Path | str, sql: str, max_rows: int = MAX_ROWS) -> QueryR
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise QueryFailed(first_line) from None
     truncated = frame.height > max_rows
-    return QueryResult(frame.head(max_rows), truncated, max_rows)
+    return QueryResult(frame.head(max_rows), truncated, max_rows, time.perf_counter() - started)

@@ -63,9 +63,10 @@ biggest = (
     .with_columns(contribution=pl.col("abs_change") * pl.col("weight") / pl.col("weight").sum())
 )
 if not biggest.is_empty() and metric.den is not None:
-    worst = biggest.sort("contribution").row(0, named=True)
+    sign = 1 if metric.higher_is_better else -1  # the worst change: a drop, or a rise in costs
+    worst = biggest.sort(pl.col("contribution") * sign).row(0, named=True)
     tiles[2].metric(
-        "Largest drop (weighted)",
+        "Largest drop (weighted)" if metric.higher_is_better else "Largest rise (weighted)",
         str(worst[dim]),
         metric.delta(worst["before"], worst["after"]),
         delta_color="normal" if metric.higher_is_better else "inverse",
@@ -88,10 +89,11 @@ with left:
         key="segments_bars",
     )
 with right:
-    den_label = metric.den or "total"
+    # A rate's segments are shares of its denominator; a total's, shares of the total itself.
+    base, den_label = ("den", metric.den) if metric.den else ("num", metric.label.lower())
     table = compared.with_columns(
-        share_before=pl.col("den_before") / pl.col("den_before").sum(),
-        share_after=pl.col("den_after") / pl.col("den_after").sum(),
+        share_before=pl.col(f"{base}_before") / pl.col(f"{base}_before").sum(),
+        share_after=pl.col(f"{base}_after") / pl.col(f"{base}_after").sum(),
     ).select(dim, "share_before", "share_after", "before", "after", "rel_change")
     fmt = "percent" if metric.is_rate else "%.3f"
     st.dataframe(
@@ -141,9 +143,11 @@ else:
             "They add up exactly to the change."
         )
     with c[1]:
-        shown = parts.with_columns(pl.col("mix", "rate") * metric.scale)
+        shown = parts.with_columns(pl.col("mix", "rate") * unit)
         widgets.chart(
-            figures.mix_rate_bars(shown, dim, title="Contribution to the change by segment"),
+            figures.mix_rate_bars(
+                shown, dim, metric, title="Contribution to the change by segment"
+            ),
             key="segments_mixrate",
         )
 
@@ -157,16 +161,17 @@ else:
         dim_y = widgets.dim_picker("Against", others, "segments_dim_y", "city_tier")
     with h[1]:
         min_n = st.number_input(
-            f"Hide cells with fewer {metric.den or 'units'} than",
+            f"Hide cells with fewer {metric.den or 'sessions'} than",
             min_value=0,
             value=500,
             step=100,
             key="segments_min_n",
             persist_state="session",
+            disabled=metric.den is None,  # a total has no denominator to be small
         )
-    cells = queries.heat(run, metric.key, dim, dim_y, filt).filter(
-        pl.min_horizontal("den_before", "den_after") >= min_n
-    )
+    cells = queries.heat(run, metric.key, dim, dim_y, filt)
+    if metric.den is not None:
+        cells = cells.filter(pl.min_horizontal("den_before", "den_after") >= min_n)
     cells = cells.with_columns(
         hover=pl.format(
             "before {} · after {} · n {} → {}",
@@ -188,6 +193,8 @@ else:
                 hover="hover",
                 title=f"Relative change of {metric.label.lower()}",
                 higher_is_better=metric.higher_is_better,
+                x_order=widgets.ordered_values(dim, cells[dim].cast(pl.String).to_list()),
+                y_order=widgets.ordered_values(dim_y, cells[dim_y].cast(pl.String).to_list()),
             ),
             key="segments_heatmap",
         )

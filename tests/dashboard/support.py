@@ -90,6 +90,16 @@ class FileAudit:
         return [p for p in self.opened if p.endswith(("answer_key.json", "scenario.yaml"))]
 
 
+def charts(at: Any) -> dict[str, dict[str, Any]]:
+    """The page's plotly figures (as plotly JSON), by their title text."""
+    out = {}
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        title = spec.get("layout", {}).get("title", {}).get("text", "")
+        out[title] = spec
+    return out
+
+
 def page_text(at: Any) -> str:
     """Everything a page shows as text: titles, markdown, captions, metrics, alerts, tables."""
     parts: list[str] = []

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from sim.store import AttemptStore
-from tests.dashboard.support import PAGES, fill_and_submit, go, ok, page_text, pages_of
+from tests.dashboard.support import (
+    PAGES,
+    charts,
+    fill_and_submit,
+    go,
+    ok,
+    page_text,
+    pages_of,
+)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -76,6 +84,34 @@ def test_segments_count_metric_has_no_decomposition(app):
     at.selectbox(key="segments_metric_sessions").set_value("sessions").run()
     ok(at)
     assert any("ratio metrics" in i.value for i in at.info)
+    # A total has no denominator: its heatmap is not hidden as "too small" ...
+    heat = charts(at)["Relative change of sessions"]["data"][0]
+    assert any(v is not None for row in heat["z"] for v in row)
+    # ... and its segments' shares are shares of the total, not 1/n each.
+    shares = at.dataframe[0].value["share_before"]
+    assert shares.sum() == pytest.approx(1.0) and shares.nunique() > 1
+
+
+def test_segments_mix_rate_chart_in_the_metric_unit(app):
+    """Mean latency's mix/rate parts are milliseconds, not percentage points."""
+    at = go(app(), "segments")
+    at.selectbox(key="segments_metric_sessions").set_value("mean_latency").run()
+    ok(at)
+    fig = charts(at)["Contribution to the change by segment"]
+    assert fig["layout"]["xaxis"].get("ticksuffix") == " ms"
+    rate, mix = (trace["x"] for trace in fig["data"])
+    tile = next(m for m in at.metric if m.label == "Rate").value
+    assert sum(rate) == pytest.approx(float(tile.split()[0]), abs=0.01)
+    assert at.metric[2].label == "Largest rise (weighted)"
+
+
+def test_segments_heatmap_axes_in_natural_order(app):
+    at = go(app(), "segments")
+    at.selectbox(key="segments_dim_y").set_value("latency_bucket").run()
+    ok(at)
+    heat = next(f for t, f in charts(at).items() if t.startswith("Relative change"))
+    ys = heat["data"][0]["y"]
+    assert ys.index("<250 ms") < ys.index("250–400 ms")
 
 
 def test_changes_filters_and_experiment_window(app):

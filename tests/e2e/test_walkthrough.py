@@ -77,3 +77,27 @@ def test_brief_to_debrief(page: Page, server, shots):
     (attempt,) = AttemptStore(server.data_dir).history()
     assert attempt.submitted and attempt.submission["order"] == ["FEED", "RANK", "DEPLOY"]
     assert attempt.score is not None
+
+
+INVESTIGATE = (
+    ("Overview", "05-overview"),
+    ("Changes & experiments", "06-changes"),
+    ("Latency", "07-latency"),
+    ("Feed & ranker health", "08-feed"),
+    ("Seasonality", "09-seasonality"),
+    ("SQL", "10-sql"),
+    ("History", "11-history"),
+)
+
+
+def test_every_page_renders_in_the_browser(page: Page, server, shots):
+    """Each investigation page draws without an error box, and its charts render."""
+    page.goto(server.url)
+    chart(page)
+    for name, shot in INVESTIGATE:
+        visit(page, name)
+        settle(page)
+        if name not in ("SQL", "History"):
+            chart(page)
+        expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+        page.screenshot(path=str(shots / f"{shot}.png"), full_page=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 import pytest
 
@@ -49,3 +51,15 @@ def test_key_is_beside_the_tables_not_in_them(case):
     for word in ("fault", "severity", "feed_change", "reward_shift", "seasonality", "decoy"):
         assert word not in public
     assert "scenario.yaml" not in {p.name for p in (out / "tables").iterdir()}
+
+
+def test_case_ships_with_its_dashboard_cube(case):
+    """The cube is built inside the atomic folder, from the public tables only."""
+    from sim.cube import cube_meta, is_current
+
+    scenario, out, _ = case
+    assert is_current(out)
+    meta = cube_meta(out)
+    assert meta["rows"]["sessions_daily"] > 0
+    last_day = scenario.start + timedelta(days=scenario.days - 1)
+    assert meta["windows"]["after"][1] == last_day.isoformat()
