@@ -108,9 +108,9 @@ def interactions(run: Path, data_dir: Path, repeat: int) -> dict[str, list[float
     os.environ["CASESIM_DATA_DIR"] = str(data_dir)
     from streamlit.testing.v1 import AppTest
 
-    from dashboard.server import preload
+    from dashboard.preload import import_all
 
-    preload(wait=False)  # as the server does while the browser loads the page
+    import_all()  # as the server does while the browser loads the page
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
     times: dict[str, list[float]] = {}
 

@@ -12,8 +12,12 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from dashboard import state
-from dashboard.loaders import case as load_case
+from dashboard import preload
+
+preload.wait()  # never import alongside the warm-up thread (see dashboard.preload)
+
+from dashboard import state  # noqa: E402
+from dashboard.loaders import case as load_case  # noqa: E402
 
 st.set_page_config(
     page_title="casesim · metric investigation",

@@ -20,6 +20,8 @@ from sim.store import Attempt
 RUN_KEY = "casesim_run"
 ATTEMPT_KEY = "casesim_attempt"
 GOTO_KEY = "casesim_goto"
+HYPOTHESES_PREFIX = "hyp_"  # the hypotheses page's widget keys
+HYPOTHESES_NAME_KEY = "hyp_name"  # kept across attempts
 
 
 def go_to(page: str) -> None:
@@ -91,7 +93,11 @@ def current_attempt(run: Path, cfg: Settings) -> Attempt:
 
 
 def new_attempt(run: Path, cfg: Settings) -> Attempt:
-    """A fresh attempt at the same run (the previous one stays in the history)."""
+    """A fresh attempt at the same run (the previous one stays in the history), with the
+    hypotheses form emptied."""
+    for key in [k for k in st.session_state if str(k).startswith(HYPOTHESES_PREFIX)]:
+        if key != HYPOTHESES_NAME_KEY:
+            del st.session_state[key]
     store = loaders.store(str(cfg.data_dir))
     manifest = json.loads((run / MANIFEST).read_text())
     attempt = store.start(

@@ -68,7 +68,7 @@ if timer_on:
     )
     started = datetime.fromisoformat(ctx.attempt.started_at)
 
-    @st.fragment(run_every=1)
+    @st.fragment(run_every=None if ctx.attempt.submitted else 1)  # a submitted clock stops
     def clock() -> None:
         end = datetime.fromisoformat(ctx.attempt.submitted_at) if ctx.attempt.submitted_at else None
         elapsed = ((end or datetime.now(UTC)) - started).total_seconds()

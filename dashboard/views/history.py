@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import figures, loaders, state, widgets
+from sim.store import Attempt
 
 cfg = state.settings()
 widgets.header("History", f"Attempts stored in `{cfg.data_dir}`.")
@@ -19,13 +20,24 @@ who = st.selectbox("Whose attempts", ["everyone", *users], key="history_user")
 if who != "everyone":
     attempts = [a for a in attempts if a.user == who]
 
+# An attempt that started after an earlier attempt at the same run was submitted (and its
+# key shown) is not a first try. Ids grow with time; timestamps are to the second.
+submissions = [(a.run_dir, a.id, a.submitted_at) for a in attempts if a.submitted_at]
+
+
+def key_seen(a: Attempt) -> bool:
+    return any(r == a.run_dir and i < a.id and t <= a.started_at for r, i, t in submissions)
+
+
 rows = []
 for a in attempts:
     s = a.score or {}
     rows.append(
         {
             "attempt": a.id,
+            "label": f"#{a.id}",
             "case": a.scenario_id,
+            "first try": not key_seen(a),
             "size": a.size,
             "who": a.user or "",
             "started": a.started_at.replace("T", " ")[:16],
@@ -37,14 +49,16 @@ for a in attempts:
         }
     )
 table = pl.DataFrame(rows)
-scored = table.filter(pl.col("case score").is_not_null())
+scored = table.filter(pl.col("case score").is_not_null()).sort("attempt")
+first_tries = scored.filter(pl.col("first try"))
 c = st.columns(4)
 c[0].metric("Attempts", f"{table.height}", border=True)
 c[1].metric("Submitted", f"{table.filter(pl.col('status') != 'open').height}", border=True)
 c[2].metric(
-    "Mean case score",
-    "–" if scored.is_empty() else f"{scored['case score'].mean():.2f}",
+    "Mean case score, first tries",
+    "–" if first_tries.is_empty() else f"{first_tries['case score'].mean():.2f}",
     border=True,
+    help="Attempts at a run whose key the user had not seen yet",
 )
 c[3].metric(
     "Best case score",
@@ -61,17 +75,17 @@ if not scored.is_empty():
     ):
         fig.add_trace(
             figures.scatter(
-                x=scored["started"].to_list(),
+                x=scored["label"].to_list(),
                 y=scored[col].to_list(),
                 name=name,
                 mode="lines+markers",
                 line={"color": color, "width": 3 if col == "case score" else 1.5},
-                customdata=scored["case"].to_list(),
-                hovertemplate="%{customdata}: %{y:.2f}",
+                customdata=list(zip(scored["case"], scored["started"], strict=True)),
+                hovertemplate="%{customdata[0]}, %{customdata[1]}: %{y:.2f}",
             )
         )
     fig.add_hline(y=0, line={"color": "#ADB5BD", "width": 1})
-    fig.update_xaxes(type="category", title="attempt started")
+    fig.update_xaxes(type="category", title="attempt")
     widgets.chart(figures.styled(fig, 320, title="Scores over time"), key="history_chart")
     st.caption(
         "Case score = 0.7 × order + 0.3 × diagnosis. Submitted attempts are scored when "
@@ -79,9 +93,12 @@ if not scored.is_empty():
     )
 
 st.dataframe(
-    table.sort("attempt", descending=True),
+    table.sort("attempt", descending=True).drop("label"),
     hide_index=True,
     column_config={
+        "first try": st.column_config.CheckboxColumn(
+            "First try", help="Unticked: started after the key of this run was shown"
+        ),
         "minutes": st.column_config.NumberColumn("Minutes", format="%.0f"),
         "case score": st.column_config.ProgressColumn(
             "Case score", min_value=-0.5, max_value=1, format="%.2f"

@@ -13,7 +13,6 @@ from dashboard.generation import Job, Jobs
 
 JOB_KEY = "picker_job_target"
 SIZES = {
-    "tiny": "tiny · 6k users · ~1 min",
     "small": "small · 50k users · a few minutes",
     "default": "default · 100k users · the real case",
 }
@@ -86,7 +85,7 @@ choice = c[0].selectbox(
     format_func=lambda i: f"{scenarios[i]['title']} ({scenarios[i]['id']})",
     key="picker_scenario",
 )
-size = c[1].selectbox("Size", list(SIZES), index=2, format_func=SIZES.get, key="picker_size")
+size = c[1].selectbox("Size", list(SIZES), index=1, format_func=SIZES.get, key="picker_size")
 seed_text = c[2].text_input("Seed", key="picker_seed", placeholder="default")
 chosen = scenarios[choice or 0]
 if chosen["brief"]:
@@ -95,14 +94,21 @@ seed = int(seed_text) if seed_text.strip().isdigit() else None
 seed_label = seed if seed is not None else (chosen["seed"] or "0")
 target = cfg.data_dir / f"{chosen['id']}-{size}-s{seed_label}"
 if st.button("Generate", key="picker_generate", icon=":material/play_arrow:"):
-    job = jobs().start(Path(chosen["path"]), str(size), target, seed)
+    jobs().start(Path(chosen["path"]), str(size), target, seed)
     st.session_state[JOB_KEY] = str(target)
 
 
-@st.fragment(run_every=1)
-def progress() -> None:
+def current_job() -> Job | None:
     target_text = st.session_state.get(JOB_KEY)
-    job: Job | None = jobs().get(Path(target_text)) if target_text else None
+    return jobs().get(Path(target_text)) if target_text else None
+
+
+watching = (job := current_job()) is not None and not job.done
+
+
+@st.fragment(run_every=1 if watching else None)  # poll only while a job runs
+def progress() -> None:
+    job = current_job()
     if job is None:
         return
     with st.status(
@@ -116,8 +122,9 @@ def progress() -> None:
         elif job.done and st.button("Open this case", type="primary", key="picker_open_new"):
             open_case(str(job.target))
             st.rerun(scope="app")
-    if job.done:
+    if job.done and watching:  # once: list the new run and stop polling
         loaders.runs_in.clear()
+        st.rerun(scope="app")
 
 
 progress()

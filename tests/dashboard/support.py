@@ -52,7 +52,10 @@ def case_folder(source: Path, target: Path) -> Path:
     """A copy of a simulated run with the answer key above, a scenario stand-in, and its cube."""
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("cube", ".*"))
     (target / "answer_key.json").write_text(json.dumps(KEY, indent=2))
-    (target / "scenario.yaml").write_text("# truth: never read by the dashboard\nfaults: []\n")
+    (target / "scenario.yaml").write_text(
+        "# truth: never read by the dashboard\n"
+        "faults: [{id: secret_feed_remap, type: feed_change, severity: 0.4}]\n"
+    )
     ensure_cube(target)
     return target
 

@@ -32,8 +32,7 @@ def test_worker_passes_on_refusals_and_failures(worker, dash_run):
 
 def test_runaway_query_is_stopped_and_the_worker_replaced(worker, dash_run):
     runaway = (
-        "SELECT COUNT(*) AS n FROM impressions a CROSS JOIN impressions b "
-        "CROSS JOIN impressions c"
+        "SELECT COUNT(*) AS n FROM impressions a CROSS JOIN impressions b CROSS JOIN impressions c"
     )
     with pytest.raises(QueryFailed, match="stopped after 4 s"):
         worker.run(dash_run, runaway, 10)
