@@ -29,7 +29,7 @@ MODULES = (
     "sim.store",
     "sim.sqlguard",
     "dashboard.analysis.metrics",
-    "dashboard.analysis.decompose",
+    "sim.decompose",
     "dashboard.analysis.latency",
     "dashboard.analysis.drift",
     "dashboard.analysis.stats",

@@ -15,10 +15,10 @@ import streamlit as st
 
 from dashboard import loaders
 from dashboard.analysis import metrics as m
-from dashboard.analysis.decompose import mix_rate
 from dashboard.analysis.drift import psi_table
 from dashboard.analysis.latency import percentiles
 from sim.cube import ITEM_DIMS, SESSION_DIMS
+from sim.decompose import mix_rate
 
 Filters = tuple[tuple[str, tuple[str, ...]], ...]
 SESSION_DIMENSIONS = SESSION_DIMS

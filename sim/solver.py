@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 import yaml
 
+from sim.decompose import mix_rate
 from sim.metrics import scan, session_outcomes
 from sim.scoring import MENU, MENU_BY_ID
 
@@ -149,21 +150,16 @@ class Evidence:
     # -- 4. mix and rate by dimension --------------------------------------------------------
     def mix_rate(self, dim: str) -> tuple[float, float, pl.DataFrame]:
         """Mix and rate parts of the conversion change (absolute), and per-segment rate parts."""
-        seg = (
+        counts = (
             self.sessions.group_by(dim, "side")
-            .agg(n=pl.len(), conv=(pl.col("tracked_orders") > 0).sum())
-            .pivot(on="side", index=dim, values=["n", "conv"])
-            .fill_null(0)
+            .agg(den=pl.len(), num=(pl.col("tracked_orders") > 0).sum())
+            .pivot(on="side", index=dim, values=["num", "den"])
         )
-        nb, na = seg["n_before"].sum(), seg["n_after"].sum()
-        seg = seg.with_columns(
-            wb=pl.col("n_before") / nb,
-            wa=pl.col("n_after") / na,
-            rb=pl.col("conv_before") / pl.col("n_before").clip(1),
-            ra=pl.col("conv_after") / pl.col("n_after").clip(1),
-        ).with_columns(
-            rate_part=(pl.col("wa") + pl.col("wb")) / 2 * (pl.col("ra") - pl.col("rb")),
-            mix_part=(pl.col("wa") - pl.col("wb")) * (pl.col("ra") + pl.col("rb")) / 2,
+        for col in ("num_before", "num_after", "den_before", "den_after"):
+            if col not in counts.columns:
+                counts = counts.with_columns(pl.lit(0).alias(col))
+        seg = mix_rate(counts.fill_null(0), dim).rename(
+            {"w_before": "wb", "w_after": "wa", "rate": "rate_part", "mix": "mix_part"}
         )
         return float(seg["mix_part"].sum()), float(seg["rate_part"].sum()), seg
 

@@ -10,11 +10,11 @@ import polars as pl
 import pytest
 
 from dashboard.analysis import stats
-from dashboard.analysis.decompose import mix_rate, summary
 from dashboard.analysis.drift import psi, psi_table
 from dashboard.analysis.latency import label, percentile, percentiles
 from dashboard.analysis.metrics import SESSION_METRICS, compare, format_value
 from sim.cube import case_windows, latency_bucket
+from sim.decompose import mix_rate, summary
 
 WINDOWS = case_windows(
     {"start": "2026-08-03", "days": 28, "windows": {"before_days": 7, "after_days": 7}}
