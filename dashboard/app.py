@@ -16,8 +16,7 @@ from dashboard import preload
 
 preload.wait()  # never import alongside the warm-up thread (see dashboard.preload)
 
-from dashboard import state  # noqa: E402
-from dashboard.loaders import case as load_case  # noqa: E402
+from dashboard import loaders, state  # noqa: E402
 
 st.set_page_config(
     page_title="casesim · metric investigation",
@@ -40,6 +39,7 @@ pages: dict[str, st.Page] = {
 if run is None:
     nav = {"Start": [pages["picker"]], "Practice": [pages["history"]]}
 else:
+    loaders.forget_if_regenerated(str(run))
     state.keep_in_url(run, cfg)
     attempt = state.current_attempt(run, cfg)
     pages |= {
@@ -68,7 +68,7 @@ else:
     }
 
     with st.sidebar:
-        info = load_case(str(run))
+        info = loaders.case(str(run))
         st.markdown(f"**{info.title}**")
         w = info.windows
         st.caption(

@@ -92,6 +92,3 @@ class Jobs:
                 threading.Thread(target=job.run, name=f"casesim-{target.name}", daemon=True).start()
             self._jobs[str(target)] = job
             return job
-
-    def running(self) -> list[Job]:
-        return [j for j in self._jobs.values() if not j.done]

@@ -50,6 +50,23 @@ class Case:
     reference_days: int | None
 
 
+_seen_manifests: dict[str, int] = {}
+
+
+def forget_if_regenerated(run: str) -> None:
+    """Drop every cached answer when the run folder was regenerated since it was cached
+    (`casesim run --force` into the same folder while the server runs)."""
+    try:
+        stamp = (Path(run) / MANIFEST).stat().st_mtime_ns
+    except OSError:
+        return
+    if _seen_manifests.setdefault(run, stamp) != stamp:
+        st.cache_data.clear()
+        for cached in (_ensured, cube, small_table):
+            cached.clear()
+        _seen_manifests[run] = stamp
+
+
 @st.cache_data(show_spinner=False)
 def case(run: str) -> Case:
     brief = read_case(run)

@@ -76,20 +76,20 @@ def current_attempt(run: Path, cfg: Settings) -> Attempt:
         attempt = store.get(int(attempt_id))
         if attempt.run_dir == str(run):
             return attempt
-    latest = store.latest(run)
-    if latest is not None:
-        attempt = latest
-    else:
-        manifest = json.loads((run / MANIFEST).read_text())
-        attempt = store.start(
-            run,
-            str(manifest.get("scenario", run.name)),
-            None,
-            manifest.get("size"),
-            manifest.get("seed"),
-        )
+    attempt = store.latest(run) or _start(run, cfg)
     st.session_state[ATTEMPT_KEY] = attempt.id
     return attempt
+
+
+def _start(run: Path, cfg: Settings) -> Attempt:
+    manifest = json.loads((run / MANIFEST).read_text())
+    return loaders.store(str(cfg.data_dir)).start(
+        run,
+        str(manifest.get("scenario", run.name)),
+        None,
+        manifest.get("size"),
+        manifest.get("seed"),
+    )
 
 
 def new_attempt(run: Path, cfg: Settings) -> Attempt:
@@ -98,14 +98,6 @@ def new_attempt(run: Path, cfg: Settings) -> Attempt:
     for key in [k for k in st.session_state if str(k).startswith(HYPOTHESES_PREFIX)]:
         if key != HYPOTHESES_NAME_KEY:
             del st.session_state[key]
-    store = loaders.store(str(cfg.data_dir))
-    manifest = json.loads((run / MANIFEST).read_text())
-    attempt = store.start(
-        run,
-        str(manifest.get("scenario", run.name)),
-        None,
-        manifest.get("size"),
-        manifest.get("seed"),
-    )
+    attempt = _start(run, cfg)
     st.session_state[ATTEMPT_KEY] = attempt.id
     return attempt

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -66,10 +65,6 @@ def ordered_values(dim: str, values: Sequence[str]) -> list[str]:
     if order is None:
         return sorted(values, key=str)
     return [v for v in order if v in values] + sorted(v for v in values if v not in order)
-
-
-def fmt_day(d: date) -> str:
-    return d.strftime("%a %d %b %Y")
 
 
 def windows_text(case: loaders.Case) -> str:

@@ -88,15 +88,3 @@ def power(effect: float, se_diff: float, alpha: float = 0.05) -> float:
 def minimum_detectable_effect(se_diff: float, alpha: float = 0.05, target: float = 0.8) -> float:
     """The smallest absolute difference detected with probability `target` (one tail)."""
     return (z_value(alpha) + _N.inv_cdf(target)) * se_diff
-
-
-def proportion_interval(successes: float, n: float, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval for a plain proportion (session-level, when users are not known)."""
-    if n <= 0:
-        return float("nan"), float("nan")
-    z = z_value(alpha)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return centre - half, centre + half

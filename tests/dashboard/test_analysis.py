@@ -126,11 +126,6 @@ def test_compare_arms_p_value():
     assert lo == pytest.approx(0.0, abs=1e-6) and hi > 0
 
 
-def test_wilson_interval_contains_the_rate():
-    lo, hi = stats.proportion_interval(50, 1000)
-    assert lo < 0.05 < hi and lo > 0 and hi < 1
-
-
 def test_psi():
     assert psi([10, 20, 30], [10, 20, 30]) == 0.0
     assert psi([1, 1, 1, 97], [25, 25, 25, 25]) > 0.25

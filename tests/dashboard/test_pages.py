@@ -31,6 +31,22 @@ def test_brief_is_the_first_page(app):
     assert "Before window" in text and "After window" in text
 
 
+def test_a_regenerated_run_is_read_afresh(app, dash_run, tmp_path):
+    import os
+    import shutil
+
+    run = shutil.copytree(dash_run, tmp_path / "run")
+    at = app(run=run)
+    assert at.title[0].value == "Weekly review: feed conversion"
+    brief = (run / "case.yaml").read_text().replace("Weekly review", "Regenerated review")
+    (run / "case.yaml").write_text(brief)
+    stat = (run / "manifest.json").stat()
+    os.utime(run / "manifest.json", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    at.run()
+    ok(at)
+    assert at.title[0].value == "Regenerated review: feed conversion"
+
+
 def test_brief_timer(app):
     at = app()
     at.toggle(key="brief_timer").set_value(True).run()

@@ -88,7 +88,7 @@ def test_generation_job_finishes_once_per_folder(tmp_path, monkeypatch, dash_run
     assert job.error is None and job.phase == "ready"
     assert (tmp_path / "x" / "cube" / "cube.json").is_file()
     again = jobs.start(SCENARIOS / "feed_remap.yaml", "tiny", tmp_path / "x", 3)
-    assert again is job and not jobs.running()
+    assert again is job and again.done
 
 
 def test_existing_folder_is_ready_at_once(tmp_path, dash_run):
