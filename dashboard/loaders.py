@@ -17,7 +17,7 @@ import polars as pl
 import streamlit as st
 import yaml
 
-from dashboard.sqlworker import QueryWorker
+from dashboard import sqlworker
 from sim.cube import (
     MANIFEST,
     TABLES_DIR,
@@ -112,16 +112,10 @@ def store(data_dir: str) -> AttemptStore:
     return AttemptStore(data_dir)
 
 
-@st.cache_resource(show_spinner=False)
-def sql_worker() -> QueryWorker:
-    """The server's SQL worker process (shared by all sessions)."""
-    return QueryWorker()
-
-
 @st.cache_data(show_spinner=False, max_entries=50)
 def sql(run: str, query: str, max_rows: int) -> QueryResult:
     """A read-only query over the run's tables (refusals and failures raise, uncached)."""
-    return sql_worker().run(run, query, max_rows)
+    return sqlworker.shared().run(run, query, max_rows)
 
 
 def describe_run(folder: Path) -> dict[str, Any] | None:

@@ -7,7 +7,8 @@ is up (imports hold the GIL and would otherwise delay the server's own start), o
 the browser fetching Streamlit's front end. The app script calls `wait` first: a module
 that is half imported on another thread looks present to code that checks `sys.modules`
 (plotly does, for pandas) and breaks it. Only modules without Streamlit caching decorators
-are preloaded (those must be imported once the runtime exists).
+are preloaded (those must be imported once the runtime exists). The SQL worker process is
+started from here too, a few seconds later, rather than competing with the first page.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ MODULES = (
     "dashboard.analysis.drift",
     "dashboard.analysis.stats",
 )
+WORKER_DELAY_SECONDS = 8.0
 _thread: threading.Thread | None = None
 
 
@@ -49,12 +51,23 @@ def server_started(timeout: float = 30.0) -> bool:
     return False
 
 
-def import_all() -> None:
-    for name in MODULES:
-        try:
+def warm(worker_delay: float = WORKER_DELAY_SECONDS) -> None:
+    """Import the heavy modules, build one figure of each kind (plotly loads a trace type's
+    validators on first use), and start the SQL worker process `worker_delay` seconds later
+    (its own imports would otherwise compete with the first page for the CPU)."""
+    try:
+        for name in MODULES:
             importlib.import_module(name)
-        except Exception:  # a warm-up only: the app reports real import errors itself
-            return
+        import plotly.graph_objects as go
+
+        go.Figure([go.Scatter(x=[0], y=[0]), go.Bar(x=[0], y=[0]), go.Heatmap(z=[[0]])]).to_json()
+        from dashboard.sqlworker import shared
+
+        timer = threading.Timer(worker_delay, shared)
+        timer.daemon = True
+        timer.start()
+    except Exception:  # a warm-up only: the app reports real errors itself
+        return
 
 
 def start() -> None:
@@ -63,7 +76,7 @@ def start() -> None:
 
     def run() -> None:
         server_started()
-        import_all()
+        warm()
 
     _thread = threading.Thread(target=run, name="casesim-preload", daemon=True)
     _thread.start()

@@ -4,13 +4,17 @@ Every session of a Streamlit server shares one process. A candidate's cross join
 impressions table would otherwise hold a CPU (and memory) of the whole server for as long
 as it runs, and polars offers no way to cancel a running query. The worker is a spawned
 process with an address-space limit; a query that outlives its time limit gets the worker
-killed and replaced, and one that exhausts its memory kills only the worker.
+killed and replaced, and one that exhausts its memory kills only the worker. The worker is a
+plain `python -m dashboard.sqlworker` talking over a socket pair, not a multiprocessing
+child: those re-import the parent's `__main__`, which inside Streamlit is the app script.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import resource
+import socket
+import subprocess
+import sys
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -47,28 +51,33 @@ class QueryWorker:
         self.timeout = timeout
         self.memory_bytes = memory_bytes
         self._lock = threading.Lock()
-        self._process: mp.process.BaseProcess | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         self._start()
 
     def _start(self) -> None:
-        ctx = mp.get_context("spawn")  # never fork a threaded server
-        parent, child = ctx.Pipe()
-        self._process = ctx.Process(
-            target=_serve, args=(child, self.memory_bytes), name="casesim-sql", daemon=True
-        )
-        self._process.start()
-        child.close()
-        self._conn = parent
+        ours, theirs = socket.socketpair()
+        with theirs:
+            fd = theirs.fileno()
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(fd), str(self.memory_bytes)],
+                pass_fds=(fd,),
+                stdin=subprocess.DEVNULL,
+            )
+        self._conn = Connection(ours.detach())
 
     def _restart(self) -> None:
         self.close()
         self._start()
 
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def close(self) -> None:
-        if self._process is not None and self._process.is_alive():
+        if self.alive():
+            assert self._process is not None
             self._process.kill()
-            self._process.join(5)
+            self._process.wait(5)
         if self._conn is not None:
             self._conn.close()
         self._process = self._conn = None
@@ -77,7 +86,7 @@ class QueryWorker:
         """The query's result; QueryRefused or QueryFailed (with a message for the user)."""
         check_query(sql)  # refuse at once, without a round trip
         with self._lock:
-            if self._process is None or not self._process.is_alive():
+            if not self.alive():
                 self._restart()
             assert self._conn is not None
             self._conn.send((str(run_dir), sql, max_rows))
@@ -103,3 +112,20 @@ class QueryWorker:
         if status == "failed":
             raise QueryFailed(payload)
         return payload
+
+
+_shared: QueryWorker | None = None
+_shared_lock = threading.Lock()
+
+
+def shared() -> QueryWorker:
+    """The server's one worker (all sessions share it), started on first use."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = QueryWorker()
+        return _shared
+
+
+if __name__ == "__main__":
+    _serve(Connection(int(sys.argv[1])), int(sys.argv[2]))

@@ -15,7 +15,6 @@ widgets.header(
     "Only SELECT / WITH; at most 10,000 rows come back.",
 )
 run = ctx.run_key
-loaders.sql_worker()  # started now, so the first query finds polars imported
 QUERY_KEY, LAST_KEY, HISTORY_KEY = "sql_query", "sql_last", "sql_history"
 EXAMPLES = {
     "Conversion by day": (

@@ -41,5 +41,5 @@ def test_runaway_query_is_stopped_and_the_worker_replaced(worker, dash_run):
 
 def test_a_dead_worker_is_replaced(worker, dash_run):
     worker._process.kill()
-    worker._process.join()
+    worker._process.wait()
     assert worker.run(dash_run, COUNT, 100).frame.height == 3
