@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import yaml
 
 from sim.cube import ensure_cube
+from sim.output import atomic_folder
 from sim.runner import simulate
 from sim.scenario import Scenario, load_scenario
 from sim.truth import (
@@ -85,3 +87,24 @@ def key_for_run(run_dir: Path, progress: Progress | None = None) -> dict[str, An
     key = answer_key(scenario, size, manifest["seed"], cf)
     write_json_atomic(path, key)
     return key
+
+
+TRUTH_FILES = (ANSWER_KEY, SCENARIO_FILE)
+
+
+def make_bundle(run_dir: Path, out: Path, force: bool = False) -> list[str]:
+    """Copy a finished run for a candidate, without the truth (key and resolved scenario).
+
+    The copy is written atomically, like a run. Returns the top-level entries it holds.
+    """
+    if not (run_dir / "manifest.json").is_file():
+        raise FileNotFoundError(f"{run_dir} is not a finished run folder (no manifest.json)")
+    with atomic_folder(out, force=force) as tmp:
+        for entry in sorted(run_dir.iterdir()):
+            if entry.name in TRUTH_FILES or entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                shutil.copytree(entry, tmp / entry.name)
+            else:
+                shutil.copy2(entry, tmp / entry.name)
+        return sorted(p.name for p in tmp.iterdir())

@@ -280,6 +280,23 @@ def dashboard(
     raise typer.Exit(serve(run_dir, port, data_dir))
 
 
+@app.command()
+def bundle(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run folder")],
+    target: Annotated[Path, typer.Argument(help="The candidate's copy (a new folder)")],
+    force: Annotated[bool, typer.Option(help="Replace TARGET if it exists")] = False,
+) -> None:
+    """Copy a run for a take-home: tables, cube and brief, never the key or the scenario."""
+    from sim.case import make_bundle
+
+    _finished(run_dir)
+    try:
+        entries = make_bundle(run_dir, target, force=force)
+    except RunFolderExists as exc:
+        raise fail(str(exc)) from None
+    out.print(f"{target}: {', '.join(entries)} (no answer key, no scenario)")
+
+
 def _load(path: Path):
     try:
         return load_scenario(path)

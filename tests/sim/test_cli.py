@@ -67,6 +67,26 @@ def test_describe_summarises_a_run(tiny_run):
         assert word in result.output
 
 
+def test_bundle_leaves_the_truth_behind(tiny_run, tmp_path):
+    """A take-home copy: everything a candidate needs, never the key or the scenario."""
+    import shutil
+
+    from sim.output import sha256_file
+
+    run = shutil.copytree(tiny_run, tmp_path / "run")
+    (run / "answer_key.json").write_text("{}")
+    (run / "scenario.yaml").write_text("faults: []\n")
+    result = runner.invoke(app, ["bundle", str(run), str(tmp_path / "take-home")])
+    assert result.exit_code == 0, result.output
+    copied = {p.name for p in (tmp_path / "take-home").iterdir()}
+    assert copied == {p.name for p in run.iterdir()} - {"answer_key.json", "scenario.yaml"}
+    manifest = json.loads((tmp_path / "take-home" / "manifest.json").read_text())
+    for name, table in manifest["tables"].items():
+        assert sha256_file(tmp_path / "take-home" / "tables" / f"{name}.parquet") == table["sha256"]
+    again = runner.invoke(app, ["bundle", str(run), str(tmp_path / "take-home")])
+    assert again.exit_code == 2 and "exists" in again.output
+
+
 def test_describe_refuses_unfinished_folder(tmp_path):
     result = runner.invoke(app, ["describe", str(tmp_path)])
     assert result.exit_code == 2
