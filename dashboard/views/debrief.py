@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import polars as pl
@@ -23,8 +24,16 @@ try:
 except debrief_data.KeyUnavailable:
     st.info(
         "This case has no answer key here: it will be graded by the team that set it. "
-        "Your submission is stored.",
+        "Your submission is stored; send them the file below.",
         icon=":material/lock:",
+    )
+    st.download_button(
+        "Download submission.json",
+        json.dumps(attempt.submission, indent=2) + "\n",
+        file_name=f"submission-{ctx.run.name}-attempt{attempt.id}.json",
+        mime="application/json",
+        key="debrief_download",
+        icon=":material/download:",
     )
     st.stop()
 report = debrief_data.attempt_score(store, ctx.run, attempt)

@@ -75,5 +75,7 @@ def test_every_page_works_without_the_truth_files(app, dash_run, tmp_path):
     walk(app(run=bundle))
     at = fill_and_submit(app(run=bundle, data_dir=tmp_path / "data"))
     assert any("graded by the team that set it" in i.value for i in at.info)
+    download = at.get("download_button")[0].proto
+    assert download.label == "Download submission.json"
     (attempt,) = AttemptStore(tmp_path / "data").history()
     assert attempt.submitted and attempt.score is None
