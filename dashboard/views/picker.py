@@ -103,7 +103,8 @@ def current_job() -> Job | None:
     return jobs().get(Path(target_text)) if target_text else None
 
 
-watching = (job := current_job()) is not None and not job.done
+started_job = current_job()
+watching = started_job is not None and not started_job.done
 
 
 @st.fragment(run_every=1 if watching else None)  # poll only while a job runs
