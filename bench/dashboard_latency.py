@@ -108,7 +108,8 @@ def first_page_seconds(cmd: Callable[[int], list[str]]) -> tuple[float, float]:
             healthy = time.perf_counter() - started
             page.goto(url)
             page.wait_for_selector('[data-testid="stApp"]', timeout=60_000)
-            page.wait_for_selector(".main-svg", timeout=60_000)
+            # a plotly chart, or the brief's static SVG headline
+            page.wait_for_selector(".main-svg, svg.casesim-headline", timeout=60_000)
             page.wait_for_function(
                 "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
                 timeout=60_000,

@@ -14,7 +14,7 @@ import streamlit as st
 
 from dashboard import preload
 
-preload.wait()  # never import alongside the warm-up thread (see dashboard.preload)
+preload.wait(charts=False)  # never import alongside the warm-up thread (dashboard.preload)
 
 from dashboard import loaders, state  # noqa: E402
 
@@ -86,4 +86,5 @@ selected = st.navigation(nav, expanded=True)
 goto = st.session_state.pop(state.GOTO_KEY, None)
 if goto in pages:
     st.switch_page(pages[goto], query_params=st.query_params.to_dict())
+preload.wait(charts=selected is not pages.get("brief"))  # the brief draws no plotly chart
 selected.run()

@@ -4,11 +4,13 @@ A Streamlit server imports nothing of the app until the first browser session ru
 script; that first run would then pay for polars, plotly, pandas and pydantic (about two
 seconds) while the user waits. `start` imports them on a background thread once the server
 is up (imports hold the GIL and would otherwise delay the server's own start), overlapping
-the browser fetching Streamlit's front end. The app script calls `wait` first: a module
-that is half imported on another thread looks present to code that checks `sys.modules`
-(plotly does, for pandas) and breaks it. Only modules without Streamlit caching decorators
-are preloaded (those must be imported once the runtime exists). The SQL worker process is
-started from here too, a few seconds later, rather than competing with the first page.
+the browser fetching Streamlit's front end. It goes in two steps: the data modules every page
+needs, then pandas and plotly, which the brief does without (its chart is static SVG). The app
+script waits for the step its page needs: a module that is half imported on another thread
+looks present to code that checks `sys.modules` (plotly does, for pandas) and breaks it.
+Only modules without Streamlit caching decorators are preloaded (those must be imported once
+the runtime exists). The SQL worker process is started from here too, a few seconds later,
+rather than competing with the first page.
 """
 
 from __future__ import annotations
@@ -17,14 +19,11 @@ import importlib
 import threading
 import time
 
-MODULES = (
+DATA_MODULES = (
     "numpy",
     "polars",
     "pyarrow.parquet",
     "yaml",
-    "pandas",
-    "plotly.graph_objects",
-    "plotly.io",
     "sim.cube",
     "sim.scoring",
     "sim.store",
@@ -35,8 +34,11 @@ MODULES = (
     "dashboard.analysis.drift",
     "dashboard.analysis.stats",
 )
+CHART_MODULES = ("pandas", "plotly.graph_objects", "plotly.io")
 WORKER_DELAY_SECONDS = 8.0
-_thread: threading.Thread | None = None
+_data_ready = threading.Event()
+_all_ready = threading.Event()
+_started = False
 
 
 def server_started(timeout: float = 30.0) -> bool:
@@ -52,11 +54,14 @@ def server_started(timeout: float = 30.0) -> bool:
 
 
 def warm(worker_delay: float = WORKER_DELAY_SECONDS) -> None:
-    """Import the heavy modules, build one figure of each kind (plotly loads a trace type's
-    validators on first use), and start the SQL worker process `worker_delay` seconds later
-    (its own imports would otherwise compete with the first page for the CPU)."""
+    """Import the data modules, then the chart modules and build one figure of each kind
+    (plotly loads a trace type's validators on first use), and start the SQL worker process
+    `worker_delay` seconds later (its imports would otherwise compete with the first page)."""
     try:
-        for name in MODULES:
+        for name in DATA_MODULES:
+            importlib.import_module(name)
+        _data_ready.set()
+        for name in CHART_MODULES:
             importlib.import_module(name)
         import plotly.graph_objects as go
 
@@ -68,21 +73,25 @@ def warm(worker_delay: float = WORKER_DELAY_SECONDS) -> None:
         timer.start()
     except Exception:  # a warm-up only: the app reports real errors itself
         return
+    finally:
+        _data_ready.set()
+        _all_ready.set()
 
 
 def start() -> None:
     """Preload on a background thread once the server is up (a server calls this once)."""
-    global _thread
+    global _started
 
     def run() -> None:
         server_started()
         warm()
 
-    _thread = threading.Thread(target=run, name="casesim-preload", daemon=True)
-    _thread.start()
+    _started = True
+    threading.Thread(target=run, name="casesim-preload", daemon=True).start()
 
 
-def wait() -> None:
-    """Block until the preload has finished (at once if none was started)."""
-    if _thread is not None:
-        _thread.join()
+def wait(charts: bool = True) -> None:
+    """Block until the data modules (and, with `charts`, pandas and plotly) are imported; at
+    once if no preload was started."""
+    if _started:
+        (_all_ready if charts else _data_ready).wait()

@@ -29,6 +29,12 @@ def test_brief_is_the_first_page(app):
     text = page_text(at)
     assert "Feed session conversion" in text
     assert "Before window" in text and "After window" in text
+    # the headline is SVG drawn on the server, so the first page needs no plotly.js
+    (headline,) = [m.value for m in at.markdown if "casesim-headline" in m.value]
+    assert "Feed session conversion by day" in headline
+    assert headline.count("<circle") >= 28  # a point per day of the case
+    assert "before window" in headline and "after window" in headline
+    assert not at.get("plotly_chart")
 
 
 def test_a_regenerated_run_is_read_afresh(app, dash_run, tmp_path):

@@ -28,8 +28,11 @@ def settle(page: Page) -> None:
     page.wait_for_timeout(300)
 
 
-def chart(page: Page) -> None:
-    page.wait_for_selector(".main-svg", timeout=TIMEOUT)
+HEADLINE = "svg.casesim-headline"  # the brief's chart: static SVG, not plotly
+
+
+def chart(page: Page, selector: str = ".main-svg") -> None:
+    page.wait_for_selector(selector, timeout=TIMEOUT)
     settle(page)
 
 
@@ -50,8 +53,10 @@ def pick(page: Page, picker, hid: str) -> None:
 
 def test_brief_to_debrief(page: Page, server, shots):
     page.goto(server.url)
-    chart(page)
+    chart(page, HEADLINE)
     expect(page.get_by_text("Case brief")).to_be_visible()
+    assert page.locator(f"{HEADLINE} circle").count() >= 28  # survived sanitising
+    assert page.locator(f"{HEADLINE} circle title").count() >= 28  # tooltips
     page.screenshot(path=str(shots / "01-brief.png"), full_page=True)
 
     visit(page, "Segments")
@@ -100,7 +105,7 @@ INVESTIGATE = (
 def test_every_page_renders_in_the_browser(page: Page, server, shots):
     """Each investigation page draws without an error box, and its charts render."""
     page.goto(server.url)
-    chart(page)
+    chart(page, HEADLINE)
     for name, shot in INVESTIGATE:
         visit(page, name)
         settle(page)
