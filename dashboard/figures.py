@@ -14,31 +14,22 @@ import plotly.graph_objects as go
 import polars as pl
 
 from dashboard.analysis.metrics import Metric
+from dashboard.palette import (  # noqa: F401 (pages use them as figures.*)
+    AFTER,
+    AXIS,
+    BAD,
+    BEFORE,
+    GOOD,
+    GRID,
+    INK,
+    MIX,
+    PALETTE,
+    RATE,
+    REFERENCE,
+    TEXT,
+)
 from sim.cube import CaseWindows
 
-BEFORE = "#8C96A8"
-AFTER = "#FF5000"
-REFERENCE = "#A9B4C6"
-MIX = "#3B5BDB"
-RATE = "#FF922B"
-GOOD = "#2B8A3E"
-BAD = "#E03131"
-GRID = "#EEF0F3"
-INK = "#1F2430"
-PALETTE = (
-    "#FF5000",
-    "#1C7ED6",
-    "#2B8A3E",
-    "#AE3EC9",
-    "#F59F00",
-    "#0CA678",
-    "#E64980",
-    "#495057",
-    "#74C0FC",
-    "#8CE99A",
-    "#FFA8A8",
-    "#B197FC",
-)
 KIND_COLORS = {
     "deploy": "#1C7ED6",
     "config": "#AE3EC9",
@@ -131,11 +122,12 @@ def styled(fig: go.Figure, height: int = 340, title: str | None = None) -> go.Fi
         hovermode="x unified",
         hoverlabel={"bgcolor": "white", "font": {"color": INK}},
         font={"family": "Source Sans Pro, Inter, system-ui, sans-serif", "size": 12,
-              "color": "#495057"},
+              "color": TEXT},
         colorway=list(PALETTE),
     )  # fmt: skip
-    fig.update_xaxes(automargin=True, showgrid=False, linecolor="#CED4DA", ticks="outside",
-                     tickcolor="#CED4DA")  # fmt: skip
+    fig.update_xaxes(
+        automargin=True, showgrid=False, linecolor=AXIS, ticks="outside", tickcolor=AXIS
+    )
     fig.update_yaxes(automargin=True, gridcolor=GRID, zeroline=False)
     return fig
 

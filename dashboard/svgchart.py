@@ -14,12 +14,9 @@ from datetime import date, timedelta
 from html import escape
 
 from dashboard.analysis.metrics import format_value
+from dashboard.palette import AFTER, AXIS, BEFORE, GRID, INK, TEXT
 from sim.cube import CaseWindows
 
-# The palette of dashboard.figures, repeated here so the brief never imports plotly.
-BEFORE, AFTER, GRID, INK, AXIS, TEXT = (
-    "#8C96A8", "#FF5000", "#EEF0F3", "#1F2430", "#CED4DA", "#495057",
-)  # fmt: skip
 WIDTH = 1000  # viewBox units: the SVG scales to the width of its column
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 44, 34
 FONT = "Source Sans Pro, Inter, system-ui, sans-serif"
