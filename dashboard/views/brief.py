@@ -39,7 +39,8 @@ headline = svgchart.daily_line(
     case.windows,
     title="Feed session conversion by day",
 )
-st.markdown(headline, unsafe_allow_html=True)  # st.html would strip SVG (an HTML-only sanitiser)
+# In a <div> block markdown leaves the SVG's text alone; st.html would strip SVG altogether.
+st.markdown(f"<div>{headline}</div>", unsafe_allow_html=True)
 
 st.markdown("#### How this works")
 steps = st.columns(4)
