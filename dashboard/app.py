@@ -87,4 +87,7 @@ goto = st.session_state.pop(state.GOTO_KEY, None)
 if goto in pages:
     st.switch_page(pages[goto], query_params=st.query_params.to_dict())
 preload.wait(charts=selected is not pages.get("brief"))  # the brief draws no plotly chart
-selected.run()
+try:
+    selected.run()
+finally:
+    preload.first_page_drawn()

@@ -5,9 +5,11 @@ script; that first run would then pay for polars, plotly, pandas and pydantic (a
 seconds) while the user waits. `start` imports them on a background thread once the server
 is up (imports hold the GIL and would otherwise delay the server's own start), overlapping
 the browser fetching Streamlit's front end. It goes in two steps: the data modules every page
-needs, then pandas and plotly, which the brief does without (its chart is static SVG). The app
-script waits for the step its page needs: a module that is half imported on another thread
-looks present to code that checks `sys.modules` (plotly does, for pandas) and breaks it.
+needs, then pandas and plotly, which the brief does without (its chart is static SVG). The
+second step waits until the first page has been drawn (imports hold the GIL, and would halve
+the speed of that first script run) or until a page asks for charts. The app script waits for
+the step its page needs: a module that is half imported on another thread looks present to
+code that checks `sys.modules` (plotly does, for pandas) and breaks it.
 Only modules without Streamlit caching decorators are preloaded (those must be imported once
 the runtime exists). The SQL worker process is started from here too, a few seconds later,
 rather than competing with the first page.
@@ -36,8 +38,10 @@ DATA_MODULES = (
 )
 CHART_MODULES = ("pandas", "plotly.graph_objects", "plotly.io")
 WORKER_DELAY_SECONDS = 8.0
+CHARTS_AT_THE_LATEST_SECONDS = 15.0  # after the data modules, even if nobody has connected
 _data_ready = threading.Event()
 _all_ready = threading.Event()
+_charts_wanted = threading.Event()
 _started = False
 
 
@@ -53,14 +57,16 @@ def server_started(timeout: float = 30.0) -> bool:
     return False
 
 
-def warm(worker_delay: float = WORKER_DELAY_SECONDS) -> None:
-    """Import the data modules, then the chart modules and build one figure of each kind
-    (plotly loads a trace type's validators on first use), and start the SQL worker process
-    `worker_delay` seconds later (its imports would otherwise compete with the first page)."""
+def warm(worker_delay: float = WORKER_DELAY_SECONDS, charts_after: float = 0.0) -> None:
+    """Import the data modules; then, once charts are wanted (or `charts_after` seconds have
+    passed), the chart modules, building one figure of each kind (plotly loads a trace type's
+    validators on first use); and start the SQL worker process `worker_delay` seconds later
+    (its imports would otherwise compete with the first page)."""
     try:
         for name in DATA_MODULES:
             importlib.import_module(name)
         _data_ready.set()
+        _charts_wanted.wait(charts_after)
         for name in CHART_MODULES:
             importlib.import_module(name)
         import plotly.graph_objects as go
@@ -84,7 +90,7 @@ def start() -> None:
 
     def run() -> None:
         server_started()
-        warm()
+        warm(charts_after=CHARTS_AT_THE_LATEST_SECONDS)
 
     _started = True
     threading.Thread(target=run, name="casesim-preload", daemon=True).start()
@@ -93,5 +99,15 @@ def start() -> None:
 def wait(charts: bool = True) -> None:
     """Block until the data modules (and, with `charts`, pandas and plotly) are imported; at
     once if no preload was started."""
-    if _started:
-        (_all_ready if charts else _data_ready).wait()
+    if not _started:
+        return
+    if charts:
+        _charts_wanted.set()
+        _all_ready.wait()
+    else:
+        _data_ready.wait()
+
+
+def first_page_drawn() -> None:
+    """Let the chart modules load: the first page is out, so they no longer slow it."""
+    _charts_wanted.set()

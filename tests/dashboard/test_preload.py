@@ -4,6 +4,7 @@ once pandas and plotly are too (a half-imported module breaks code that peeks at
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -25,6 +26,7 @@ def gated(monkeypatch):
     monkeypatch.setattr(preload, "importlib", SimpleNamespace(import_module=import_module))
     monkeypatch.setattr(preload, "_data_ready", threading.Event())
     monkeypatch.setattr(preload, "_all_ready", threading.Event())
+    monkeypatch.setattr(preload, "_charts_wanted", threading.Event())
     monkeypatch.setattr(preload, "_started", True)
     monkeypatch.setattr(sqlworker, "shared", lambda: None)
     return release, imported
@@ -46,6 +48,30 @@ def test_data_modules_first_then_charts(gated):
     warm.join(10)
     assert not waiter.is_alive()
     assert imported == [*preload.DATA_MODULES, *preload.CHART_MODULES]
+
+
+def test_charts_wait_for_the_first_page(gated):
+    """pandas and plotly hold the GIL while they import: not while the first page is drawn."""
+    release, imported = gated
+    release.set()
+    warm = threading.Thread(target=preload.warm, kwargs={"worker_delay": 0, "charts_after": 10})
+    warm.start()
+    preload.wait(charts=False)
+    warm.join(0.2)
+    assert warm.is_alive() and imported == list(preload.DATA_MODULES)
+    preload.first_page_drawn()
+    warm.join(10)
+    assert imported[-len(preload.CHART_MODULES) :] == list(preload.CHART_MODULES)
+
+
+def test_a_chart_page_first_does_not_wait_for_the_brief(gated):
+    release, imported = gated
+    release.set()
+    threading.Thread(target=preload.warm, kwargs={"worker_delay": 0, "charts_after": 10}).start()
+    started = time.monotonic()
+    preload.wait(charts=True)  # e.g. a bookmarked /overview: asks for the charts at once
+    assert time.monotonic() - started < 5
+    assert imported[-len(preload.CHART_MODULES) :] == list(preload.CHART_MODULES)
 
 
 def test_a_failed_warm_up_never_blocks_the_app(gated, monkeypatch):
