@@ -1,18 +1,17 @@
 """Warm the dashboard's heavy imports while the browser loads the page, without racing them.
 
 A Streamlit server imports nothing of the app until the first browser session runs the
-script; that first run would then pay for polars, plotly, pandas and pydantic (about two
-seconds) while the user waits. `start` imports them on a background thread once the server
-is up (imports hold the GIL and would otherwise delay the server's own start), overlapping
-the browser fetching Streamlit's front end. It goes in two steps: the data modules every page
-needs, then pandas and plotly, which the brief does without (its chart is static SVG). The
-second step waits until the first page has been drawn (imports hold the GIL, and would halve
-the speed of that first script run) or until a page asks for charts. The app script waits for
-the step its page needs: a module that is half imported on another thread looks present to
-code that checks `sys.modules` (plotly does, for pandas) and breaks it.
+script, which would then pay for the imports while the user waits. `start` imports them on a
+background thread once the server is up, overlapping the browser fetching Streamlit's front
+end, in two steps:
+- the data modules (polars, pyarrow, sim.*) every page needs;
+- pandas and plotly, which the brief does without (its chart is static SVG). This step waits
+  until the first page is drawn, or a page asks for charts: imports hold the GIL and would
+  halve the speed of that first script run.
+The app script waits for the step its page needs: a module half imported on another thread
+looks present to code that checks `sys.modules` (plotly does, for pandas) and breaks it.
 Only modules without Streamlit caching decorators are preloaded (those must be imported once
-the runtime exists). The SQL worker process is started from here too, a few seconds later,
-rather than competing with the first page.
+the runtime exists). The SQL worker process is started from here too, a few seconds later.
 """
 
 from __future__ import annotations
