@@ -61,14 +61,9 @@ SESSION_DIMS: tuple[str, ...] = (
     "latency_bucket",
 )
 ITEM_DIMS: tuple[str, ...] = ("category", "shop_type")
+# Latency by the session's own dimensions (not its latency class) and by serving version.
 LATENCY_DIMS: tuple[str, ...] = (
-    "platform",
-    "app_version",
-    "city_tier",
-    "device",
-    "network",
-    "tenure",
-    "source",
+    *(d for d in SESSION_DIMS if d != "latency_bucket"),
     "service_version",
 )
 LATENCY_KINDS: tuple[str, ...] = ("total", "server", "client")

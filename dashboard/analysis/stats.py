@@ -20,6 +20,12 @@ def z_value(alpha: float = 0.05) -> float:
     return _N.inv_cdf(1 - alpha / 2)
 
 
+def normal_interval(center: float, se: float, alpha: float = 0.05) -> tuple[float, float]:
+    """The two-sided 1 − alpha normal interval around `center`."""
+    z = z_value(alpha)
+    return center - z * se, center + z * se
+
+
 @dataclass(frozen=True)
 class RatioEstimate:
     """A ratio of per-user sums (e.g. converting sessions / sessions) and its standard error."""
@@ -30,8 +36,7 @@ class RatioEstimate:
     denominator: float
 
     def interval(self, alpha: float = 0.05) -> tuple[float, float]:
-        z = z_value(alpha)
-        return self.value - z * self.se, self.value + z * self.se
+        return normal_interval(self.value, self.se, alpha)
 
 
 def ratio_estimate(n: int, s: float, c: float, ss: float, cc: float, sc: float) -> RatioEstimate:
@@ -60,8 +65,7 @@ class Comparison:
     p_value: float
 
     def interval(self, alpha: float = 0.05) -> tuple[float, float]:
-        z = z_value(alpha)
-        return self.diff - z * self.se, self.diff + z * self.se
+        return normal_interval(self.diff, self.se, alpha)
 
 
 def compare_arms(control: RatioEstimate, treatment: RatioEstimate) -> Comparison:
