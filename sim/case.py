@@ -37,10 +37,17 @@ def resolved_yaml(scenario: Scenario) -> str:
     return yaml.safe_dump(scenario.model_dump(mode="json", exclude_none=True), sort_keys=False)
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Write a truth file atomically, readable by its owner only (0600)."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.unlink(missing_ok=True)
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+        fh.write(text)
     tmp.replace(path)
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    write_private(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def make_case(
@@ -61,7 +68,7 @@ def make_case(
         scenario, report = calibrate(scenario, size, seed, progress)
 
     def finish(folder: Path) -> None:
-        (folder / SCENARIO_FILE).write_text(resolved_yaml(scenario))
+        write_private(folder / SCENARIO_FILE, resolved_yaml(scenario))
         if with_key:
             cf = run_counterfactuals(scenario, size, seed, progress=progress)
             write_json_atomic(folder / ANSWER_KEY, answer_key(scenario, size, seed, cf))

@@ -5,15 +5,23 @@ submitted once, scored when the answer key is read. A submission, once accepted,
 be lost and never be replaced: it is written in its own transaction (WAL journal,
 `synchronous=FULL`, so the commit is on disk before `submit` returns), and the update only
 applies to an attempt that has not been submitted yet ("submitting is final").
+
+An attempt belongs to the person who started it, not to the run: it carries an unguessable
+`token` (the dashboard keeps it in the session and the URL) and only that token may name,
+submit or resume it. Attempts started one after another by the same person share an `owner`
+token, so a person's history is theirs alone. The database file is readable by its owner
+only (0600); SQLite gives its -wal and -shm files the same mode.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +29,8 @@ from typing import Any
 from sim.scoring import Submission, parse_submission
 
 DB_FILE = "casesim.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+TOKEN_BYTES = 18  # 24 URL-safe characters
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS attempts (
@@ -40,6 +49,13 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 CREATE INDEX IF NOT EXISTS attempts_by_run ON attempts (run_dir, submitted_at);
 """
+# Version 2: each attempt has its person's token and the owner token of their attempts
+# (attempts stored by version 1 have neither: only the host view lists them).
+_COLUMNS_2 = ("token", "owner")
+_INDEXES_2 = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS attempts_by_token ON attempts (token)",
+    "CREATE INDEX IF NOT EXISTS attempts_by_owner ON attempts (owner, id)",
+)
 
 
 class StoreError(RuntimeError):
@@ -52,6 +68,19 @@ class AlreadySubmitted(StoreError):
 
 class UnknownAttempt(StoreError):
     """No attempt has this id."""
+
+
+class NotYourAttempt(StoreError):
+    """The request names an attempt with a token that is not the attempt's."""
+
+
+def new_token() -> str:
+    """An unguessable token (URL-safe)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and secrets.compare_digest(a, b)
 
 
 def now() -> str:
@@ -73,6 +102,8 @@ class Attempt:
     submission: dict[str, Any] | None
     score: dict[str, Any] | None
     scored_at: str | None
+    token: str | None = field(default=None, repr=False)
+    owner: str | None = field(default=None, repr=False)
 
     @property
     def submitted(self) -> bool:
@@ -100,6 +131,8 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         submission=json.loads(row["submission"]) if row["submission"] else None,
         score=json.loads(row["score"]) if row["score"] else None,
         scored_at=row["scored_at"],
+        token=row["token"],
+        owner=row["owner"],
     )
 
 
@@ -110,14 +143,25 @@ class AttemptStore:
     def __init__(self, data_dir: Path | str) -> None:
         self.path = Path(data_dir) / DB_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        # Created private before SQLite opens it (its -wal and -shm files copy this mode).
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(self.path, 0o600)
+        with self._write() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path} was written by a newer casesim (schema {version}); "
                     f"this one reads schema {SCHEMA_VERSION}"
                 )
-            db.executescript(_SCHEMA)
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            columns = {r["name"] for r in db.execute("PRAGMA table_info(attempts)")}
+            for column in _COLUMNS_2:
+                if column not in columns:
+                    db.execute(f"ALTER TABLE attempts ADD COLUMN {column} TEXT")
+            for statement in _INDEXES_2:
+                db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
@@ -147,26 +191,57 @@ class AttemptStore:
         user: str | None = None,
         size: str | None = None,
         seed: int | None = None,
+        owner: str | None = None,
     ) -> Attempt:
-        """A new, open attempt."""
+        """A new, open attempt with its own token; `owner` links it to the person's earlier
+        attempts (a new owner token when None)."""
         with self._write() as db:
             cur = db.execute(
-                "INSERT INTO attempts (run_dir, scenario_id, size, seed, user_name, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (str(run_dir), scenario_id, size, seed, user or None, now()),
+                "INSERT INTO attempts (run_dir, scenario_id, size, seed, user_name, started_at,"
+                " token, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    str(run_dir),
+                    scenario_id,
+                    size,
+                    seed,
+                    _name(user),
+                    now(),
+                    new_token(),
+                    owner or new_token(),
+                ),
             )
             attempt_id = cur.lastrowid
         assert attempt_id is not None
         return self.get(attempt_id)
 
-    def latest(self, run_dir: Path | str) -> Attempt | None:
-        """The run's most recent attempt, submitted or not (None if it has none)."""
+    def by_token(self, token: str) -> Attempt | None:
+        """The attempt this token belongs to (None for an unknown token)."""
         with self._connect() as db:
-            row = db.execute(
-                "SELECT * FROM attempts WHERE run_dir = ? ORDER BY id DESC LIMIT 1",
-                (str(run_dir),),
-            ).fetchone()
-        return _attempt(row) if row is not None else None
+            row = db.execute("SELECT * FROM attempts WHERE token = ?", (token,)).fetchone()
+        return _attempt(row) if row is not None and _same(row["token"], token) else None
+
+    def _check_token(self, db: sqlite3.Connection, attempt_id: int, token: str | None) -> Any:
+        row = db.execute(
+            "SELECT token, submitted_at FROM attempts WHERE id = ?", (attempt_id,)
+        ).fetchone()
+        if row is None:
+            raise UnknownAttempt(f"no attempt with id {attempt_id}")
+        if not _same(row["token"], token):
+            raise NotYourAttempt(
+                f"attempt {attempt_id} is not this session's attempt: only the person who "
+                "started an attempt can name or submit it"
+            )
+        return row
+
+    def set_user(self, attempt_id: int, token: str | None, user: str | None) -> Attempt:
+        """Name the person making an open attempt (their own token only)."""
+        with self._write() as db:
+            self._check_token(db, attempt_id, token)
+            db.execute(
+                "UPDATE attempts SET user_name = ? WHERE id = ? AND submitted_at IS NULL",
+                (_name(user), attempt_id),
+            )
+        return self.get(attempt_id)
 
     def get(self, attempt_id: int) -> Attempt:
         with self._connect() as db:
@@ -180,19 +255,19 @@ class AttemptStore:
         attempt_id: int,
         submission: Submission | Mapping[str, Any],
         user: str | None = None,
+        *,
+        token: str | None,
     ) -> Attempt:
-        """Record the attempt's submission (and who made it), once.
+        """Record the attempt's submission (and who made it), once, for the attempt's own
+        token only.
 
-        Raises AlreadySubmitted the second time, SubmissionError for an invalid submission.
+        Raises AlreadySubmitted the second time, NotYourAttempt for another token,
+        SubmissionError for an invalid submission.
         """
         sub = submission if isinstance(submission, Submission) else parse_submission(submission)
         payload = json.dumps(sub.model_dump(mode="json"), sort_keys=True)
         with self._write() as db:
-            row = db.execute(
-                "SELECT submitted_at FROM attempts WHERE id = ?", (attempt_id,)
-            ).fetchone()
-            if row is None:
-                raise UnknownAttempt(f"no attempt with id {attempt_id}")
+            row = self._check_token(db, attempt_id, token)
             if row["submitted_at"] is not None:
                 raise AlreadySubmitted(
                     f"attempt {attempt_id} was submitted at {row['submitted_at']}; "
@@ -201,7 +276,7 @@ class AttemptStore:
             db.execute(
                 "UPDATE attempts SET submitted_at = ?, submission = ?,"
                 " user_name = COALESCE(?, user_name) WHERE id = ? AND submitted_at IS NULL",
-                (now(), payload, (user or "").strip() or None, attempt_id),
+                (now(), payload, _name(user), attempt_id),
             )
         return self.get(attempt_id)
 
@@ -217,10 +292,18 @@ class AttemptStore:
                 raise StoreError(f"attempt {attempt_id} is unknown or not submitted yet")
         return self.get(attempt_id)
 
-    def history(self, user: str | None = None, run_dir: Path | str | None = None) -> list[Attempt]:
-        """Attempts, oldest first; optionally one user's, or one run's."""
+    def history(
+        self,
+        user: str | None = None,
+        run_dir: Path | str | None = None,
+        owner: str | None = None,
+    ) -> list[Attempt]:
+        """Attempts, oldest first; optionally one name's, one run's, or one owner's."""
         sql = "SELECT * FROM attempts WHERE 1 = 1"
         args: list[Any] = []
+        if owner is not None:
+            sql += " AND owner = ?"
+            args.append(owner)
         if user is not None:
             sql += " AND user_name IS ?"
             args.append(user or None)
@@ -230,3 +313,12 @@ class AttemptStore:
         with self._connect() as db:
             rows = db.execute(sql + " ORDER BY started_at, id", args).fetchall()
         return [_attempt(r) for r in rows]
+
+
+MAX_NAME = 80
+
+
+def _name(user: str | None) -> str | None:
+    """A display name: trimmed, bounded, None when empty."""
+    text = " ".join((user or "").split())[:MAX_NAME]
+    return text or None
