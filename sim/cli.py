@@ -1,26 +1,53 @@
-"""The `casesim` command line."""
+"""The `casesim` command line.
+
+Exit codes: 0 success, 2 bad input (one `file:line: field: problem` line per problem, never a
+traceback), 130 interrupted, 1 an internal error (a bug: one line, and the traceback only
+with CASESIM_DEBUG=1). Seeds are integers in 0..2**32-1, like a scenario's `seed:`.
+Heavy modules (the engine, polars, scikit-learn) are imported inside the commands that need
+them, so `--help` and `validate` start quickly.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.output import MANIFEST, RunFolderExists
-from sim.scenario import ScenarioError, load_scenario, scenario_json_schema
-from sim.world import SIZES
+from sim.inputs import InputError, load_json
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+SEED_MAX = 2**32 - 1
+SCORE_NUMBERS = ("case_score", "order_score", "diag_score", "ndcg5", "ac1", "ac3", "avg5", "mrr")
+
+
+class _App(typer.Typer):
+    """Typer, with a last line of defence: an unexpected exception is one line, not a trace."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            if os.environ.get("CASESIM_DEBUG"):
+                raise
+            first = (str(exc).splitlines() or [""])[0][:300]
+            typer.echo(
+                f"casesim: internal error: {type(exc).__name__}: {first} "
+                "(please report it; CASESIM_DEBUG=1 shows the traceback)",
+                err=True,
+            )
+            sys.exit(1)
+
+
+app = _App(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
 out = Console()
 err = Console(stderr=True)
 
@@ -32,12 +59,28 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 SizeName = Annotated[str, typer.Option(help="small (tests), default (the case), large (1M users)")]
+Seed = Annotated[
+    int | None,
+    typer.Option(min=0, max=SEED_MAX, help="Override the scenario's seed (0..2**32-1)"),
+]
 
 
 def _size(name: str):
+    from sim.world import SIZES
+
     if name not in SIZES:
         raise fail(f"unknown size {name!r}; valid sizes: {', '.join(SIZES)}")
     return SIZES[name]
+
+
+def _check_out(target: Path, force: bool, keep: tuple[Path, ...] = ()) -> None:
+    """Refuse an unusable output folder before minutes of calibration and simulation."""
+    from sim.output import OutputTargetError, RunFolderExists, check_target
+
+    try:
+        check_target(target, force, keep)
+    except (RunFolderExists, OutputTargetError) as exc:
+        raise fail(str(exc)) from None
 
 
 def _terminate_as_interrupt() -> None:
@@ -52,23 +95,29 @@ def _terminate_as_interrupt() -> None:
 @app.command()
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file")],
-    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed")] = None,
+    seed: Seed = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder to write")] = None,
     size: SizeName = "default",
-    force: Annotated[bool, typer.Option(help="Replace an existing run folder")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Replace an existing run folder (or an empty folder)")
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
     key: Annotated[bool, typer.Option(help="Compute the answer key (counterfactual runs)")] = True,
+    verbose: Annotated[
+        bool, typer.Option(help="Also print calibrated severities (names the causes: coaches only)")
+    ] = False,
 ) -> None:
     """Simulate a scenario and write a run folder (tables, manifest, answer key)."""
-    from sim.case import make_case
-    from sim.truth import CalibrationError
-
     spec = _load(scenario)
     chosen = _size(size)
     seed_used = spec.seed if seed is None else seed
     target = out_dir or Path("data") / f"{spec.id}-{chosen.name}-s{seed_used}"
-    if target.exists() and not force:
-        raise fail(f"{target} exists; pass --force to replace it")
+    _check_out(target, force)
+
+    from sim.case import make_case
+    from sim.output import OutputTargetError, RunFolderExists
+    from sim.truth import CalibrationError
+
     _terminate_as_interrupt()
     started = time.perf_counter()
     try:
@@ -76,7 +125,7 @@ def run(
             manifest, report = make_case(
                 spec, chosen, target, seed=seed, force=force, with_key=key, progress=tick
             )
-    except RunFolderExists as exc:
+    except (RunFolderExists, OutputTargetError) as exc:
         raise fail(str(exc)) from None
     except CalibrationError as exc:
         raise fail(f"{scenario}: calibration failed: {exc}") from None
@@ -85,9 +134,9 @@ def run(
     if not quiet:
         imps = manifest["tables"]["impressions"]["rows"]
         err.print(f"{imps:,} impressions; {time.perf_counter() - started:.1f} s in all")
-        if report is not None:
-            found = ", ".join(f"{k}={v:.3f}" for k, v in report.severities.items())
-            err.print(f"calibrated severity: {found} (change {report.change:+.2%})")
+    if verbose and report is not None:
+        found = ", ".join(f"{k}={v:.3f}" for k, v in report.severities.items())
+        err.print(f"calibrated severity: {found} (change {report.change:+.2%})")
     typer.echo(str(target))
 
 
@@ -97,6 +146,8 @@ def _progress(quiet: bool, label: str) -> Iterator[Callable[[int], None] | None]
     if quiet:
         yield None
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("{task.description}"), SpinnerColumn(), TextColumn("{task.completed} h"))
     with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task(label, total=None)
@@ -107,7 +158,7 @@ def _progress(quiet: bool, label: str) -> Iterator[Callable[[int], None] | None]
 def calibrate(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file")],
     size: SizeName = "small",
-    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed")] = None,
+    seed: Seed = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
 ) -> None:
     """Find the severities of `severity: auto` faults that land the change on target."""
@@ -143,14 +194,16 @@ def key(
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
 ) -> None:
     """Print a run's answer key, computing it (counterfactual runs) if it is missing."""
-    from sim.case import key_for_run
-
     _finished(run_dir)
-    with _progress(quiet, "counterfactual runs") as tick:
-        answer = key_for_run(run_dir, tick)
+    answer = _answer(run_dir, quiet)
     if as_json:
         typer.echo(json.dumps(answer, indent=2))
         return
+    with _reading(run_dir / "answer_key.json"):
+        _print_key(answer)
+
+
+def _print_key(answer: dict[str, Any]) -> None:
     table = Table(title=f"Answer key: {answer['scenario']}", title_justify="left")
     for col in ("cause", "type", "share", "business share", "hit set", "onset"):
         table.add_column(col, justify="right" if "share" in col else "left")
@@ -180,23 +233,75 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON")] = False,
 ) -> None:
     """Score a submission against the run's answer key, with a debrief."""
-    from sim.case import key_for_run
     from sim.debrief import debrief_text
-    from sim.scoring import SubmissionError, load_submission
+    from sim.scoring import SubmissionError, parse_submission
     from sim.scoring import score as score_submission
 
     _finished(run_dir)
     try:
-        sub = load_submission(submission)
+        sub = parse_submission(load_json(submission), str(submission))
+    except InputError as exc:
+        raise fail(str(exc)) from None
     except SubmissionError as exc:
         raise fail(str(exc)) from None
-    answer = key_for_run(run_dir)
-    report = score_submission(sub, answer["causes"])
-    if as_json:
-        numbers = ("case_score", "order_score", "diag_score", "ndcg5", "ac1", "ac3", "avg5", "mrr")
-        typer.echo(json.dumps({k: round(report.to_dict()[k], 4) for k in numbers}, indent=2))
-        return
-    typer.echo(debrief_text(sub, report, answer))
+    answer = _answer(run_dir, quiet=True)
+    with _reading(run_dir / "answer_key.json"):
+        report = score_submission(sub, answer["causes"])
+        if as_json:
+            names = (
+                "case_score",
+                "order_score",
+                "diag_score",
+                "ndcg5",
+                "ac1",
+                "ac3",
+                "avg5",
+                "mrr",
+            )
+            typer.echo(json.dumps({k: round(report.to_dict()[k], 4) for k in names}, indent=2))
+            return
+        text = debrief_text(sub, report, answer)
+    typer.echo(text)
+
+
+def _answer(run_dir: Path, quiet: bool) -> dict[str, Any]:
+    """The run's key: read and checked, or computed when the run still has its scenario.
+
+    A folder with neither (a take-home bundle) is refused at once, as is a damaged key or
+    scenario: only a sound run starts the counterfactual simulations.
+    """
+    from sim.inputs import load_answer_key
+    from sim.truth import SCENARIO_FILE
+
+    try:
+        answer = load_answer_key(run_dir)
+    except InputError as exc:
+        raise fail(str(exc)) from None
+    if answer is not None:
+        return answer
+    if not (run_dir / SCENARIO_FILE).is_file():
+        raise fail(
+            f"{run_dir}: no answer_key.json and no {SCENARIO_FILE}, so its key cannot be "
+            "computed (a take-home bundle? score it on the full run)"
+        )
+    _load(run_dir / SCENARIO_FILE)
+    from sim.case import key_for_run
+
+    with _progress(quiet, "counterfactual runs") as tick:
+        return key_for_run(run_dir, tick)
+
+
+@contextlib.contextmanager
+def _reading(what: Path) -> Iterator[None]:
+    """Reading a run's files: a damaged file (a corrupt table, a key with odd values) is bad
+    input, reported in one line with exit 2, whatever the reader raises."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise fail(f"{what}: cannot read (damaged?): {type(exc).__name__}: {first}") from None
 
 
 @app.command()
@@ -207,7 +312,7 @@ def solve(
     size: SizeName = "small",
 ) -> None:
     """Run the reference solver: its submission, its reasoning, and its score if keyed."""
-    from sim.case import key_for_run
+    from sim.inputs import load_answer_key
     from sim.scoring import score as score_submission
     from sim.solver import solve as run_solver
 
@@ -217,15 +322,21 @@ def solve(
     if run_dir is None:
         raise fail("give a RUN_DIR, or --all")
     _finished(run_dir)
-    result = run_solver(run_dir)
+    with _reading(run_dir):
+        result = run_solver(run_dir)
     if as_json:
         typer.echo(json.dumps(result.submission, indent=2))
         return
     for line in result.reasoning:
         typer.echo(f"- {line}")
     typer.echo(json.dumps(result.submission))
-    if (run_dir / "answer_key.json").is_file():
-        report = score_submission(result.submission, key_for_run(run_dir)["causes"])
+    try:
+        answer = load_answer_key(run_dir)
+    except InputError as exc:
+        raise fail(str(exc)) from None
+    if answer is not None:
+        with _reading(run_dir / "answer_key.json"):
+            report = score_submission(result.submission, answer["causes"])
         typer.echo(f"score: case {report.case_score:.3f} (order {report.order_score:.3f}, "
                    f"diagnosis {report.diag_score:.3f})")  # fmt: skip
 
@@ -271,13 +382,17 @@ def dashboard(
     run_dir: Annotated[Path | None, typer.Argument(help="A run folder (optional)")] = None,
     port: Annotated[int, typer.Option(help="Port to serve on")] = 8501,
     data_dir: Annotated[Path, typer.Option(help="Runs and attempt history")] = Path("data"),
+    host_token: Annotated[
+        str | None,
+        typer.Option(help="Token that opens everyone's history (default: a random one, printed)"),
+    ] = None,
 ) -> None:
     """Open the investigation dashboard (on a run, or on a case picker)."""
     from dashboard.launch import serve
 
     if run_dir is not None:
         _finished(run_dir)
-    raise typer.Exit(serve(run_dir, port, data_dir))
+    raise typer.Exit(serve(run_dir, port, data_dir, host_token))
 
 
 @app.command()
@@ -287,33 +402,44 @@ def bundle(
     force: Annotated[bool, typer.Option(help="Replace TARGET if it exists")] = False,
 ) -> None:
     """Copy a run for a take-home: tables, cube and brief, never the key or the scenario."""
-    from sim.case import make_bundle
-
     _finished(run_dir)
+    _check_out(target, force, keep=(run_dir,))
+    from sim.case import make_bundle
+    from sim.output import OutputTargetError, RunFolderExists
+
     try:
         entries = make_bundle(run_dir, target, force=force)
-    except RunFolderExists as exc:
+    except (RunFolderExists, OutputTargetError) as exc:
         raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"{target}: cannot write the copy ({exc.strerror or exc})") from None
     out.print(f"{target}: {', '.join(entries)} (no answer key, no scenario)")
 
 
 def _load(path: Path):
+    from sim.scenario import ScenarioError, load_scenario
+
     try:
         return load_scenario(path)
     except ScenarioError as exc:
         raise fail(str(exc)) from None
 
 
-def _finished(run_dir: Path) -> dict:
-    manifest_path = run_dir / MANIFEST
-    if not manifest_path.is_file():
-        raise fail(f"{run_dir} is not a finished run folder (no {MANIFEST})")
-    return json.loads(manifest_path.read_text())
+def _finished(run_dir: Path) -> dict[str, Any]:
+    """The manifest of a sound, finished run folder; anything else exits 2 in one line."""
+    from sim.inputs import check_run_folder
+
+    try:
+        return check_run_folder(run_dir)
+    except InputError as exc:
+        raise fail(str(exc)) from None
 
 
 @app.command()
 def validate(files: Annotated[list[Path], typer.Argument(help="Scenario files")]) -> None:
     """Check scenario files; exit 0 when all are valid, 2 otherwise."""
+    from sim.scenario import ScenarioError, load_scenario
+
     bad = 0
     for path in files:
         try:
@@ -331,6 +457,8 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Scenario files")]
 @app.command()
 def schema() -> None:
     """Print the scenario JSON Schema (for editors: yaml-language-server)."""
+    from sim.scenario import scenario_json_schema
+
     sys.stdout.write(json.dumps(scenario_json_schema(), indent=2) + "\n")
 
 
@@ -342,17 +470,22 @@ def describe(run_dir: Annotated[Path, typer.Argument(help="A run folder")]) -> N
     from sim.metrics import funnel_summary, session_outcomes
 
     manifest = _finished(run_dir)
-    sessions = session_outcomes(run_dir).filter(pl.col("period") == "current")
-    total = funnel_summary(sessions.with_columns(all=pl.lit("all")), ["all"]).collect()
-    daily = funnel_summary(sessions, ["date"]).collect()
+    with _reading(run_dir):
+        sessions = session_outcomes(run_dir).filter(pl.col("period") == "current")
+        total = funnel_summary(sessions.with_columns(all=pl.lit("all")), ["all"]).collect()
+        daily = funnel_summary(sessions, ["date"]).collect()
+        by_dim = {
+            dim: funnel_summary(sessions, [dim]).collect()
+            for dim in ("platform", "city_tier", "source", "tenure")
+        }
     out.print(
         f"[bold]{manifest['title']}[/bold]  ({manifest['scenario']}, seed {manifest['seed']}, "
         f"size {manifest['size']}, {manifest['days']} days from {manifest['start']})"
     )
     _print_frame("Totals", total.drop("all"))
     _print_frame("By day", daily)
-    for dim in ("platform", "city_tier", "source", "tenure"):
-        _print_frame(f"By {dim}", funnel_summary(sessions, [dim]).collect())
+    for dim, frame in by_dim.items():
+        _print_frame(f"By {dim}", frame)
 
 
 def _print_frame(title: str, frame) -> None:

@@ -13,8 +13,10 @@ import importlib.metadata
 import json
 import os
 import queue
+import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -336,13 +338,106 @@ class RunFolderExists(FileExistsError):
     pass
 
 
+class OutputTargetError(ValueError):
+    """An output folder that cannot be written (bad name, read-only, inside the source)."""
+
+
+_PARTIAL = re.compile(r"^\.(?P<name>.+)\.(?:partial|old)-(?P<pid>\d+)$")
+STALE_AFTER_S = 7 * 86400  # a partial folder of a live pid this old is a reused pid's
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0  # someone else's process, or a pid no system has
+    return True
+
+
+def clean_stale_partials(parent: Path, now: float | None = None) -> list[Path]:
+    """Remove the hidden `.NAME.partial-PID` / `.NAME.old-PID` folders of dead processes.
+
+    A killed run (SIGKILL, power loss) cannot clean up after itself; the next run in the same
+    parent folder does. A folder whose pid is alive is kept (it may be a concurrent run)
+    unless it is older than `STALE_AFTER_S`, which means the pid was reused.
+    """
+    removed: list[Path] = []
+    now = time.time() if now is None else now
+    try:
+        entries = list(Path(parent).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _PARTIAL.match(entry.name)
+        if match is None or int(match["pid"]) == os.getpid():
+            continue
+        try:
+            if not entry.is_dir() or entry.is_symlink():
+                continue
+            old = now - entry.stat().st_mtime > STALE_AFTER_S
+        except OSError:
+            continue
+        if old or not _pid_alive(int(match["pid"])):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _within(inner: Path, outer: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+def check_target(target: Path, force: bool = False, keep: tuple[Path, ...] = ()) -> None:
+    """Fail fast (before any simulation) if `target` cannot become a run folder.
+
+    `--force` replaces only a run folder (one with a manifest) or an empty folder, and never
+    a folder in `keep` (the source of a bundle), one inside it or one holding it. The parent
+    is created and probed by making the very temporary folder the run would write.
+    Raises RunFolderExists or OutputTargetError; removes stale partial folders on the way.
+    """
+    target = Path(target)
+    try:
+        resolved = target.resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise OutputTargetError(f"{target}: not a usable path ({exc})") from None
+    if target.name in ("", ".", "..") or resolved.parent == resolved:
+        raise OutputTargetError(f"{target}: give a new folder's path, not {str(target)!r}")
+    for kept in keep:
+        source = Path(kept).resolve()
+        if _within(resolved, source) or _within(source, resolved):
+            raise OutputTargetError(f"{target}: is (or holds, or is inside) the source {kept}")
+    if target.exists() or target.is_symlink():
+        if not target.is_dir():
+            raise RunFolderExists(f"{target} exists and is not a folder")
+        if not force:
+            raise RunFolderExists(f"{target} exists; pass --force to replace it")
+        if not (target / MANIFEST).is_file() and any(target.iterdir()):
+            raise RunFolderExists(
+                f"{target} is not a run folder (no {MANIFEST}) and not empty; "
+                "--force replaces only run folders"
+            )
+    parent = target.parent
+    probe = parent / f".{target.name}.partial-{os.getpid()}"
+    try:
+        if parent.exists() and not parent.is_dir():
+            raise NotADirectoryError(20, "its parent is not a folder")
+        parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_partials(parent)
+        if not probe.exists():  # else: our own, from an earlier call; atomic_folder replaces it
+            probe.mkdir()
+            probe.rmdir()
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise OutputTargetError(f"{target}: cannot write here ({reason})") from None
+
+
 @contextlib.contextmanager
 def atomic_folder(target: Path, force: bool = False) -> Iterator[Path]:
     """Yield a temporary folder that becomes `target` only if the block completes."""
     target = Path(target)
-    if target.exists() and not force:
-        raise RunFolderExists(f"{target} exists; pass --force to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    check_target(target, force)
     tmp = target.parent / f".{target.name}.partial-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.faults import FaultSpec, fault_type_names
+from sim.inputs import InputError, read_text
 
 SCHEMA_URL = "../scenario.schema.json"
 
@@ -132,11 +133,15 @@ class ScenarioError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and leaves dates as text.
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed
+
+
+class _UniqueKeyLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """SafeLoader that refuses duplicate keys and huge integers, and leaves dates as text.
 
     Dates stay strings so that the model validates them and names the field of a bad one
-    (PyYAML would raise a bare ValueError for 2026-02-30).
+    (PyYAML would raise a bare ValueError for 2026-02-30). Integers are bounded in digits:
+    Python refuses to parse more than 4300 and nothing in a scenario needs more than 20.
     """
 
 
@@ -144,6 +149,8 @@ _UniqueKeyLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+MAX_INT_DIGITS = 64
+MAX_PROBLEMS = 20  # more would bury the first; the rest are counted, not listed
 
 
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -162,10 +169,46 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
     return mapping
 
 
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    if len(str(node.value)) > MAX_INT_DIGITS:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"integer longer than {MAX_INT_DIGITS} digits", node.start_mark
+        )
+    return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+
+
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _construct_mapping,  # type: ignore[arg-type]
 )
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)  # type: ignore[arg-type]
+
+
+def _compose_and_load(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+    """Parse once: the node tree (for line numbers) and the data built from it."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or str(exc)
+        raise _one(source, line, f"invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise _one(source, None, f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise _one(source, None, "invalid YAML: nested too deeply") from None
+    except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:
+        # an explicit tag with a bad value (`!!timestamp 2026-02-30`, `!!float x`)
+        raise _one(source, None, f"invalid YAML value: {exc}") from None
+    finally:
+        loader.dispose()
+    return root, data
+
+
+def _one(source: str, line: int | None, message: str) -> ScenarioError:
+    return ScenarioError([ScenarioProblem(source, line, "", message)])
 
 
 def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
@@ -223,27 +266,19 @@ def _message(err: dict[str, Any]) -> str:
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
-    """Parse and validate scenario YAML text; raise ScenarioError naming source and line."""
-    try:
-        root = yaml.compose(text, Loader=_UniqueKeyLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        problem = exc.problem or str(exc)
-        raise ScenarioError(
-            [ScenarioProblem(source, line, "", f"invalid YAML: {problem}")]
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError([ScenarioProblem(source, None, "", f"invalid YAML: {exc}")]) from None
+    """Parse and validate scenario YAML text; raise ScenarioError naming source and line.
+
+    Work is linear in the text: one parse, and at most `MAX_PROBLEMS` problems located
+    (a file with 100k unknown keys reports the first ones and counts the rest).
+    """
+    root, data = _compose_and_load(text, source)
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
-        raise ScenarioError(
-            [ScenarioProblem(source, 1, "", f"expected a mapping of scenario fields, got {kind}")]
-        )
+        raise _one(source, 1, f"expected a mapping of scenario fields, got {kind}")
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=True)
         problems = [
             ScenarioProblem(
                 source,
@@ -251,30 +286,27 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
                 _field_path(tuple(err["loc"]), data),
                 _message(dict(err)),
             )
-            for err in exc.errors()
+            for err in errors[:MAX_PROBLEMS]
         ]
+        if len(errors) > MAX_PROBLEMS:
+            more = f"... and {len(errors) - MAX_PROBLEMS} more problems"
+            problems.append(ScenarioProblem(source, None, "", more))
         raise ScenarioError(problems) from None
+    except RecursionError:
+        raise _one(source, None, "nested too deeply") from None
     except (TypeError, ValueError, OverflowError) as exc:
-        raise ScenarioError([ScenarioProblem(source, None, "", str(exc))]) from None
+        raise _one(source, None, str(exc)) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; any problem is a ScenarioError, never a traceback."""
-    path = Path(path)
+    """Read and validate a scenario file; any problem is a ScenarioError, never a traceback.
+
+    Only a regular file up to `inputs.MAX_TEXT_BYTES` is read (never a FIFO or a device).
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError([ScenarioProblem(str(path), None, "", "file not found")]) from None
-    except IsADirectoryError:
-        raise ScenarioError([ScenarioProblem(str(path), None, "", "is a directory")]) from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(
-            [ScenarioProblem(str(path), None, "", f"not UTF-8 text ({exc.reason})")]
-        ) from None
-    except OSError as exc:
-        raise ScenarioError(
-            [ScenarioProblem(str(path), None, "", exc.strerror or str(exc))]
-        ) from None
+        text = read_text(path)
+    except InputError as exc:
+        raise _one(exc.source, None, exc.problem) from None
     return parse_scenario(text, str(path))
 
 
