@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from dashboard.analysis.metrics import Metric
+from dashboard.analysis.noise import Band
 from dashboard.palette import (  # noqa: F401 (pages use them as figures.*)
     AFTER,
     AXIS,
@@ -37,6 +38,7 @@ KIND_COLORS = {
     "experiment": "#F59F00",
 }
 SIDE_COLORS = {"before": BEFORE, "after": AFTER}
+NOISE = "#868E96"  # the typical week-over-week band: grey, as it is no finding
 
 
 def figure(*traces: dict[str, Any]) -> go.Figure:
@@ -228,8 +230,10 @@ def trend(
     hourly: bool = False,
     order: Sequence[str] | None = None,
     y: str = "value",
+    band: Band | None = None,
 ) -> go.Figure:
-    """The metric over time (column `y`), one line per `color` group."""
+    """The metric over time (column `y`), one line per `color` group; with a `band`, the
+    after window's level against the before level ± the typical week-over-week change."""
     fig = figure()
     groups: list[tuple[str, pl.DataFrame]]
     if color is None:
@@ -253,9 +257,45 @@ def trend(
     fig.update_yaxes(**axis_format(metric.kind), title=None)
     if windows is not None:
         shade_windows(fig, windows, hourly=hourly)
+        if band is not None:
+            noise_band(fig, windows, band, metric.kind, hourly=hourly)
     if changes is not None:
         changelog_markers(fig, changes)
     return styled(fig, height, title)
+
+
+def noise_band(
+    fig: go.Figure, windows: CaseWindows, band: Band, kind: str, hourly: bool = False
+) -> go.Figure:
+    """Over the after window: the before level ± the typical week-over-week change (grey), the
+    before level (dotted) and the after window's level (solid), so a candidate sees at a
+    glance whether the move is larger than an ordinary week's."""
+    (a, b), (before_start, _) = windows.after, windows.before
+    half = timedelta(0) if hourly else timedelta(hours=12)
+    x0, x1 = _day_start(a) - half, _day_start(b) + timedelta(days=1) - half
+    b0 = _day_start(before_start) - half
+    fig.add_trace(  # invisible: makes the y axis range cover the band
+        scatter(x=[x0, x1], y=[band.low, band.high], mode="markers", opacity=0,
+                showlegend=False, hoverinfo="skip")
+    )  # fmt: skip
+    level = {"type": "line", "xref": "x", "yref": "y", "layer": "above"}
+    return extend_layout(
+        fig,
+        [
+            {"type": "rect", "xref": "x", "yref": "y", "x0": x0, "x1": x1, "y0": band.low,
+             "y1": band.high, "fillcolor": NOISE, "opacity": 0.18, "line": {"width": 0},
+             "layer": "below"},
+            {**level, "x0": b0, "x1": x1, "y0": band.before, "y1": band.before,
+             "line": {"color": BEFORE, "width": 1.5, "dash": "dot"}},
+            {**level, "x0": x0, "x1": x1, "y0": band.after, "y1": band.after,
+             "line": {"color": AFTER, "width": 2}},
+        ],
+        [
+            {"xref": "x", "yref": "y", "x": x1, "y": band.high, "xanchor": "right",
+             "yanchor": "bottom", "showarrow": False, "font": {"size": 11, "color": TEXT},
+             "text": f"typical week-over-week change {band.text()}"},
+        ],
+    )  # fmt: skip
 
 
 def before_after_bars(
@@ -266,26 +306,43 @@ def before_after_bars(
     height: int = 340,
     order: Sequence[str] | None = None,
 ) -> go.Figure:
-    """The metric per segment, before against after, with the relative change on top."""
+    """The metric per segment, before against after, with the relative change on top.
+
+    With a `band` column (the segment's typical relative week-over-week change), the after
+    bar carries whiskers of ± that change and the label says it: a segment's move means
+    something only against how much that segment moves in an ordinary week.
+    """
     frame = compared
     if order is not None:
         rank = {v: i for i, v in enumerate(order)}
-        frame = frame.with_columns(_r=pl.col(key).replace_strict(rank, default=len(rank)))
-        frame = frame.sort("_r")
+        frame = frame.with_columns(_r=pl.col(key).cast(pl.String).replace_strict(
+            rank, default=len(rank))).sort("_r")  # fmt: skip
     cats = [str(v) for v in frame[key].to_list()]
+    bands = frame["band"].to_list() if "band" in frame.columns else [None] * frame.height
     fig = figure()
     for side in ("before", "after"):
-        fig.add_trace(
-            bar(
-                x=cats,
-                y=frame[side].to_list(),
-                name=f"{side} window",
-                marker_color=SIDE_COLORS[side],
-                hovertemplate=f"{side}: %{{y{hover_format(metric.kind)}}}<extra></extra>",
-            )
+        values = frame[side].to_list()
+        trace = bar(
+            x=cats,
+            y=values,
+            name=f"{side} window",
+            marker_color=SIDE_COLORS[side],
+            hovertemplate=f"{side}: %{{y{hover_format(metric.kind)}}}<extra></extra>",
         )
-    labels = ["" if r is None else f"{r:+.1%}" for r in frame["rel_change"].to_list()]
-    tops = [max(a or 0, b or 0) for a, b in zip(frame["before"], frame["after"], strict=True)]
+        if side == "after" and any(b is not None for b in bands):
+            trace["error_y"] = {
+                "type": "data",
+                "array": [None if v is None or b is None else v * b for v, b in
+                          zip(values, bands, strict=True)],
+                "color": NOISE, "thickness": 1.5, "width": 4,
+            }  # fmt: skip
+        fig.add_trace(trace)
+    changes = frame["rel_change"].to_list()
+    labels = [change_label(r, b) for r, b in zip(changes, bands, strict=True)]
+    tops = [
+        max(a or 0, (b or 0) * (1 + (w or 0)))
+        for a, b, w in zip(frame["before"], frame["after"], bands, strict=True)
+    ]
     fig.add_trace(
         scatter(
             x=cats,
@@ -295,16 +352,28 @@ def before_after_bars(
             textposition="top center",
             showlegend=False,
             hoverinfo="skip",
-            textfont={
-                "color": [GOOD if (r or 0) >= 0 else BAD for r in frame["rel_change"].to_list()],
-                "size": 11,
-            },
+            cliponaxis=False,
+            textfont={"color": [GOOD if (r or 0) >= 0 else BAD for r in changes], "size": 11},
         )
     )
+    # Room above the tallest bar for its label (autorange ignores text), from zero up.
+    lines = 2 if any(b is not None for b in bands) else 1
+    peak = max([t for t in tops if t is not None] or [1.0])
     fig.update_layout(barmode="group", bargap=0.25)
-    fig.update_yaxes(**axis_format(metric.kind), title=None)
+    fig.update_yaxes(**axis_format(metric.kind), title=None,
+                     range=[0, peak * (1 + 0.09 * lines)])  # fmt: skip
     fig.update_xaxes(type="category")
     return styled(fig, height, title)
+
+
+def change_label(rel: float | None, band: float | None = None) -> str:
+    """A bar's label: the relative change, and under it the segment's typical weekly move."""
+    if rel is None:
+        return ""
+    text = f"{rel:+.1%}"
+    if band is None:
+        return text
+    return f"{text}<br><span style='font-size:10px;color:{NOISE}'>week ±{band:.1%}</span>"
 
 
 def mix_rate_bars(
@@ -333,6 +402,15 @@ def mix_rate_bars(
     return styled(fig, max(height, 60 + 28 * len(cats)), title)
 
 
+def axis_values(column: pl.Series, order: Sequence[str] | None = None) -> list[str]:
+    """A category axis: each value of `column` once, in `order` first (values it does not
+    list follow, sorted). Repeats would make plotly draw a cell per repeat, and the labels
+    of one cell would land on others."""
+    present = set(map(str, column.to_list()))
+    head = [v for v in dict.fromkeys(map(str, order or ())) if v in present]
+    return head + sorted(present - set(head))
+
+
 def heatmap(
     frame: pl.DataFrame,
     x: str,
@@ -349,9 +427,11 @@ def heatmap(
 ) -> go.Figure:
     """A diverging heatmap of `z` over the `x` × `y` grid: red where the change is bad (down,
     or up for a metric where lower is better), blue where it is good."""
-    xs = list(x_order) if x_order else sorted(map(str, frame[x].unique().to_list()))
-    ys = list(y_order) if y_order else sorted(map(str, frame[y].unique().to_list()))
+    xs = axis_values(frame[x], x_order)
+    ys = axis_values(frame[y], y_order)
     lookup = {(str(r[x]), str(r[y])): r for r in frame.iter_rows(named=True)}
+    if len(lookup) != frame.height:
+        raise ValueError(f"heatmap: more than one row per ({x}, {y}) cell")
     zs, texts, hovers = [], [], []
     for yv in ys:
         row_z, row_t, row_h = [], [], []

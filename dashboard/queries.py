@@ -17,6 +17,7 @@ from dashboard import loaders
 from dashboard.analysis import metrics as m
 from dashboard.analysis.drift import psi_table
 from dashboard.analysis.latency import percentiles
+from dashboard.analysis.noise import Band, band_widths
 from sim.cube import ITEM_DIMS, SESSION_DIMS
 from sim.decompose import mix_rate
 
@@ -111,6 +112,40 @@ def series(
             ts=pl.col("date").cast(pl.Datetime("ms")) + pl.duration(hours=pl.col("hour"))
         )
     return out
+
+
+def _frame_for(run: str, metric_key: str, by: tuple[str, ...], filters: Filters):
+    """The metric and the cube rows that answer it for `by` under `filters`."""
+    if any(is_item_dim(d) for d in by):
+        return metric_for(metric_key, items=True), loaders.cube(run, "items_hourly")
+    return metric_for(metric_key), session_frame(run, by, filters)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def noise_bands(
+    run: str, metric_key: str, by: tuple[str, ...] = (), filters: Filters = ()
+) -> pl.DataFrame:
+    """Per group of `by`: the typical relative week-over-week change (`band`) and the number
+    of earlier weekly changes it was measured on (`weeks`); see `analysis.noise`."""
+    metric, frame = _frame_for(run, metric_key, by, filters)
+    return band_widths(frame, loaders.case(run).windows, metric, by)
+
+
+def noise_band(run: str, metric_key: str) -> Band | None:
+    """The headline band: the whole traffic's window levels (per day for totals) and the
+    typical week-over-week change around the before level."""
+    widths = noise_bands(run, metric_key)
+    if widths.is_empty() or widths["band"][0] is None:
+        return None
+    row = compare(run, metric_key).row(0, named=True)
+    before, after = row["before"], row["after"]
+    if before is None or after is None:
+        return None
+    if metric_for(metric_key).den is None:  # totals are charted per day
+        w = loaders.case(run).windows
+        before /= (w.before[1] - w.before[0]).days + 1
+        after /= (w.after[1] - w.after[0]).days + 1
+    return Band(before, after, float(widths["band"][0]), int(widths["weeks"][0]))
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

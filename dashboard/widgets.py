@@ -61,10 +61,13 @@ def dim_label(dim: str) -> str:
 
 
 def ordered_values(dim: str, values: Sequence[str]) -> list[str]:
+    """The distinct `values` of a dimension in its natural order (each value once: an axis
+    built from repeated values draws one cell per repeat and mislabels the grid)."""
+    distinct = set(values)
     order = VALUE_ORDER.get(dim)
     if order is None:
-        return sorted(values, key=str)
-    return [v for v in order if v in values] + sorted(v for v in values if v not in order)
+        return sorted(distinct, key=str)
+    return [v for v in order if v in distinct] + sorted(v for v in distinct if v not in order)
 
 
 def windows_text(case: loaders.Case) -> str:

@@ -6,7 +6,7 @@ the cube gives its value by summing first and dividing last: never averaging ave
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -28,6 +28,13 @@ class Metric:
     scale: float = 1.0
     higher_is_better: bool = True
     help: str = ""
+    source: str = "tracked"  # the numerator: tracked (client events), ledger or server (logs)
+    cubes: tuple[str, ...] = ("sessions",)  # the cube tables that hold its measures
+    short: str = ""  # a shorter name for tiles; the same definition
+
+    @property
+    def tile_label(self) -> str:
+        return self.short or self.label
 
     @property
     def is_rate(self) -> bool:
@@ -44,6 +51,14 @@ class Metric:
             den = pl.col(self.den).cast(pl.Float64)
             value = pl.when(den > 0).then(value / den).otherwise(None)
         return (value * self.scale).alias(alias or self.key)
+
+    def value(self, sums: Mapping[str, float]) -> float | None:
+        """The metric from summed measures (a window's totals)."""
+        num = float(sums[self.num])
+        if self.den is None:
+            return num * self.scale
+        den = float(sums[self.den])
+        return num / den * self.scale if den > 0 else None
 
     def format(self, value: float | None) -> str:
         return format_value(value, self.kind)
@@ -83,98 +98,177 @@ def format_value(value: float | None, kind: str) -> str:
     return f"{value:,.2f}"
 
 
-SESSION_METRICS: dict[str, Metric] = {
-    m.key: m
-    for m in (
-        Metric(
-            "conversion",
-            "Feed session conversion (tracked)",
-            "converted",
-            "sessions",
-            help="Sessions with at least one tracked order event / sessions",
-        ),
-        Metric(
-            "conversion_ledger",
-            "Session conversion (order ledger)",
-            "converted_ledger",
-            "sessions",
-            help="Sessions with an order in the server-side ledger / sessions",
-        ),
-        Metric("sessions", "Sessions", "sessions", kind="count"),
-        Metric(
-            "ctr",
-            "Click-through rate",
-            "clicks",
-            "impressions",
-            help="Tracked clicks / impressions",
-        ),
-        Metric("click_sessions", "Sessions with a click", "clicked", "sessions"),
-        Metric("cart_per_click", "Add-to-cart per click", "carts", "clicks"),
-        Metric("order_per_cart", "Tracked orders per add-to-cart", "tracked_orders", "carts"),
-        Metric(
-            "impressions_per_session",
-            "Impressions per session",
-            "impressions",
-            "sessions",
-            kind="ratio",
-        ),
-        Metric("pages_per_session", "Feed pages per session", "pages", "sessions", kind="ratio"),
-        Metric("orders", "Orders (ledger)", "ledger_orders", kind="count"),
-        Metric("gmv", "GMV (paid)", "gmv", kind="money"),
-        Metric("gmv_per_session", "GMV per session", "gmv", "sessions", kind="money"),
-        Metric(
-            "tracking_ratio",
-            "Tracked / ledger converting sessions",
-            "converted",
-            "converted_ledger",
-            kind="ratio",
-            help="Below 1: orders in the ledger that tracking did not see",
-        ),
-        Metric("error_rate", "Feed request error rate", "errors", "pages", higher_is_better=False),
-        Metric(
-            "unrendered_rate", "Pages not rendered", "unrendered", "pages", higher_is_better=False
-        ),
-        Metric(
-            "mean_latency",
-            "Mean page latency",
-            "latency_ms",
-            "pages",
-            kind="ms",
-            higher_is_better=False,
-        ),
-    )
-}
+# Every metric the dashboard shows, each defined once: a label names one definition, and a
+# view that shows a metric takes its label and its value from here. `cubes` says which cube
+# can compute it (the item cube has no per-session flags such as `clicked` or `carted`).
+METRICS: tuple[Metric, ...] = (
+    Metric(
+        "conversion",
+        "Feed session conversion (tracked)",
+        "converted",
+        "sessions",
+        help="Sessions with at least one tracked order event / sessions",
+        short="Conversion (tracked)",
+    ),
+    Metric(
+        "conversion_ledger",
+        "Feed session conversion (ledger)",
+        "converted_ledger",
+        "sessions",
+        source="ledger",
+        help="Sessions with an order in the server-side ledger / sessions",
+        short="Conversion (ledger)",
+    ),
+    Metric("sessions", "Sessions", "sessions", kind="count", source="server"),
+    Metric(
+        "ctr",
+        "Click-through rate",
+        "clicks",
+        "impressions",
+        help="Tracked clicks / impressions",
+        cubes=("sessions", "items"),
+    ),
+    Metric(
+        "click_sessions",
+        "Session → click",
+        "clicked",
+        "sessions",
+        help="Sessions with at least one tracked click / sessions",
+    ),
+    Metric(
+        "cart_sessions",
+        "Session → add-to-cart",
+        "carted",
+        "sessions",
+        help="Sessions with at least one tracked add-to-cart / sessions",
+    ),
+    Metric(
+        "click_to_cart",
+        "Click → add-to-cart",
+        "carted",
+        "clicked",
+        help="Sessions with a tracked add-to-cart / sessions with a tracked click",
+    ),
+    Metric(
+        "cart_to_order",
+        "Add-to-cart → order (tracked)",
+        "converted",
+        "carted",
+        help="Sessions with a tracked order / sessions with a tracked add-to-cart",
+    ),
+    Metric(
+        "cart_per_click",
+        "Add-to-cart events per click event",
+        "carts",
+        "clicks",
+        help="Tracked add-to-cart events / tracked click events (a session can add many)",
+        cubes=("sessions", "items"),
+    ),
+    Metric(
+        "order_per_cart",
+        "Order events per add-to-cart event",
+        "tracked_orders",
+        "carts",
+        help="Tracked order events / tracked add-to-cart events",
+        cubes=("sessions", "items"),
+    ),
+    Metric(
+        "impressions_per_session",
+        "Impressions per session",
+        "impressions",
+        "sessions",
+        kind="ratio",
+        source="server",
+    ),
+    Metric(
+        "pages_per_session",
+        "Feed pages per session",
+        "pages",
+        "sessions",
+        kind="ratio",
+        source="server",
+    ),
+    Metric("orders", "Orders (ledger)", "ledger_orders", kind="count", source="ledger"),
+    Metric("gmv", "GMV (paid)", "gmv", kind="money", source="ledger"),
+    Metric("gmv_per_session", "GMV per session", "gmv", "sessions", kind="money", source="ledger"),
+    Metric(
+        "tracking_ratio",
+        "Tracked / ledger converting sessions",
+        "converted",
+        "converted_ledger",
+        kind="ratio",
+        help="Below 1: orders in the ledger that tracking did not see",
+    ),
+    Metric(
+        "error_rate",
+        "Feed request error rate",
+        "errors",
+        "pages",
+        higher_is_better=False,
+        source="server",
+    ),
+    Metric(
+        "unrendered_rate",
+        "Pages not rendered",
+        "unrendered",
+        "pages",
+        higher_is_better=False,
+        source="server",
+    ),
+    Metric(
+        "mean_latency",
+        "Mean page latency",
+        "latency_ms",
+        "pages",
+        kind="ms",
+        higher_is_better=False,
+        source="server",
+    ),
+    Metric(
+        "orders_per_1k",
+        "Tracked orders per 1k impressions",
+        "tracked_orders",
+        "impressions",
+        kind="ratio",
+        scale=1000,
+        cubes=("items",),
+    ),
+    Metric(
+        "ledger_orders_per_1k",
+        "Ledger orders per 1k impressions",
+        "ledger_orders",
+        "impressions",
+        kind="ratio",
+        scale=1000,
+        source="ledger",
+        cubes=("items",),
+    ),
+    Metric("impressions", "Impressions", "impressions", kind="count", source="server",
+           cubes=("items",)),
+    Metric(
+        "converted",
+        "Sessions ordering in the segment (tracked)",
+        "converted",
+        kind="count",
+        cubes=("items",),
+    ),
+    Metric(
+        "gmv_per_1k",
+        "GMV per 1k impressions",
+        "gmv",
+        "impressions",
+        kind="money",
+        scale=1000,
+        source="ledger",
+        cubes=("items",),
+    ),
+)  # fmt: skip
 
+SESSION_METRICS: dict[str, Metric] = {m.key: m for m in METRICS if "sessions" in m.cubes}
+# The item cube's metrics, in the order its picker offers them (per-impression outcomes first).
 ITEM_METRICS: dict[str, Metric] = {
     m.key: m
-    for m in (
-        Metric(
-            "orders_per_1k",
-            "Tracked orders per 1k impressions",
-            "tracked_orders",
-            "impressions",
-            kind="ratio",
-            scale=1000,
-        ),
-        Metric(
-            "ledger_orders_per_1k",
-            "Ledger orders per 1k impressions",
-            "ledger_orders",
-            "impressions",
-            kind="ratio",
-            scale=1000,
-        ),
-        Metric("ctr", "Click-through rate", "clicks", "impressions"),
-        Metric("cart_per_click", "Add-to-cart per click", "carts", "clicks"),
-        Metric("order_per_cart", "Tracked orders per add-to-cart", "tracked_orders", "carts"),
-        Metric("impressions", "Impressions", "impressions", kind="count"),
-        Metric(
-            "converted", "Sessions ordering in the segment (tracked)", "converted", kind="count"
-        ),
-        Metric(
-            "gmv_per_1k", "GMV per 1k impressions", "gmv", "impressions", kind="money", scale=1000
-        ),
-    )
+    for m in sorted((m for m in METRICS if "items" in m.cubes), key=lambda m: m.cubes != ("items",))
 }
 
 

@@ -6,83 +6,75 @@ import polars as pl
 import streamlit as st
 
 from dashboard import figures, queries, widgets
-from dashboard.analysis.metrics import SESSION_METRICS, Metric
+from dashboard.analysis.metrics import SESSION_METRICS
 
 ctx = widgets.context()
 widgets.header("Overview", "Where the metric stands, and when it moved.", ctx)
 w = ctx.case.windows
 days = {"before": (w.before[1] - w.before[0]).days + 1, "after": (w.after[1] - w.after[0]).days + 1}
 
+# Tiles and the step table name registry metrics only, so one name is one definition.
 TILES = (
-    ("conversion", "Conversion (tracked)"),
-    ("conversion_ledger", "Conversion (ledger)"),
-    ("sessions", "Sessions / day"),
-    ("ctr", "Click-through rate"),
-    ("cart_per_click", "Add-to-cart / click"),
-    ("orders", "Orders / day (ledger)"),
-    ("gmv", "GMV / day (paid)"),
-    ("mean_latency", "Mean page latency"),
+    "conversion",
+    "conversion_ledger",
+    "sessions",
+    "ctr",
+    "click_to_cart",
+    "orders",
+    "gmv",
+    "mean_latency",
 )
 cols = st.columns(4)
-for i, (key, label) in enumerate(TILES):
+for i, key in enumerate(TILES):
     metric = SESSION_METRICS[key]
     row = queries.compare(ctx.run_key, key).row(0, named=True)
     before, after = row["before"], row["after"]
+    label = metric.tile_label
     if metric.den is None:  # totals: compare per day, as the windows may differ in length
         before, after = before / days["before"], after / days["after"]
+        label = f"{label} / day"
     widgets.kpi(cols[i % 4], metric, before, after, label=label)
 
-STEPS = (
-    ("sessions", "all sessions"),
-    ("clicked", "clicked"),
-    ("carted", "added to cart"),
-    ("converted", "ordered (tracked)"),
-    ("converted_ledger", "ordered (ledger)"),
+FUNNEL = (
+    ("click_sessions", "clicked"),
+    ("cart_sessions", "added to cart"),
+    ("conversion", "ordered (tracked)"),
+    ("conversion_ledger", "ordered (ledger)"),
 )
-sums = queries.window_sums(ctx.run_key, tuple(col for col, _ in STEPS))
+STEPS = ("click_sessions", "click_to_cart", "cart_to_order", "tracking_ratio")
+measures = {col for key in (*dict(FUNNEL), *STEPS) for col in SESSION_METRICS[key].measures}
+sums = queries.window_sums(ctx.run_key, tuple(sorted(measures)))
 funnel = pl.DataFrame(
     {
-        "step": [label for _, label in STEPS[1:]],
-        "before": [sums["before"][c] / sums["before"]["sessions"] for c, _ in STEPS[1:]],
-        "after": [sums["after"][c] / sums["after"]["sessions"] for c, _ in STEPS[1:]],
+        "step": [label for _, label in FUNNEL],
+        "before": [SESSION_METRICS[k].value(sums["before"]) for k, _ in FUNNEL],
+        "after": [SESSION_METRICS[k].value(sums["after"]) for k, _ in FUNNEL],
     }
 ).with_columns(rel_change=pl.col("after") / pl.col("before") - 1)
-share = Metric("share", "Share of sessions", "x", "y")
 
 left, right = st.columns(2, gap="large")
 with left:
     widgets.chart(
         figures.before_after_bars(
-            funnel, "step", share, title="Share of sessions reaching each step"
+            funnel,
+            "step",
+            SESSION_METRICS["conversion"],  # a share of sessions: shown as a rate
+            title="Share of sessions reaching each step",
         ),
         key="overview_funnel",
     )
 with right:
     st.markdown("##### Step to step")
-    step_rows = []
-    for a, b, label in (
-        ("sessions", "clicked", "session → click"),
-        ("clicked", "carted", "click → add-to-cart"),
-        ("carted", "converted", "add-to-cart → order"),
-    ):
-        before = sums["before"][b] / sums["before"][a]
-        after = sums["after"][b] / sums["after"][a]
-        step_rows.append(
-            {"step": label, "before": before, "after": after, "change": after / before - 1}
-        )
-    step_rows.append(
-        {
-            "step": "tracked ÷ ledger orderers",
-            "before": sums["before"]["converted"] / sums["before"]["converted_ledger"],
-            "after": sums["after"]["converted"] / sums["after"]["converted_ledger"],
-            "change": None,
-        }
-    )
-    table = pl.DataFrame(step_rows).with_columns(
-        change=pl.when(pl.col("change").is_null())
-        .then(pl.col("after") / pl.col("before") - 1)
-        .otherwise(pl.col("change"))
-    )
+    table = pl.DataFrame(
+        [
+            {
+                "step": SESSION_METRICS[k].label,
+                "before": SESSION_METRICS[k].value(sums["before"]),
+                "after": SESSION_METRICS[k].value(sums["after"]),
+            }
+            for k in STEPS
+        ]
+    ).with_columns(change=pl.col("after") / pl.col("before") - 1)
     st.dataframe(
         table,
         hide_index=True,
@@ -106,9 +98,20 @@ with daily_tab:
     daily = queries.series(ctx.run_key, metric.key)
     widgets.chart(
         figures.trend(
-            daily, "date", metric, windows=w, changes=changes, title=f"{metric.label} by day"
+            daily,
+            "date",
+            metric,
+            windows=w,
+            changes=changes,
+            band=queries.noise_band(ctx.run_key, metric.key),
+            title=f"{metric.label} by day",
         ),
         key="overview_daily",
+    )
+    st.caption(
+        "Grey band: the before window's level ± the typical week-over-week change, measured on "
+        "this year's earlier weeks and last year's reference weeks; the orange line is the "
+        "after window's level."
     )
 with hourly_tab:
     hourly = queries.series(ctx.run_key, metric.key, hourly=True)

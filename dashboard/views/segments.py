@@ -51,7 +51,9 @@ with top[2]:
         )
 filt = tuple(filters)
 
-compared = queries.compare(run, metric.key, (dim,), filt)
+compared = queries.compare(run, metric.key, (dim,), filt).join(
+    queries.noise_bands(run, metric.key, (dim,), filt).select(dim, "band"), on=dim, how="left"
+)
 order = widgets.ordered_values(dim, [str(v) for v in compared[dim].to_list()])
 total = queries.compare(run, metric.key, (), filt, items=item_dim).row(0, named=True)
 tiles = st.columns(3)
@@ -87,6 +89,11 @@ with left:
             title=f"{metric.label} by {widgets.dim_label(dim).lower()}",
         ),
         key="segments_bars",
+    )
+    st.caption(
+        "Grey whiskers and the second label: the segment's typical week-over-week change, "
+        "from this year's earlier weeks and last year's reference weeks. A move well inside "
+        "it is what an ordinary week looks like."
     )
 with right:
     # A rate's segments are shares of its denominator; a total's, shares of the total itself.
@@ -169,16 +176,21 @@ else:
             persist_state="session",
             disabled=metric.den is None,  # a total has no denominator to be small
         )
-    cells = queries.heat(run, metric.key, dim, dim_y, filt)
+    cells = queries.heat(run, metric.key, dim, dim_y, filt).join(
+        queries.noise_bands(run, metric.key, (dim, dim_y), filt).select(dim, dim_y, "band"),
+        on=[dim, dim_y],
+        how="left",
+    )
     if metric.den is not None:
         cells = cells.filter(pl.min_horizontal("den_before", "den_after") >= min_n)
     cells = cells.with_columns(
         hover=pl.format(
-            "before {} · after {} · n {} → {}",
+            "before {} · after {} · n {} → {}<br>typical week-over-week change ±{}%",
             pl.col("before").round(4),
             pl.col("after").round(4),
             pl.col("den_before").cast(pl.Int64),
             pl.col("den_after").cast(pl.Int64),
+            (pl.col("band") * 100).round(1),
         )
     )
     if cells.is_empty():
@@ -193,8 +205,8 @@ else:
                 hover="hover",
                 title=f"Relative change of {metric.label.lower()}",
                 higher_is_better=metric.higher_is_better,
-                x_order=widgets.ordered_values(dim, cells[dim].cast(pl.String).to_list()),
-                y_order=widgets.ordered_values(dim_y, cells[dim_y].cast(pl.String).to_list()),
+                x_order=widgets.ordered_values(dim, cells[dim].cast(pl.String).unique()),
+                y_order=widgets.ordered_values(dim_y, cells[dim_y].cast(pl.String).unique()),
             ),
             key="segments_heatmap",
         )
