@@ -70,11 +70,31 @@ class Funnel:
     carted: np.ndarray
     ordered: np.ndarray
     paid: np.ndarray
-    sold_out: np.ndarray  # clicked an item that turned out to be out of stock
+    p_click: np.ndarray  # per impression: the chance it was clicked
+    p_order: np.ndarray  # per impression: the chance of an order, given a click
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def cart_logit(
+    world: World, batch: SessionBatch, cond: Conditions, session: np.ndarray, item: np.ndarray
+) -> np.ndarray:
+    """The purchase logit of a clicked item: the truth decides (propensity, intent, price)."""
+    users, items = world.users, world.items
+    user = batch.user[session]
+    rel_price = np.log(items.price[item] / CATEGORY_PRICE[items.category[item]])
+    return (
+        items.propensity[item]
+        + users.intent[user]
+        + SOURCE_INTENT[batch.source[session]]
+        + cond.intent
+        - users.price_sens[user] * rel_price
+        - 1.6 * items.clickbait[item]
+        - NEW_USER_TRUST * batch.new_user[session]
+        - 2.8
+    )
 
 
 def simulate_sessions(
@@ -121,32 +141,22 @@ def simulate_sessions(
     imp_pos = (imp_pg * PAGE_SIZE + np.tile(np.arange(PAGE_SIZE), len(pg_s))).astype(np.int16)
     slot_ctr = slot_counter(batch.key[imp_s], imp_pos.astype(np.uint64))
     imp_user = u_idx[imp_s]
-    u_cat, u_item = streams.uniform_pair("feed.slot", slot_ctr)
+    u_cat = streams.uniform("feed.slot", slot_ctr)
     slots = users.category_slots
     cat = slots[imp_user, (u_cat * slots.shape[1]).astype(np.int64)].astype(np.int64)
-    item = pools.sample(cat, u_item)
+    item = pools.sample(cat, streams.uniform_rows("feed.item", slot_ctr, pools.depth))
     # --- click: position bias x appeal x affinity (clickbait titles attract clicks) ---
     item_logit = (items.appeal + 0.9 * items.clickbait + cond.click_offset).astype(np.float32)
     click_logit = item_logit[item] + users.affinity_logit[imp_user, items.category[item]]
     p_click = EXAMINE[imp_pos] * _sigmoid(click_logit)
     clicked = streams.uniform("behavior.click", slot_ctr) < p_click
     # --- cart: the truth decides (propensity, intent, price, stock) ---
+    p_cart = _sigmoid(cart_logit(world, batch, cond, imp_s, item))
+    in_stock_imp = items.stock[item] > 0
     ci = np.flatnonzero(clicked)
-    c_item, c_user, c_sess = item[ci], imp_user[ci], imp_s[ci]
-    rel_price = np.log(items.price[c_item] / CATEGORY_PRICE[items.category[c_item]])
-    cart_logit = (
-        items.propensity[c_item]
-        + users.intent[c_user]
-        + SOURCE_INTENT[batch.source[c_sess]]
-        + cond.intent
-        - users.price_sens[c_user] * rel_price
-        - 1.6 * items.clickbait[c_item]
-        - NEW_USER_TRUST * batch.new_user[c_sess]
-        - 2.8
-    )
-    in_stock = items.stock[c_item] > 0
+    in_stock = in_stock_imp[ci]
     c_ctr = slot_ctr[ci]
-    want = streams.uniform("behavior.cart", c_ctr) < _sigmoid(cart_logit)
+    want = streams.uniform("behavior.cart", c_ctr) < p_cart[ci]
     cart = want & in_stock
     order = cart & (streams.uniform("behavior.order", c_ctr) < 0.6 * cond.logistics)
     pay = order & (streams.uniform("behavior.pay", c_ctr) < cond.payment_success)
@@ -157,6 +167,8 @@ def simulate_sessions(
         return out
 
     return Funnel(
+        p_click=p_click.astype(np.float32),
+        p_order=(p_cart * in_stock_imp * (0.6 * cond.logistics)).astype(np.float32),
         req_session=req_s,
         req_page=req_p.astype(np.int8),
         req_server_ms=server[flat],
@@ -171,5 +183,4 @@ def simulate_sessions(
         carted=on_impressions(cart),
         ordered=on_impressions(order),
         paid=on_impressions(pay),
-        sold_out=on_impressions(want & ~in_stock),
     )

@@ -39,7 +39,6 @@ UNIX_EPOCH = datetime(1970, 1, 1)  # session times are Unix seconds, as Parquet 
 FEED_REFRESH_HOURS = 6
 RETRAIN_HOUR = 3
 HISTORY_DECAY = 0.75  # per day: the per-item history remembers about four days
-CLICK_LOG_BOOST = 12  # clicked impressions are logged more, for the conversion model
 
 
 def log_rate(n_users: int) -> float:
@@ -264,7 +263,7 @@ class Engine:
             yield self.env.timeout(self._next(24, RETRAIN_HOUR + 0.2))
             state = self.state
             model, report = retrain(
-                state.model.version + 1, state.log, state.snapshot, state.history
+                state.model.version + 1, state.log, state.snapshot, state.history, state.model
             )
             if model.ctr is not None:
                 state.model = model
@@ -461,23 +460,24 @@ class Engine:
             ledger_order,
         )
         self.sink.hour(result, state)
-        # The world responds: stock sells down, the ranker's logs and history grow.
+        # The world responds: stock sells down, the ranker's logs and history grow. What the
+        # ranker learns from is the expected outcome of what it showed (the chance of a click
+        # and of an order), not the coin flips: a learner fed single outcomes turns a branch's
+        # few changed sessions into noise of the square-root size, which the feedback loop
+        # compounds day after day (a placebo became a different world within a week).
         items = state.world.items
         sold = np.bincount(funnel.imp_item[funnel.ordered], minlength=items.n)
         items.stock = np.maximum(items.stock - sold, 0).astype(np.int32)
         hist = state.history
+        expected_orders = funnel.p_click * funnel.p_order
         hist.impressions += np.bincount(funnel.imp_item, minlength=items.n)
-        hist.clicks += np.bincount(funnel.imp_item[funnel.clicked], minlength=items.n)
-        hist.orders += sold
+        hist.clicks += np.bincount(funnel.imp_item, weights=funnel.p_click, minlength=items.n)
+        hist.orders += np.bincount(funnel.imp_item, weights=expected_orders, minlength=items.n)
         slot = slot_counter(batch.key[funnel.imp_session], funnel.imp_position.astype(np.uint64))
-        u_log = self.streams.uniform("ranker.log", slot)
-        rate = log_rate(state.world.users.n)
-        base = u_log < rate
-        keep = base | (funnel.clicked & (u_log < CLICK_LOG_BOOST * rate))
+        keep = self.streams.uniform("ranker.log", slot) < log_rate(state.world.users.n)
         state.log.add(
             item=funnel.imp_item[keep],
             position=funnel.imp_position[keep],
-            clicked=funnel.clicked[keep],
-            ordered=funnel.ordered[keep],
-            base=base[keep],
+            p_click=funnel.p_click[keep],
+            p_order=funnel.p_order[keep],
         )

@@ -1,6 +1,6 @@
 """The ranker: learns from logged impressions, serves by its reward policy.
 
-Two scikit-learn models, retrained on a schedule from what was shown and what happened:
+Two logistic models (sim/logit.py), retrained on a schedule from what was shown and what happened:
 predicted click-through (pCTR) and predicted order given a click (pCVR). Serving combines
 them with the reward policy's weights, log-linearly:
 
@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from sim.feed import Snapshot
+from sim.logit import Logit, fit_logistic
 from sim.world import N_CAT
 
 DEFAULT_POLICY = {"reward.click": 1.0, "reward.conversion": 1.0, "reward.price": 0.15}
@@ -74,8 +74,8 @@ class Model:
     """A trained (or initial) pair of models; version 0 is the hand-set cold-start model."""
 
     version: int
-    ctr: LogisticRegression | None = None
-    cvr: LogisticRegression | None = None
+    ctr: Logit | None = None
+    cvr: Logit | None = None
     trained_rows: int = 0
 
     def predict(self, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +85,7 @@ class Model:
             cvr_logit = -2.2 + 0.8 * feats[:, 1] - 0.3 * feats[:, 0] + 0.5 * (feats[:, 5] + 2.8)
             return 1 / (1 + np.exp(-ctr_logit)), 1 / (1 + np.exp(-cvr_logit))
         top = np.column_stack([feats, np.zeros(len(feats))])
-        return self.ctr.predict_proba(top)[:, 1], self.cvr.predict_proba(feats)[:, 1]
+        return self.ctr.predict(top), self.cvr.predict(feats)
 
 
 @dataclass
@@ -93,9 +93,8 @@ class TrainingLog:
     """A rolling window of logged impressions the next retrain learns from.
 
     Which impressions are logged is decided by counter-based draws (per session and slot), so
-    two counterfactual branches log the same impressions wherever they showed the same thing;
-    `base` marks the uniform sample the click model learns from, while clicked impressions
-    are logged at a higher rate for the conversion model.
+    two counterfactual branches log the same impressions wherever they showed the same thing.
+    Each row carries the expected outcome (chance of a click; chance of an order given one).
     """
 
     hours: list[dict[str, np.ndarray]] = field(default_factory=list)
@@ -106,46 +105,49 @@ class TrainingLog:
         del self.hours[: -self.keep_hours]
 
     def rows(self) -> dict[str, np.ndarray]:
-        keys = ("item", "position", "clicked", "ordered", "base")
+        keys = ("item", "position", "p_click", "p_order")
         if not self.hours:
-            return {k: np.zeros(0, bool if k == "base" else float) for k in keys}
+            return {k: np.zeros(0) for k in keys}
         return {k: np.concatenate([h[k] for h in self.hours]) for k in keys}
 
 
 def retrain(
-    version: int, log: TrainingLog, snap: Snapshot, history: History
+    version: int, log: TrainingLog, snap: Snapshot, history: History, previous: Model | None = None
 ) -> tuple[Model, dict[str, float]]:
-    """Fit both models on the logged window; returns the model and its training report."""
+    """Fit both models on the logged window, warm-started from the previous model; returns
+    the model and its training report. The click model learns the chance of a click at a
+    position; the conversion model the chance of an order given a click, weighted by clicks."""
     rows = log.rows()
     feats = item_features(snap, history)
-    base = rows["base"]
-    clicked = rows["clicked"].astype(bool)
-    n_base = int(base.sum())
-    if n_base < 500 or rows["clicked"][base].sum() < 30 or rows["ordered"][clicked].sum() < 10:
-        return Model(version), {"rows": float(n_base), "auc": float("nan")}
-    x_imp = np.column_stack([feats[rows["item"][base]], np.log1p(rows["position"][base])])
-    y_click = rows["clicked"][base]
-    ctr = LogisticRegression(C=1.0, max_iter=400, tol=1e-7).fit(x_imp, y_click)
-    cvr = LogisticRegression(C=1.0, max_iter=400, tol=1e-7).fit(
-        feats[rows["item"][clicked]], rows["ordered"][clicked]
+    n_rows = len(rows["item"])
+    p_click, p_order = rows["p_click"].astype(np.float64), rows["p_order"].astype(np.float64)
+    if n_rows < 500 or p_click.sum() < 30 or (p_click * p_order).sum() < 10:
+        return Model(version), {"rows": float(n_rows), "auc": float("nan")}
+    item_x = feats[rows["item"]]
+    x_imp = np.column_stack([item_x, np.log1p(rows["position"])])
+    ctr = fit_logistic(x_imp, p_click, start=previous.ctr if previous else None)
+    cvr = fit_logistic(
+        item_x, p_order, weight=p_click, start=previous.cvr if previous else None
     )
-    report = {"rows": float(n_base), "auc": _auc(ctr.predict_proba(x_imp)[:, 1], y_click)}
-    return Model(version, ctr, cvr, n_base), report
+    report = {"rows": float(n_rows), "auc": _auc(ctr.predict(x_imp), p_click)}
+    return Model(version, ctr, cvr, n_rows), report
 
 
-def _auc(score: np.ndarray, label: np.ndarray) -> float:
-    """Rank AUC (training fit), for the retrain history."""
+def _auc(score: np.ndarray, chance: np.ndarray) -> float:
+    """Rank AUC of the click model on its training rows, for the retrain history: each row
+    counts as a click with weight `chance` and as a non-click with weight 1 - chance."""
     order = np.argsort(score, kind="stable")
-    ranks = np.empty(len(score))
-    ranks[order] = np.arange(1, len(score) + 1)
-    pos = label.astype(bool)
-    n_pos, n_neg = pos.sum(), (~pos).sum()
-    if n_pos == 0 or n_neg == 0:
+    pos = chance[order]
+    neg = 1.0 - pos
+    total_pos, total_neg = pos.sum(), neg.sum()
+    if total_pos <= 0 or total_neg <= 0:
         return float("nan")
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    # Each positive's share of negatives ranked below it (ties counted as below).
+    below = np.cumsum(neg) - neg
+    return float((pos * below).sum() / (total_pos * total_neg))
 
 
-GUIDE_BUCKETS = 16384
+SOLD_OUT_WEIGHT = 0.02  # a sold-out listing keeps this fraction of its weight
 DIVERSITY_CAP = 0.02  # no item takes more than this share of its category's feed slots
 
 
@@ -169,26 +171,50 @@ def _cap_shares(w: np.ndarray, cap: float) -> np.ndarray:
 
 @dataclass
 class Pools:
-    """Per-category sampling weights over items, laid out for O(1) sampling per slot.
+    """Per-category serving weights as binary sum trees, for coupled sampling.
 
-    A guide table (Chen & Asau) maps each bucket of [0, 1) to the first item whose cumulative
-    weight reaches it; a few vectorized steps forward finish the exact inverse-CDF draw.
+    A slot descends its category's tree from the root, going left with probability
+    left weight / node weight, with one keyed uniform per level. A change in one item's weight
+    only moves the slots whose path runs through that item's ancestors, in proportion to the
+    change (an inverse CDF in a fixed order would move every slot after the item: one
+    sold-out item would reshuffle half a category's feed in a counterfactual branch).
     """
 
-    items: np.ndarray  # int32 item ids grouped by category
-    cdf: np.ndarray  # float64 cumulative share within the category, ending at 1
-    end: np.ndarray  # int64 one past each category's last index in `items`
-    guide: np.ndarray  # int32 (N_CAT, GUIDE_BUCKETS) first index at or past each bucket
+    tree: np.ndarray  # float64 (N_CAT, 2 * leaves): heap-ordered sums, node 1 is the root
+    leaf_item: np.ndarray  # int32 (N_CAT, leaves): item id at each leaf, -1 for padding
+    depth: int
+
+    @property
+    def leaves(self) -> int:
+        return self.leaf_item.shape[1]
 
     def sample(self, category: np.ndarray, u: np.ndarray) -> np.ndarray:
-        idx = self.guide[category, (u * GUIDE_BUCKETS).astype(np.int64)].astype(np.int64)
-        last = self.end[category] - 1
-        active = np.flatnonzero((self.cdf[idx] <= u) & (idx < last))
-        while active.size:
-            idx[active] += 1
-            a_idx = idx[active]
-            active = active[(self.cdf[a_idx] <= u[active]) & (a_idx < last[active])]
-        return self.items[idx]
+        """One item per slot: `u` holds `depth` uniforms per slot (shape (depth, n))."""
+        width = 2 * self.leaves
+        flat = self.tree.ravel()
+        base = category.astype(np.int64) * width
+        node = np.ones(len(category), np.int64)
+        for level in range(self.depth):
+            left = 2 * node
+            total = flat[base + node]
+            p_left = np.divide(
+                flat[base + left], total, out=np.full(len(node), 0.5), where=total > 0
+            )
+            node = left + (u[level] >= p_left)
+        leaf = node - self.leaves
+        return self.leaf_item[category, leaf]
+
+
+def _sum_tree(weights: np.ndarray, leaves: int) -> np.ndarray:
+    """Heap-ordered sums over `leaves` leaf weights (zero-padded)."""
+    tree = np.zeros(2 * leaves)
+    tree[leaves : leaves + len(weights)] = weights
+    width = leaves
+    while width > 1:
+        lo = width
+        tree[lo // 2 : lo] = tree[lo : 2 * lo : 2] + tree[lo + 1 : 2 * lo : 2]
+        width //= 2
+    return tree
 
 
 def build_pools(
@@ -199,39 +225,32 @@ def build_pools(
     temperature: float,
     exploration: float,
 ) -> Pools:
-    """Serving weights per category from the reward policy; feed-out-of-stock items excluded."""
+    """Serving weights per category from the reward policy; out-of-stock items demoted."""
     score = (
         policy["reward.click"] * np.log(np.clip(pctr, 1e-6, 1))
         + policy["reward.conversion"] * np.log(np.clip(pcvr, 1e-6, 1))
         + policy["reward.price"] * np.log(np.maximum(snap.price, 0.01))
     )
     cats = snap.category.astype(np.int64)
-    # Items keep a fixed order (by id) within their category, so a small change of weights
-    # moves only the slots near the changed items: inverse-CDF sampling then stays coupled
-    # across counterfactual branches (sorting by score would reshuffle every slot).
-    order = np.lexsort((np.arange(len(cats)), cats))
-    items = order.astype(np.int32)
-    cat_sorted = cats[order]
-    start = np.searchsorted(cat_sorted, np.arange(N_CAT), side="left")
-    end = np.searchsorted(cat_sorted, np.arange(N_CAT), side="right")
-    cdf = np.ones(len(order))
-    guide = np.zeros((N_CAT, GUIDE_BUCKETS), np.int64)
-    grid = np.arange(GUIDE_BUCKETS) / GUIDE_BUCKETS
-    available = snap.in_stock[order]
+    counts = np.bincount(cats, minlength=N_CAT)
+    leaves = 1 << max(int(counts.max()) - 1, 1).bit_length()
+    depth = leaves.bit_length() - 1
+    tree = np.zeros((N_CAT, 2 * leaves))
+    leaf_item = np.full((N_CAT, leaves), -1, np.int32)
+    # The feed's sold-out flag demotes an item rather than dropping it: a stock-out moves the
+    # slots it held in proportion to its share, and a listing can still be clicked (and then
+    # found sold out), as in a real feed whose stock flag lags.
+    available = np.where(snap.in_stock, 1.0, SOLD_OUT_WEIGHT)
     for c in range(N_CAT):
-        lo, hi = start[c], end[c]
-        if hi <= lo:
+        members = np.flatnonzero(cats == c)  # in item order: the tree's layout is stable
+        if not len(members):
             continue
-        s = score[order[lo:hi]]
-        w = np.exp((s - s.max()) / max(temperature, 1e-3)) * available[lo:hi]
+        s = score[members]
+        w = np.exp((s - s.max()) / max(temperature, 1e-3)) * available[members]
         w = _cap_shares(w, DIVERSITY_CAP)
-        total = w.sum()
-        w = (1 - exploration) * (w / total if total > 0 else 0) + exploration * available[
-            lo:hi
-        ] / max(available[lo:hi].sum(), 1)
-        cum = np.cumsum(w)
-        cdf[lo:hi] = np.minimum(cum / max(cum[-1], 1e-12), 1.0)
-        cdf[hi - 1] = 1.0
-        guide[c] = lo + np.searchsorted(cdf[lo:hi], grid, side="right")
-    guide = np.minimum(guide, np.maximum(end - 1, 0)[:, None]).astype(np.int32)
-    return Pools(items, cdf, end.astype(np.int64), guide)
+        w = (1 - exploration) * w / w.sum() + exploration * available[members] / available[
+            members
+        ].sum()
+        tree[c] = _sum_tree(w, leaves)
+        leaf_item[c, : len(members)] = members
+    return Pools(tree, leaf_item, depth)

@@ -70,6 +70,17 @@ class Streams:
         return low, high
 
 
+    def uniform_rows(self, mechanism: str, counters: np.ndarray, k: int) -> np.ndarray:
+        """`k` independent uniforms per counter (32-bit each), shape (k, n): two per hash."""
+        out = np.empty((k, len(counters)))
+        for i in range(0, k, 2):
+            low, high = self.uniform_pair(f"{mechanism}.{i // 2}", counters)
+            out[i] = low
+            if i + 1 < k:
+                out[i + 1] = high
+        return out
+
+
 def slot_counter(session_key: np.ndarray, slot: np.ndarray | int) -> np.ndarray:
     """A counter for (session, slot): session keys are < 2**40, slots < 2**16."""
     return (session_key.astype(np.uint64) << np.uint64(16)) | np.asarray(slot, np.uint64)
