@@ -311,7 +311,7 @@ def sha256_file(path: Path) -> str:
 
 
 def package_versions() -> dict[str, str]:
-    names = ("casesim", "numpy", "polars", "pyarrow", "simpy", "scikit-learn", "pydantic")
+    names = ("casesim", "numpy", "polars", "pyarrow", "simpy", "threadpoolctl", "pydantic")
     out = {}
     for name in names:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
@@ -408,16 +408,12 @@ def check_target(target: Path, force: bool = False, keep: tuple[Path, ...] = ())
         source = Path(kept).resolve()
         if _within(resolved, source) or _within(source, resolved):
             raise OutputTargetError(f"{target}: is (or holds, or is inside) the source {kept}")
-    if target.exists() or target.is_symlink():
-        if not target.is_dir():
-            raise RunFolderExists(f"{target} exists and is not a folder")
-        if not force:
-            raise RunFolderExists(f"{target} exists; pass --force to replace it")
-        if not (target / MANIFEST).is_file() and any(target.iterdir()):
-            raise RunFolderExists(
-                f"{target} is not a run folder (no {MANIFEST}) and not empty; "
-                "--force replaces only run folders"
-            )
+    try:
+        _check_replaceable(target, force)
+    except OSError as exc:
+        if isinstance(exc, RunFolderExists):
+            raise
+        raise OutputTargetError(f"{target}: {exc.strerror or exc}") from None
     parent = target.parent
     probe = parent / f".{target.name}.partial-{os.getpid()}"
     try:
@@ -431,6 +427,20 @@ def check_target(target: Path, force: bool = False, keep: tuple[Path, ...] = ())
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise OutputTargetError(f"{target}: cannot write here ({reason})") from None
+
+
+def _check_replaceable(target: Path, force: bool) -> None:
+    if not (target.exists() or target.is_symlink()):
+        return
+    if not target.is_dir():
+        raise RunFolderExists(f"{target} exists and is not a folder")
+    if not force:
+        raise RunFolderExists(f"{target} exists; pass --force to replace it")
+    if not (target / MANIFEST).is_file() and any(target.iterdir()):
+        raise RunFolderExists(
+            f"{target} is not a run folder (no {MANIFEST}) and not empty; "
+            "--force replaces only run folders"
+        )
 
 
 @contextlib.contextmanager
