@@ -24,6 +24,7 @@ from dashboard.palette import (  # noqa: F401 (pages use them as figures.*)
     GRID,
     INK,
     MIX,
+    NOISE,
     PALETTE,
     RATE,
     REFERENCE,
@@ -38,7 +39,6 @@ KIND_COLORS = {
     "experiment": "#F59F00",
 }
 SIDE_COLORS = {"before": BEFORE, "after": AFTER}
-NOISE = "#868E96"  # the typical week-over-week band: grey, as it is no finding
 
 
 def figure(*traces: dict[str, Any]) -> go.Figure:
@@ -88,17 +88,24 @@ def hover_format(kind: str) -> str:
     return {"rate": ":.2%", "money": ":,.2f", "ms": ":,.0f", "count": ":,.0f"}.get(kind, ":,.3f")
 
 
+TITLE_PX = 34  # the title's band at the top of a figure
+
+
 def styled(fig: go.Figure, height: int = 340, title: str | None = None) -> go.Figure:
     """The shared layout: white, compact, legend on top, unified hover.
 
     Figures carry no plotly template (building one costs more than the rest of a chart), so
     what a template would give is set here: margins that grow to fit tick labels above all.
+    The legend hangs from the container just under the title and pushes the plot down as it
+    wraps, so on a narrow column its rows never cover the title (a legend anchored to the plot
+    grows upward into it).
     """
+    top = TITLE_PX if title else 4
     fig.update_layout(
         paper_bgcolor="white",
         plot_bgcolor="white",
         height=height,
-        margin={"l": 8, "r": 8, "t": 64 if title else 36, "b": 8},
+        margin={"l": 8, "r": 8, "t": top + 28, "b": 8},
         title={
             "text": title,
             "font": {"size": 15, "color": INK, "weight": 600},
@@ -106,7 +113,7 @@ def styled(fig: go.Figure, height: int = 340, title: str | None = None) -> go.Fi
             "xanchor": "left",
             "xref": "container",
             "pad": {"l": 4},
-            "y": 0.98,
+            "y": 1 - 8 / height,
             "yanchor": "top",
             "yref": "container",
         }
@@ -114,8 +121,9 @@ def styled(fig: go.Figure, height: int = 340, title: str | None = None) -> go.Fi
         else None,
         legend={
             "orientation": "h",
-            "yanchor": "bottom",
-            "y": 1.01,
+            "yref": "container",
+            "yanchor": "top",
+            "y": 1 - top / height,
             "x": 1,
             "xanchor": "right",
             "title": None,
@@ -169,9 +177,9 @@ def shade_windows(fig: go.Figure, windows: CaseWindows, hourly: bool = True) -> 
             {"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
              "fillcolor": color, "opacity": 0.08, "line": {"width": 0}, "layer": "below"}
         )  # fmt: skip
-        notes.append(
+        notes.append(  # short, on a light box: legible over lines, apart on narrow charts
             {"xref": "x", "yref": "paper", "x": x0, "y": 1, "xanchor": "left", "yanchor": "top",
-             "text": f"{side} window", "showarrow": False,
+             "text": side, "showarrow": False, "bgcolor": "rgba(255,255,255,0.75)",
              "font": {"size": 11, "color": color}}
         )  # fmt: skip
     return extend_layout(fig, shapes, notes)

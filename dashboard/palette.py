@@ -28,3 +28,4 @@ PALETTE = (
 )
 AXIS = "#CED4DA"
 TEXT = "#495057"
+NOISE = "#868E96"  # the typical week-over-week band: grey, as it is no finding

@@ -14,7 +14,8 @@ from datetime import date, timedelta
 from html import escape
 
 from dashboard.analysis.metrics import format_value
-from dashboard.palette import AFTER, AXIS, BEFORE, GRID, INK, TEXT
+from dashboard.analysis.noise import Band
+from dashboard.palette import AFTER, AXIS, BEFORE, GRID, INK, NOISE, TEXT
 from sim.cube import CaseWindows
 
 WIDTH = 1000  # viewBox units: the SVG scales to the width of its column
@@ -62,13 +63,20 @@ def daily_line(
     windows: CaseWindows,
     title: str,
     height: int = 320,
+    band: Band | None = None,
 ) -> str:
-    """One metric by day, the before and after windows shaded and labelled, as an SVG."""
+    """One metric by day, the before and after windows shaded and labelled, as an SVG.
+
+    With a `band`, the after window also shows the before level ± the typical week-over-week
+    change (grey) and the after window's level (a line), to show what noise looks like.
+    """
     points = [(d, v) for d, v in zip(days, values, strict=True) if v is not None and v == v]
     if not points:
         return f'<p style="color:{TEXT}">{escape(title)}: no data.</p>'
     start, end = points[0][0] - timedelta(days=1), points[-1][0] + timedelta(days=1)
     ys = [v for _, v in points]
+    if band is not None:
+        ys += [band.low, band.high, band.after]
     ticks = nice_ticks(min(ys), max(ys))
     low, high = ticks[0], ticks[-1]
     inner_w, inner_h = WIDTH - LEFT - RIGHT, height - TOP - BOTTOM
@@ -91,6 +99,30 @@ def daily_line(
             f'fill="{color}" fill-opacity="0.08"/>'
         )
         parts.append(text(x0 + 4, TOP + 13, f"{side} window", size=11, color=color))
+    if band is not None:
+        (a, b), b_start = windows.after, windows.before[0]
+        x0, x1 = max(LEFT, x(a, -0.5)), min(WIDTH - RIGHT, x(b, 0.5))
+        top, bottom = y(band.high), y(band.low)
+        parts.append(
+            f'<rect class="noise-band" x="{x0:.1f}" y="{min(top, bottom):.1f}" '
+            f'width="{max(0.0, x1 - x0):.1f}" height="{abs(bottom - top):.1f}" '
+            f'fill="{NOISE}" fill-opacity="0.18"><title>'
+            + escape(f"Typical week-over-week change: {band.text()} around the before level")
+            + "</title></rect>"
+        )
+        parts.append(
+            f'<line x1="{max(LEFT, x(b_start, -0.5)):.1f}" x2="{x1:.1f}" '
+            f'y1="{y(band.before):.1f}" y2="{y(band.before):.1f}" stroke="{BEFORE}" '
+            f'stroke-width="1.5" stroke-dasharray="4 3"/>'
+        )
+        parts.append(
+            f'<line class="after-level" x1="{x0:.1f}" x2="{x1:.1f}" y1="{y(band.after):.1f}" '
+            f'y2="{y(band.after):.1f}" stroke="{AFTER}" stroke-width="2"/>'
+        )
+        parts.append(
+            text(x1 - 4, min(top, bottom) - 5,
+                 f"typical week-over-week change {band.text()}", anchor="end", size=11)
+        )  # fmt: skip
     for tick in ticks:
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '

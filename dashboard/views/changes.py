@@ -24,7 +24,7 @@ with log_tab:
     log = loaders.small_table(run, "changelog")
     kinds = sorted(log["kind"].unique().to_list())
     services = sorted(log["service"].unique().to_list())
-    f = st.columns([3, 2, 2, 2])
+    f = st.columns([4, 2, 2, 2])  # the kind pills in one row, none cut off
     chosen_kinds = f[0].pills(
         "Kind",
         kinds,

@@ -24,7 +24,8 @@ with feed_tab:
     summary = loaders.cube(run, "feed_summary")
     snaps = summary.select("snapshot", "taken_at").unique().sort("snapshot")
     ATTRS = ("price", "seller_rating", "image_score", "title_score", "in_stock")
-    c = st.columns([4, 2, 2])
+    # The attribute's options on a row of their own, so none is cut off on a narrow page.
+    c = [st.container(), *st.columns([2, 3])]
     with c[0]:
         attr = st.segmented_control(
             "Attribute",

@@ -35,11 +35,11 @@ for i, key in enumerate(TILES):
         label = f"{label} / day"
     widgets.kpi(cols[i % 4], metric, before, after, label=label)
 
-FUNNEL = (
+FUNNEL = (  # short step names, two lines at most, so the axis labels stay level
     ("click_sessions", "clicked"),
-    ("cart_sessions", "added to cart"),
-    ("conversion", "ordered (tracked)"),
-    ("conversion_ledger", "ordered (ledger)"),
+    ("cart_sessions", "added<br>to cart"),
+    ("conversion", "ordered<br>(tracked)"),
+    ("conversion_ledger", "ordered<br>(ledger)"),
 )
 STEPS = ("click_sessions", "click_to_cart", "cart_to_order", "tracking_ratio")
 measures = {col for key in (*dict(FUNNEL), *STEPS) for col in SESSION_METRICS[key].measures}
@@ -52,7 +52,7 @@ funnel = pl.DataFrame(
     }
 ).with_columns(rel_change=pl.col("after") / pl.col("before") - 1)
 
-left, right = st.columns(2, gap="large")
+left, right = st.columns([4, 5], gap="large")  # the step table needs its four columns
 with left:
     widgets.chart(
         figures.before_after_bars(
@@ -79,10 +79,10 @@ with right:
         table,
         hide_index=True,
         column_config={
-            "step": st.column_config.TextColumn("Step"),
-            "before": st.column_config.NumberColumn("Before", format="percent"),
-            "after": st.column_config.NumberColumn("After", format="percent"),
-            "change": st.column_config.NumberColumn("Change", format="percent"),
+            "step": st.column_config.TextColumn("Step", width="medium"),
+            "before": st.column_config.NumberColumn("Before", format="percent", width="small"),
+            "after": st.column_config.NumberColumn("After", format="percent", width="small"),
+            "change": st.column_config.NumberColumn("Change", format="percent", width="small"),
         },
     )
     st.caption("A gap between tracked and ledger conversion points at measurement, not buyers.")

@@ -106,8 +106,9 @@ with c[1]:
         st.metric("Change this year", f"{this:+.2%}", border=True)
         st.metric(
             "Beyond last year's seasonal move",
-            f"{this - last:+.2%}",
-            help="This year's change minus the change over the same weekdays last year",
+            f"{(this - last) * 100:+.2f} pp",
+            help="This year's relative change minus last year's over the same weekdays, in "
+            "percentage points of relative change",
             border=True,
         )
     else:

@@ -78,8 +78,8 @@ if not biggest.is_empty() and metric.den is not None:
 else:
     tiles[2].metric("Segments", f"{compared.height}", border=True)
 
-left, right = st.columns(2, gap="large")
-with left:
+# The bars take the page's width (labels stay apart with many segments); the table follows.
+with st.container():
     widgets.chart(
         figures.before_after_bars(
             compared,
@@ -95,7 +95,7 @@ with left:
         "from this year's earlier weeks and last year's reference weeks. A move well inside "
         "it is what an ordinary week looks like."
     )
-with right:
+with st.container():
     # A rate's segments are shares of its denominator; a total's, shares of the total itself.
     base, den_label = ("den", metric.den) if metric.den else ("num", metric.label.lower())
     table = compared.with_columns(
@@ -134,7 +134,7 @@ else:
             f"Across **{widgets.dim_label(dim).lower()}**, the change of "
             f"**{s['change'] * unit:+.3f}{suffix}** splits into:"
         )
-        m1, m2 = st.columns(2)
+        m1 = m2 = st.container()  # stacked: side by side, the values were cut off
         m1.metric(
             "Mix", f"{s['mix'] * unit:+.2f}{suffix}", border=True, help="Segment shares moved"
         )
