@@ -115,3 +115,62 @@ def test_killed_run_leaves_no_finished_looking_folder(tmp_path):
     proc.wait(timeout=60)
     assert not out.exists()
     assert not any((p / "manifest.json").exists() for p in tmp_path.iterdir())
+    assert any(tmp_path.glob(".run.partial-*")), "SIGKILL leaves its partial folder"
+
+
+def test_next_run_removes_partial_folders_of_dead_processes(tmp_path, monkeypatch):
+    """A partial folder whose pid is gone is removed by the next run, before it simulates."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    stale = tmp_path / f".other.partial-{dead.stdout.strip()}"
+    (stale / "tables").mkdir(parents=True)
+    alive = tmp_path / f".busy.partial-{os.getppid()}"  # a concurrent run: left alone
+    alive.mkdir()
+    monkeypatch.setattr("sim.case.make_case", _refuse_to_simulate)
+    result = runner.invoke(app, ["run", BASELINE, "--out", str(tmp_path / "run")])
+    assert isinstance(result.exception, _Simulating)
+    assert not stale.exists()
+    assert alive.exists()
+
+
+def test_old_partial_folders_are_removed_even_if_their_pid_is_reused(tmp_path):
+    from sim.output import STALE_AFTER_S, clean_stale_partials
+
+    folder = tmp_path / f".x.old-{os.getppid()}"
+    folder.mkdir()
+    assert clean_stale_partials(tmp_path) == []
+    assert clean_stale_partials(tmp_path, now=time.time() + STALE_AFTER_S + 60) == [folder]
+
+
+class _Simulating(Exception):
+    pass
+
+
+def _refuse_to_simulate(*args, **kwargs):
+    raise _Simulating
+
+
+def test_run_names_no_cause_unless_verbose(tmp_path, monkeypatch):
+    """What `make demo` prints before a candidate starts must not name the cause."""
+    from types import SimpleNamespace
+
+    manifest = {"tables": {"impressions": {"rows": 10}}}
+    report = SimpleNamespace(severities={"feed_category_mapping": 0.44}, change=-0.05)
+    monkeypatch.setattr("sim.case.make_case", lambda *a, **k: (manifest, report))
+    out = tmp_path / "run"
+    quiet = runner.invoke(app, ["run", "scenarios/feed_remap.yaml", "--out", str(out)])
+    assert quiet.exit_code == 0, quiet.output
+    assert "feed" not in quiet.output.replace(str(out), "")
+    loud = runner.invoke(app, ["run", "scenarios/feed_remap.yaml", "--out", str(out), "--verbose"])
+    assert "feed_category_mapping=0.440" in loud.output
+
+
+def test_help_and_validate_leave_the_heavy_modules_unloaded():
+    code = (
+        "import sys; from typer.testing import CliRunner; from sim.cli import app; "
+        "r = CliRunner().invoke(app, ['validate', 'scenarios/baseline.yaml']); "
+        "assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in ('sklearn', 'polars', 'pyarrow', 'scipy') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
