@@ -17,7 +17,6 @@ import polars as pl
 import streamlit as st
 import yaml
 
-from dashboard import sqlworker
 from sim.cube import (
     MANIFEST,
     TABLES_DIR,
@@ -27,7 +26,6 @@ from sim.cube import (
     load_cube,
     read_case,
 )
-from sim.sqlguard import QueryResult
 from sim.store import AttemptStore
 
 SMALL_TABLES = ("changelog", "experiments", "ranker_runs", "calendar")
@@ -112,12 +110,6 @@ def store(data_dir: str) -> AttemptStore:
     return AttemptStore(data_dir)
 
 
-@st.cache_data(show_spinner=False, max_entries=50)
-def sql(run: str, query: str, max_rows: int) -> QueryResult:
-    """A read-only query over the run's tables (refusals and failures raise, uncached)."""
-    return sqlworker.shared().run(run, query, max_rows)
-
-
 def describe_run(folder: Path) -> dict[str, Any] | None:
     """What the picker shows of a run folder (from its manifest); None if not a finished run."""
     manifest = folder / MANIFEST
@@ -173,7 +165,7 @@ def shipped_scenarios(folder: str) -> list[dict[str, str]]:
 @st.cache_data(show_spinner=False)
 def table_schemas(run: str) -> dict[str, list[tuple[str, str]]]:
     """Column names and types of every table a SQL query may reach."""
-    from sim.sqlguard import run_tables
+    from dashboard.sqlresult import run_tables
 
     out = {}
     for name, path in run_tables(run).items():

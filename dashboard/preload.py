@@ -11,7 +11,7 @@ end, in two steps:
 The app script waits for the step its page needs: a module half imported on another thread
 looks present to code that checks `sys.modules` (plotly does, for pandas) and breaks it.
 Only modules without Streamlit caching decorators are preloaded (those must be imported once
-the runtime exists). The SQL worker process is started from here too, a few seconds later.
+the runtime exists). The SQL worker pool is started from here too, a few seconds later.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ DATA_MODULES = (
     "sim.cube",
     "sim.scoring",
     "sim.store",
-    "sim.sqlguard",
+    "dashboard.sqlresult",
     "dashboard.analysis.metrics",
     "sim.decompose",
     "dashboard.analysis.latency",
@@ -59,7 +59,7 @@ def server_started(timeout: float = 30.0) -> bool:
 def warm(worker_delay: float = WORKER_DELAY_SECONDS, charts_after: float = 0.0) -> None:
     """Import the data modules; then, once charts are wanted (or `charts_after` seconds have
     passed), the chart modules, building one figure of each kind (plotly loads a trace type's
-    validators on first use); and start the SQL worker process `worker_delay` seconds later
+    validators on first use); and start the SQL worker pool `worker_delay` seconds later
     (its imports would otherwise compete with the first page)."""
     try:
         for name in DATA_MODULES:
@@ -71,7 +71,7 @@ def warm(worker_delay: float = WORKER_DELAY_SECONDS, charts_after: float = 0.0) 
         import plotly.graph_objects as go
 
         go.Figure([go.Scatter(x=[0], y=[0]), go.Bar(x=[0], y=[0]), go.Heatmap(z=[[0]])]).to_json()
-        from dashboard.sqlworker import shared
+        from dashboard.sqlpool import shared
 
         timer = threading.Timer(worker_delay, shared)
         timer.daemon = True

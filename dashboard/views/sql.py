@@ -1,21 +1,29 @@
-"""SQL: read-only polars SQL over the run's tables, with a quick chart and a query history."""
+"""SQL: DuckDB over the run's tables in a locked-down worker, with a quick chart and a history.
+
+A result is kept in this session's state (keyed by run, query and row cap) so that changing
+the quick chart does not run the query again; it is never put in a cache shared by sessions.
+"""
 
 from __future__ import annotations
 
 import polars as pl
 import streamlit as st
 
-from dashboard import figures, loaders, widgets
-from sim.sqlguard import MAX_ROWS, QueryFailed, QueryRefused
+from dashboard import figures, loaders, sqlpool, widgets
+from dashboard.sqlresult import MAX_BYTES, MAX_ROWS, QueryFailed, QueryRefused, QueryResult
+from dashboard.sqlworker import TIMEOUT_SECONDS
 
 ctx = widgets.context()
 widgets.header(
     "SQL",
-    "Read-only SQL (polars dialect) over this run's tables and its cube (`cube_*`). "
-    "Only SELECT / WITH; at most 10,000 rows come back.",
+    "DuckDB SQL over this run's tables and its cube (`cube_*`), listed under *Tables and "
+    "columns* below. One read-only statement at a time (SELECT, WITH, FROM, DESCRIBE, "
+    "SUMMARIZE); files, other folders and the network are out of reach. At most "
+    f"{MAX_ROWS:,} rows or {MAX_BYTES >> 20} MB come back; a query stops after "
+    f"{TIMEOUT_SECONDS:.0f} s.",
 )
 run = ctx.run_key
-QUERY_KEY, LAST_KEY, HISTORY_KEY = "sql_query", "sql_last", "sql_history"
+QUERY_KEY, LAST_KEY, HISTORY_KEY, RESULT_KEY = "sql_query", "sql_last", "sql_history", "sql_result"
 EXAMPLES = {
     "Conversion by day": (
         "WITH ordered AS (\n"
@@ -67,6 +75,35 @@ def remember(query: str) -> None:
     st.session_state[HISTORY_KEY] = [query, *history][:20]
 
 
+def outcome(run: str, query: str, max_rows: int) -> QueryResult | QueryFailed | QueryRefused:
+    """This session's result for the query: kept from an earlier rerun, or run on the pool
+    (showing the queue position while every worker is busy)."""
+    key = (run, query, max_rows)
+    kept = st.session_state.get(RESULT_KEY)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    waiting = st.empty()
+
+    def show_place(ahead: int) -> None:
+        pool = sqlpool.shared()
+        text = f"{ahead} {'query' if ahead == 1 else 'queries'} ahead" if ahead else "next"
+        waiting.info(
+            f"Waiting: {text} (all {pool.size} SQL workers are busy).",
+            icon=":material/hourglass_top:",
+        )
+
+    try:
+        with st.spinner("Running the query…"):
+            got: QueryResult | QueryFailed | QueryRefused = sqlpool.shared().run(
+                run, query, max_rows, on_wait=show_place
+            )
+    except (QueryRefused, QueryFailed) as exc:
+        got = exc
+    waiting.empty()
+    st.session_state[RESULT_KEY] = (key, got)
+    return got
+
+
 editor, side = st.columns([3, 1], gap="large")
 with side:
     st.markdown("##### Examples")
@@ -100,18 +137,18 @@ with editor:
         format_func=lambda n: f"{n:,} rows",
     )
     if run_clicked:
+        st.session_state.pop(RESULT_KEY, None)  # run it again, even if unchanged
         st.session_state[LAST_KEY] = query
         if query and query.strip():
             remember(query.strip())
 
     last = st.session_state.get(LAST_KEY)
     if last:
-        try:
-            result = loaders.sql(run, last, max_rows)
-        except QueryRefused as exc:
-            st.error(f"**Refused.** {exc}", icon=":material/block:")
-        except QueryFailed as exc:
-            st.error(f"**The query failed.** {exc}", icon=":material/error:")
+        result = outcome(run, last, max_rows)
+        if isinstance(result, QueryRefused):
+            st.error(f"**Refused.** {result}", icon=":material/block:")
+        elif isinstance(result, QueryFailed):
+            st.error(f"**The query failed.** {result}", icon=":material/error:")
         else:
             frame = result.frame
             took = f"{result.seconds * 1000:.0f} ms"

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from dashboard import preload, sqlworker
+from dashboard import preload, sqlpool
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def gated(monkeypatch):
     monkeypatch.setattr(preload, "_all_ready", threading.Event())
     monkeypatch.setattr(preload, "_charts_wanted", threading.Event())
     monkeypatch.setattr(preload, "_started", True)
-    monkeypatch.setattr(sqlworker, "shared", lambda: None)
+    monkeypatch.setattr(sqlpool, "shared", lambda: None)
     return release, imported
 
 
