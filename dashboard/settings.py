@@ -14,6 +14,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS_DIR = REPO / "scenarios"
+SQL_WORKERS = 2  # SQL worker processes (CASESIM_SQL_WORKERS): one runaway query blocks no one
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Settings:
     run_dir: Path | None
     data_dir: Path
     scenarios_dir: Path = SCENARIOS_DIR
+    sql_workers: int = SQL_WORKERS
 
 
 def parse(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -38,4 +40,5 @@ def parse(argv: list[str] | None = None, env: dict[str, str] | None = None) -> S
         run_dir=Path(run).resolve() if run else None,
         data_dir=Path(data).resolve(),
         scenarios_dir=Path(scenarios).resolve() if scenarios else SCENARIOS_DIR,
+        sql_workers=max(1, int(env.get("CASESIM_SQL_WORKERS") or SQL_WORKERS)),
     )
