@@ -175,3 +175,43 @@ def test_fuzz_mutated_good_file_never_tracebacks(pos, insert):
         parse_scenario(GOOD[:pos] + insert + GOOD[pos:])
     except ScenarioError as exc:
         assert exc.problems
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("9" * 5000, "integer longer than"),
+        ("[" * 3000 + "]" * 3000, "invalid YAML"),
+        ("!!timestamp 2026-02-30", "invalid YAML value"),
+        ("!!python/object:os.system x", "invalid YAML"),
+    ],
+)
+def test_hostile_values_are_one_clear_problem(value, says):
+    found = problems(f"id: x\ntitle: T\nstart: 2026-08-03\nseed: {value}\n")
+    assert len(found) == 1 and says in found[0].message
+    assert str(found[0]).startswith("case.yaml")
+
+
+def test_many_problems_are_capped_and_counted():
+    """100k unknown keys: the first problems with their lines, then one line counting the rest."""
+    from sim.scenario import MAX_PROBLEMS
+
+    keys = "".join(f"k{i}: 1\n" for i in range(100_000))
+    found = problems("id: x\ntitle: T\nstart: 2026-08-03\n" + keys)
+    assert len(found) == MAX_PROBLEMS + 1
+    assert (found[0].line, found[0].field) == (4, "k0")
+    assert "99980 more problems" in found[-1].message
+
+
+def test_only_regular_files_are_read(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(ScenarioError, match="not a regular file"):
+            load_scenario(path)
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * (2 << 20))
+    with pytest.raises(ScenarioError, match="limit"):
+        load_scenario(big)
