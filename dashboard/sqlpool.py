@@ -25,7 +25,8 @@ class WorkerPool:
         if size < 1:
             raise ValueError(f"a pool needs at least one worker, not {size}")
         self.size = size
-        self._idle = [make() for _ in range(size)]
+        self.workers = tuple(make() for _ in range(size))
+        self._idle = list(self.workers)
         self._queue: deque[object] = deque()
         self._cond = threading.Condition()
 
@@ -76,9 +77,9 @@ class WorkerPool:
                 self._cond.notify_all()
 
     def close(self) -> None:
-        with self._cond:
-            for worker in self._idle:
-                worker.close()
+        """Stop every worker (a query still running on one fails)."""
+        for worker in self.workers:
+            worker.close()
 
 
 _shared: WorkerPool | None = None

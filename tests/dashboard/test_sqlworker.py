@@ -9,9 +9,11 @@ import duckdb
 import polars as pl
 import pytest
 
+from dashboard import sqlpool
 from dashboard.sqlpool import WorkerPool
-from dashboard.sqlresult import QueryFailed, QueryRefused
+from dashboard.sqlresult import QueryFailed, QueryRefused, QueryResult
 from dashboard.sqlworker import QueryWorker
+from tests.dashboard.support import go, ok
 
 COUNT = "SELECT platform, COUNT(*) AS n FROM sessions GROUP BY platform ORDER BY platform"
 RUNAWAY = (
@@ -160,3 +162,34 @@ def test_a_waiter_that_gives_up_leaves_the_queue(dash_run):
         assert pool.run(dash_run, "SELECT 1 AS one", 1).frame.item() == 1
     finally:
         pool.close()
+
+
+class StubPool:
+    """A pool whose every worker is busy for two polls, then answers: counts its queries."""
+
+    size = 2
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def run(self, run_dir, sql, max_rows, on_wait=None) -> QueryResult:
+        self.queries.append(sql)
+        for ahead in (1, 0):
+            on_wait(ahead)
+        frame = pl.DataFrame({"day": [1, 2, 3], "n": [5, 7, 6]})
+        return QueryResult(frame, False, max_rows, 0.01)
+
+
+def test_the_page_waits_its_turn_then_keeps_its_result(app, monkeypatch):
+    pool = StubPool()
+    monkeypatch.setattr(sqlpool, "shared", lambda: pool)
+    at = go(app(), "sql")
+    at.text_area(key="sql_query").input("SELECT day, n FROM t").run()
+    at.button(key="sql_run").click().run()
+    ok(at)
+    assert list(at.dataframe[0].value.columns) == ["day", "n"]
+    at.segmented_control(key="sql_chart_kind").set_value("bar").run()
+    ok(at)
+    assert pool.queries == ["SELECT day, n FROM t"]  # a chart change does not run it again
+    at.button(key="sql_run").click().run()
+    assert len(pool.queries) == 2  # the button does
