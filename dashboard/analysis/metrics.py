@@ -147,14 +147,16 @@ METRICS: tuple[Metric, ...] = (
         "Click → add-to-cart",
         "carted",
         "clicked",
-        help="Sessions with a tracked add-to-cart / sessions with a tracked click",
+        help="Sessions with a tracked add-to-cart / sessions with a tracked click (counts "
+        "of sessions: one whose click event was lost still counts as adding to cart)",
     ),
     Metric(
         "cart_to_order",
         "Add-to-cart → order (tracked)",
         "converted",
         "carted",
-        help="Sessions with a tracked order / sessions with a tracked add-to-cart",
+        help="Sessions with a tracked order / sessions with a tracked add-to-cart (counts "
+        "of sessions, as every funnel step)",
     ),
     Metric(
         "cart_per_click",

@@ -171,3 +171,93 @@ def test_labels_and_formats():
     assert format_value(0.0579, "rate") == "5.79%"
     assert format_value(533_100.0, "money") == "¥533.1k"
     assert format_value(None, "count") == "–"
+
+
+# --- one name, one definition ----------------------------------------------------------------
+
+
+def name_words(label: str) -> frozenset[str]:
+    """A displayed name as the words it is made of: order, case, punctuation, arrows and
+    joining words ignored, so "Add-to-cart / click" and "click → add-to-cart" are one name."""
+    import re
+
+    words = re.split(r"[^a-z0-9]+", label.lower())
+    return frozenset(w for w in words if w and w not in {"per", "a", "an", "the", "of", "by"})
+
+
+def test_names_that_read_alike_are_one_name():
+    assert name_words("Add-to-cart / click") == name_words("click → add-to-cart")
+    assert name_words("Add-to-cart events per click event") != name_words("Click → add-to-cart")
+
+
+def test_every_metric_name_has_one_definition():
+    """Labels and tile names of the registry: a name read alike never means two things."""
+    from dashboard.analysis.metrics import METRICS
+
+    seen: dict[frozenset[str], tuple] = {}
+    for m in METRICS:
+        definition = (m.num, m.den, m.scale, m.source)
+        for name in {m.label, m.tile_label}:
+            key = name_words(name)
+            assert seen.setdefault(key, definition) == definition, (name, definition, seen[key])
+    keys = [m.key for m in METRICS]
+    assert len(keys) == len(set(keys))
+    assert all(m.source in {"tracked", "ledger", "server"} for m in METRICS)
+
+
+# --- the typical week-over-week band --------------------------------------------------------
+
+
+def daily_cube(rates: dict[date, float], period: str = "current") -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            {"period": period, "date": d, "sessions": 10_000, "converted": round(r * 10_000)}
+            for d, r in rates.items()
+        ]
+    )
+
+
+def test_band_measures_earlier_weeks_and_never_the_after_window():
+    from datetime import timedelta
+
+    from dashboard.analysis.noise import band_widths, weekly_changes
+
+    days = [WINDOWS.start + timedelta(days=i) for i in range(WINDOWS.days)]
+    # Weeks alternate 5% and 5.5% before the after window; the after window drops by half.
+    rates = {d: (0.05 if (i // 7) % 2 == 0 else 0.055) for i, d in enumerate(days)}
+    rates.update({d: 0.025 for d in days if d >= WINDOWS.after[0]})
+    frame = daily_cube(rates)
+    metric = SESSION_METRICS["conversion"]
+    changes = weekly_changes(frame, WINDOWS, metric)
+    assert changes["date"].max() == WINDOWS.before[1]  # no week reaching into the after window
+    assert changes["date"].min() == days[13]  # the first day with two full weeks behind it
+    # Moving one day at a time, a 7-day window against the one before: the changes are
+    # known exactly, and the band is their root mean square.
+    expected = changes["change"].pow(2).mean() ** 0.5
+    band = band_widths(frame, WINDOWS, metric)
+    assert band["band"][0] == pytest.approx(expected) and band["weeks"][0] == changes.height
+    assert 0.0 < band["band"][0] < 0.11  # the halving in the after window is not in it
+    flat = band_widths(daily_cube(dict.fromkeys(days, 0.05)), WINDOWS, metric)
+    assert flat["band"][0] == pytest.approx(0.0)
+
+
+def test_band_per_segment_and_reference_weeks():
+    from datetime import timedelta
+
+    from dashboard.analysis.noise import band_widths
+
+    days = [WINDOWS.start + timedelta(days=i) for i in range(WINDOWS.days)]
+    quiet = daily_cube(dict.fromkeys(days, 0.05)).with_columns(seg=pl.lit("quiet"))
+    loud = daily_cube(
+        {d: 0.05 if (i // 7) % 2 == 0 else 0.06 for i, d in enumerate(days)}
+    ).with_columns(seg=pl.lit("loud"))
+    ref_days = [d - timedelta(days=364) for d in days]
+    ref = daily_cube(
+        {d: 0.05 if (i // 7) % 2 == 0 else 0.06 for i, d in enumerate(ref_days)}, "reference"
+    ).with_columns(seg=pl.lit("quiet"))
+    bands = band_widths(pl.concat([quiet, loud, ref]), WINDOWS, SESSION_METRICS["conversion"],
+                        ["seg"])  # fmt: skip
+    got = dict(zip(bands["seg"], bands["band"], strict=True))
+    weeks = dict(zip(bands["seg"], bands["weeks"], strict=True))
+    assert got["loud"] > 0.05 and 0 < got["quiet"] < got["loud"]  # last year's moves count
+    assert weeks["quiet"] == 2 * weeks["loud"]  # this year's and last year's weeks

@@ -75,3 +75,31 @@ def test_missing_days_are_skipped_and_no_data_says_so():
     root = parse(daily_line(DAYS, values, "rate", WINDOWS, "t"))
     assert len(root.findall(f"{SVG}circle")) == len(DAYS) - 10
     assert "no data" in daily_line(DAYS, [None] * len(DAYS), "rate", WINDOWS, "t")
+
+
+def test_band_spans_the_typical_weekly_change_over_the_after_window():
+    from dashboard.analysis.noise import Band
+
+    values = [0.03 + 0.001 * (i % 5) for i in range(len(DAYS))]
+    band = Band(before=0.032, after=0.029, width=0.05, weeks=8)
+    root = parse(daily_line(DAYS, values, "rate", WINDOWS, "t", band=band))
+    rect = next(r for r in root.findall(f"{SVG}rect") if r.get("class") == "noise-band")
+    after_line = next(x for x in root.findall(f"{SVG}line") if x.get("class") == "after-level")
+    points = root.findall(f"{SVG}circle")
+    xs = {float(p.get("cx")): p for p in points}
+    x_after = sorted(xs)[23:]
+    assert float(rect.get("x")) < x_after[0] and x_after[-1] < float(rect.get("x")) + float(
+        rect.get("width")
+    )
+
+    def value_at(y: float) -> float:  # invert the y scale from two points of known value
+        (ya, va), (yb, vb) = [
+            (float(points[i].get("cy")), values[i]) for i in (0, 2)
+        ]  # 0.030 and 0.032
+        return va + (y - ya) * (vb - va) / (yb - ya)
+
+    top, height = float(rect.get("y")), float(rect.get("height"))
+    assert value_at(top) == pytest.approx(band.high, rel=1e-3)
+    assert value_at(top + height) == pytest.approx(band.low, rel=1e-3)
+    assert value_at(float(after_line.get("y1"))) == pytest.approx(band.after, rel=1e-3)
+    assert "typical week-over-week change ±5.0%" in [t.text for t in root.iter(f"{SVG}text")]
