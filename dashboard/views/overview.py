@@ -52,14 +52,14 @@ funnel = pl.DataFrame(
     }
 ).with_columns(rel_change=pl.col("after") / pl.col("before") - 1)
 
-left, right = st.columns([4, 5], gap="large")  # the step table needs its four columns
+left, right = st.columns([2, 3], gap="large")  # the step table needs its four columns
 with left:
     widgets.chart(
         figures.before_after_bars(
             funnel,
             "step",
             SESSION_METRICS["conversion"],  # a share of sessions: shown as a rate
-            title="Share of sessions reaching each step",
+            title="Sessions reaching each step",
         ),
         key="overview_funnel",
     )
@@ -79,7 +79,7 @@ with right:
         table,
         hide_index=True,
         column_config={
-            "step": st.column_config.TextColumn("Step", width="medium"),
+            "step": st.column_config.TextColumn("Step"),
             "before": st.column_config.NumberColumn("Before", format="percent", width="small"),
             "after": st.column_config.NumberColumn("After", format="percent", width="small"),
             "change": st.column_config.NumberColumn("Change", format="percent", width="small"),

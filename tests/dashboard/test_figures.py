@@ -215,7 +215,7 @@ def test_overview_tiles_and_steps_match_the_tables(app, dash_run):
     assert steps.loc["Session → click", "after"] == pytest.approx(after["clicked"].mean())
     cart_to_order = after["converted"].sum() / after["carted"].sum()
     assert steps.loc["Add-to-cart → order (tracked)", "after"] == pytest.approx(cart_to_order)
-    funnel = charts(at)["Share of sessions reaching each step"]["data"]
+    funnel = charts(at)["Sessions reaching each step"]["data"]
     labels = dict(zip(funnel[2]["x"], funnel[2]["text"], strict=True))
     before = outcomes.filter(pl.col("side") == "before")
     rel = after["clicked"].mean() / before["clicked"].mean() - 1
