@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from sim.cube import ensure_cube
+from sim.intent import LUCK_TRIES, check_intent, quiet_luck
 from sim.output import atomic_folder
 from sim.runner import simulate
 from sim.scenario import Scenario, load_scenario
@@ -26,11 +27,13 @@ from sim.truth import (
     CalibrationReport,
     answer_key,
     calibrate,
+    replicate_effects,
     run_counterfactuals,
 )
 from sim.world import SIZES, Size
 
 Progress = Callable[[int], None]
+REPLICATES = 2  # other worlds for each cause's expected effect (each costs about a key)
 
 
 def resolved_yaml(scenario: Scenario) -> str:
@@ -58,11 +61,22 @@ def make_case(
     force: bool = False,
     with_key: bool = True,
     progress: Progress | None = None,
+    luck_tries: int = LUCK_TRIES,
+    replicates: int = REPLICATES,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], CalibrationReport | None]:
-    """Calibrate if needed, simulate into `out`, add the answer key and the cube.
+    """Find a quiet realization, calibrate if needed, simulate into `out`, add the answer
+    key (checked against the author's intent) and the cube.
 
-    Returns the manifest and the calibration report (None without `severity: auto`)."""
+    `luck_tries` bounds the search for the luck of the case windows whose null branch stays
+    within the scenario's noise bound (0 keeps the scenario's luck, unchecked); `replicates`
+    other worlds give each cause's expected effect beside its realized share. Returns the
+    manifest and the calibration report (None without `severity: auto`)."""
     seed = scenario.seed if seed is None else seed
+    search = None
+    if luck_tries > 0:
+        search = quiet_luck(scenario, size, seed, luck_tries, progress, log)
+        scenario = scenario.model_copy(update={"luck": search.luck})
     report = None
     if any(f.is_auto for f in scenario.faults):
         scenario, report = calibrate(scenario, size, seed, progress)
@@ -71,7 +85,12 @@ def make_case(
         write_private(folder / SCENARIO_FILE, resolved_yaml(scenario))
         if with_key:
             cf = run_counterfactuals(scenario, size, seed, progress=progress)
-            write_json_atomic(folder / ANSWER_KEY, answer_key(scenario, size, seed, cf))
+            others = replicate_effects(scenario, size, seed, replicates, progress)
+            key = answer_key(scenario, size, seed, cf, others)
+            if search is not None:
+                key["realization"] = {"luck": search.luck, "tried": search.tried}
+                check_intent(key, scenario)
+            write_json_atomic(folder / ANSWER_KEY, key)
         ensure_cube(folder)
 
     manifest = simulate(

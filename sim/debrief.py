@@ -27,9 +27,21 @@ def debrief_text(sub: Submission, report: ScoreReport, key: dict[str, Any]) -> s
             if found is not None and found.position is not None
             else "you did not reach it"
         )
+        if cause["id"] == "noise":
+            lines.append(
+                f"  - noise: {cause['share']:.0%} of the change moves with every cause switched "
+                "off (ordinary variance); "
+                + (
+                    "the change is within it, so NOISE was the answer."
+                    if key.get("control")
+                    else "it counts as unexplained in the diagnosis, and NOISE finds no slice "
+                    "of a real drop."
+                )
+            )
+            continue
         lines.append(
-            f"  - {cause['id']} ({cause['type']}): {cause['share']:.0%} of the change; "
-            f"confirmed by {', '.join(cause['hit_set'])}; {reached}."
+            f"  - {cause['id']} ({cause['type']}): {cause['share']:.0%} of the change"
+            f"{_expected(cause)}; confirmed by {', '.join(cause['hit_set'])}; {reached}."
         )
         lines.append(f"    Evidence: {cause['evidence']}")
     decoys = [c for c in key["causes"] if c["decoy"]]
@@ -53,6 +65,18 @@ def debrief_text(sub: Submission, report: ScoreReport, key: dict[str, Any]) -> s
         + ".",
     ]
     return "\n".join(lines)
+
+
+def _expected(cause: dict[str, Any]) -> str:
+    """How much of the realized share is the cause, and how much this realization."""
+    expected = cause.get("expected")
+    if not expected or expected["worlds"] < 2:
+        return ""
+    lo, hi = expected["share_interval"]
+    return (
+        f" (in expectation {expected['share']:.0%}, 90% interval {lo:.0%} to {hi:.0%} over "
+        f"{expected['worlds']} worlds)"
+    )
 
 
 def _covering_prefix(order: tuple[str, ...], hit_sets: list[list[str]]) -> list[str]:

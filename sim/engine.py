@@ -194,9 +194,14 @@ class Engine:
         faults: dict[str, FaultBase] | None = None,
         start_hour: int = 0,
         on_hour: Callable[[int], None] | None = None,
+        luck: tuple[int, Streams] | None = None,
     ) -> None:
         self.state = state
         self.streams = streams
+        # From this hour on, draws come from these streams (the case windows' luck).
+        self.luck = luck if luck is not None and luck[0] > start_hour else None
+        if luck is not None and self.luck is None:
+            self.streams = luck[1]
         self.period = period
         self.sink = sink
         self.faults = dict(faults or {})
@@ -214,6 +219,10 @@ class Engine:
 
     def run(self, until_hour: int | None = None) -> None:
         end = self.period.days * 24 if until_hour is None else until_hour
+        if self.luck is not None and self.env.now < self.luck[0] <= end:
+            self.env.run(until=self.luck[0])  # every event before the luck hour, none at it
+            self.streams = self.luck[1]
+            self.luck = None
         if end > self.env.now:
             self.env.run(until=end)
 
@@ -227,6 +236,7 @@ class Engine:
             faults,
             start_hour=round(self.env.now),
             on_hour=self.on_hour,
+            luck=self.luck,
         )
 
     # ---- processes ----------------------------------------------------------------------

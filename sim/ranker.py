@@ -126,9 +126,7 @@ def retrain(
     item_x = feats[rows["item"]]
     x_imp = np.column_stack([item_x, np.log1p(rows["position"])])
     ctr = fit_logistic(x_imp, p_click, start=previous.ctr if previous else None)
-    cvr = fit_logistic(
-        item_x, p_order, weight=p_click, start=previous.cvr if previous else None
-    )
+    cvr = fit_logistic(item_x, p_order, weight=p_click, start=previous.cvr if previous else None)
     report = {"rows": float(n_rows), "auc": _auc(ctr.predict(x_imp), p_click)}
     return Model(version, ctr, cvr, n_rows), report
 

@@ -37,21 +37,28 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 
 
 class Streams:
-    """The run's random streams, all derived from one seed."""
+    """The run's random streams, all derived from one seed (and a luck number: see `lucky`)."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, luck: int = 0) -> None:
         self.seed = int(seed)
+        self.luck = int(luck)
         self._root = np.random.SeedSequence(self.seed)
 
+    def lucky(self, luck: int) -> Streams:
+        """The same world's streams with other luck: every draw differs, none is shared."""
+        return Streams(self.seed, luck)
+
     def generator(self, mechanism: str, *key: int) -> np.random.Generator:
+        extra = (self.luck,) if self.luck else ()
         seq = np.random.SeedSequence(
             entropy=self._root.entropy,
-            spawn_key=(stable_hash(mechanism), *(int(k) for k in key)),
+            spawn_key=(stable_hash(mechanism), *(int(k) for k in key), *extra),
         )
         return np.random.Generator(np.random.PCG64(seq))
 
     def _bits(self, mechanism: str, counters: np.ndarray) -> np.ndarray:
-        salt = _splitmix64(np.array([self.seed * 0x1000193 + stable_hash(mechanism)], np.uint64))
+        mix = self.seed * 0x1000193 + stable_hash(mechanism) + self.luck * 0x9E3779B1
+        salt = _splitmix64(np.array([mix % 2**64], np.uint64))
         with np.errstate(over="ignore"):
             state = (counters.astype(np.uint64, copy=False) ^ salt[0]) * _GOLDEN
         return _splitmix64(state)
@@ -68,7 +75,6 @@ class Streams:
         low = (bits & np.uint64(0xFFFFFFFF)).astype(np.float64) * scale
         high = (bits >> np.uint64(32)).astype(np.float64) * scale
         return low, high
-
 
     def uniform_rows(self, mechanism: str, counters: np.ndarray, k: int) -> np.ndarray:
         """`k` independent uniforms per counter (32-bit each), shape (k, n): two per hash."""

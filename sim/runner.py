@@ -32,7 +32,7 @@ from sim.world import CATEGORIES, DEVICES, NETWORKS, PLATFORMS, SHOP_TYPES, Size
 
 Progress = Callable[[int], None]
 CASE_FILE = "case.yaml"  # the brief as a candidate receives it
-WARMUP_DAYS = 6
+WARMUP_DAYS = 14  # the ranker, item history and stock settle in about two weeks
 YEAR_DAYS = 364  # a year back on the same weekday
 
 
@@ -86,10 +86,11 @@ def build_world(scenario: Scenario, size: Size, seed: int) -> tuple[Streams, Wor
 
 
 def warm_state(world: World, streams: Streams, current: Period) -> EngineState:
-    """Days of unrecorded marketplace life before the case, so the ranker starts trained.
+    """Days of unrecorded marketplace life before the case, so the world starts stationary.
 
-    Without it the first week would show the cold-start model learning, a trend no real
-    marketplace has.
+    Without it the first weeks would show the cold-start model learning (conversion rose
+    by 5-10% from week 1 to week 2 with six days of warm-up), a trend no real marketplace
+    has, and last year's reference weeks would inherit it.
     """
     start = current.start - timedelta(days=WARMUP_DAYS)
     warmup = Engine(
@@ -101,16 +102,58 @@ def warm_state(world: World, streams: Streams, current: Period) -> EngineState:
     return state
 
 
+def case_luck(scenario: Scenario, streams: Streams) -> tuple[int, Streams] | None:
+    """From the before window on, the case period draws with the scenario's luck: the world
+    and its history up to the windows stay the same whatever luck a case picks."""
+    if not scenario.luck:
+        return None
+    before_start = scenario.days - scenario.windows.after_days - scenario.windows.before_days
+    return before_start * 24, streams.lucky(scenario.luck)
+
+
+def case_engine(
+    scenario: Scenario,
+    streams: Streams,
+    state: EngineState,
+    sink: Sink,
+    faults: dict[str, FaultBase] | None = None,
+    progress: Progress | None = None,
+) -> Engine:
+    """The engine of a case period, with the case's luck from the before window on."""
+    return Engine(
+        state,
+        streams,
+        plan(scenario).current,
+        sink,
+        faults,
+        on_hour=progress,
+        luck=case_luck(scenario, streams),
+    )
+
+
+_WARM: dict[tuple[object, ...], EngineState] = {}
+
+
+def warm_world(scenario: Scenario, size: Size, seed: int) -> tuple[Streams, EngineState]:
+    """The world and its warmed-up state at the case's start: built once per case in a
+    process (calibration, the run and the counterfactual branches fork copies of it)."""
+    key = (seed, size, scenario.start, scenario.days)
+    if key not in _WARM:
+        streams, world = build_world(scenario, size, seed)
+        _WARM.clear()  # one case at a time: a warm state is tens of MB
+        _WARM[key] = warm_state(world, streams, plan(scenario).current)
+    return Streams(seed), copy.deepcopy(_WARM[key])
+
+
 def run_periods(
     scenario: Scenario,
     streams: Streams,
-    world: World,
+    state: EngineState,
     sink: Sink,
     run_plan: RunPlan,
     progress: Progress | None = None,
 ) -> Engine:
-    """Warm up, then simulate the reference weeks (on a copy) and the case period."""
-    state = warm_state(world, streams, run_plan.current)
+    """Simulate the reference weeks (on a copy of the warm state) and the case period."""
     if run_plan.reference is not None:
         ref = Engine(
             copy.deepcopy(state),
@@ -121,7 +164,7 @@ def run_periods(
             on_hour=progress,
         )
         ref.run()
-    engine = Engine(state, streams, run_plan.current, sink, fault_map(scenario), on_hour=progress)
+    engine = case_engine(scenario, streams, state, sink, fault_map(scenario), progress)
     for exp in run_plan.experiments:
         engine.sink.rows(
             "changelog",
@@ -217,10 +260,11 @@ def simulate(
     seed = scenario.seed if seed is None else seed
     run_plan = plan(scenario)
     with atomic_folder(out, force=force) as tmp:
-        streams, world = build_world(scenario, size, seed)
+        streams, state = warm_world(scenario, size, seed)
+        world = state.world
         sink = ParquetSink(tmp)
         try:
-            run_periods(scenario, streams, world, sink, run_plan, progress)
+            run_periods(scenario, streams, state, sink, run_plan, progress)
         except BaseException:
             sink.abort()
             raise

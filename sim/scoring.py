@@ -187,14 +187,42 @@ def _format_pydantic(exc: ValidationError) -> list[str]:
     return problems
 
 
+SUBMISSION_ABOUT = "about"  # the dashboard's record of who submitted, for which run and attempt
+
+
+_MAX_PROBLEMS = 20
+_MAX_PROBLEM_CHARS = 300
+
+
 def parse_submission(obj: Any, source: str = "<submission>") -> Submission:
-    """Validate a decoded submission, turning every problem into one `SubmissionError`."""
+    """Validate a decoded submission, turning every problem into one `SubmissionError`.
+
+    Oversized parts are refused before validation, and at most `_MAX_PROBLEMS` problems of
+    bounded length are reported, so a hostile file costs linear time and a short message.
+    """
     if not isinstance(obj, Mapping):
         raise SubmissionError(source, [f"expected a JSON object, got {type(obj).__name__}"])
+    limits = {"order": len(MENU), "shares": len(MENU) + 1, "notes": len(MENU) + 1}
+    for name, most in limits.items():
+        part = obj.get(name)
+        if isinstance(part, list | dict) and len(part) > most:
+            raise SubmissionError(source, [f"{name}: {len(part)} entries; at most {most}"])
+    data = {k: v for k, v in obj.items() if k != SUBMISSION_ABOUT}  # who/which run: not scored
     try:
-        return Submission.model_validate(dict(obj))
+        return Submission.model_validate(data)
     except ValidationError as exc:
-        raise SubmissionError(source, _format_pydantic(exc)) from None
+        problems = [_clip(p) for p in _format_pydantic(exc)[:_MAX_PROBLEMS]]
+        if exc.error_count() > _MAX_PROBLEMS:
+            problems.append(f"... and {exc.error_count() - _MAX_PROBLEMS} more problems")
+        raise SubmissionError(source, problems) from None
+    except RecursionError:
+        raise SubmissionError(source, ["nested too deeply"]) from None
+
+
+def _clip(problem: str) -> str:
+    if len(problem) <= _MAX_PROBLEM_CHARS:
+        return problem
+    return problem[: _MAX_PROBLEM_CHARS - 1] + "…"
 
 
 def load_submission(path: str | Path) -> Submission:
@@ -227,6 +255,7 @@ class Cause:
     share: float
     hit_set: tuple[str, ...]
     decoy: bool = False
+    ordered: bool = True  # counts in the order loss (the noise entry only in a control case)
 
 
 CauseLike = Mapping[str, Any] | Cause
@@ -250,7 +279,13 @@ def as_causes(entries: Iterable[CauseLike]) -> list[Cause]:
                     hits = [NOISE_ID]
                 if hits is None:
                     raise KeyError("hit_set")
-                cause = Cause(cid, float(entry["share"]), tuple(hits), bool(entry.get("decoy")))
+                cause = Cause(
+                    cid,
+                    float(entry["share"]),
+                    tuple(hits),
+                    bool(entry.get("decoy")),
+                    bool(entry.get("ordered", True)),
+                )
             except KeyError as exc:
                 raise ValueError(f"answer-key entry {dict(entry)!r} lacks {exc}") from None
         if cause.id in seen:
@@ -272,22 +307,25 @@ def as_causes(entries: Iterable[CauseLike]) -> list[Cause]:
     return causes
 
 
-def relevances(causes: Iterable[CauseLike]) -> dict[str, float]:
+def relevances(causes: Iterable[CauseLike], in_order: bool = True) -> dict[str, float]:
     """r_k: shares clipped at zero and renormalised to sum 1 (all zero if none is positive).
 
     Clipping is why an offsetting change (negative share) earns nothing for being found.
+    For the order loss (`in_order`), entries marked `ordered: false` weigh nothing: NOISE is a
+    hypothesis about the whole change, so the noise remainder of a real drop is not a slice
+    of it that listing NOISE finds; the diagnosis score still counts it, as "unexplained".
     """
     checked = as_causes(causes)
-    clipped = {c.id: max(c.share, 0.0) for c in checked}
+    clipped = {c.id: max(c.share, 0.0) if c.ordered or not in_order else 0.0 for c in checked}
     total = sum(clipped.values())
     if total <= 0:
         return dict.fromkeys(clipped, 0.0)
     return {cid: s / total for cid, s in clipped.items()}
 
 
-def _weighted(causes: Iterable[CauseLike]) -> list[tuple[Cause, float]]:
+def _weighted(causes: Iterable[CauseLike], in_order: bool = True) -> list[tuple[Cause, float]]:
     checked = as_causes(causes)
-    rel = relevances(checked)
+    rel = relevances(checked, in_order)
     return [(c, rel[c.id]) for c in checked]
 
 
@@ -470,7 +508,7 @@ def true_shares_by_id(
     for the exhaustive search fall back to each cause's first claimed id, else its primary id.
     """
     claim = _claimed_by_id(claimed)
-    weighted = [(c, r) for c, r in _weighted(causes) if r > 0]
+    weighted = [(c, r) for c, r in _weighted(causes, in_order=False) if r > 0]
     options: list[list[str]] = []
     for c, _ in weighted:
         named = [h for h in c.hit_set if claim.get(h, 0.0) > 0]

@@ -22,7 +22,7 @@ import numpy as np
 from sim.engine import Engine, HourResult, NullSink, Period
 from sim.faults.base import FaultBase
 from sim.rng import Streams
-from sim.runner import build_world, plan, warm_state
+from sim.runner import case_engine, plan, warm_world
 from sim.scenario import Scenario
 from sim.world import Size
 
@@ -145,10 +145,9 @@ def run_counterfactuals(
     windows = Windows.of(scenario)
     run_plan = plan(scenario)
     period = run_plan.current
-    streams, world = build_world(scenario, size, seed)
-    state = warm_state(world, streams, period)
+    streams, state = warm_world(scenario, size, seed)
     order = sorted(faults, key=lambda fid: (faults[fid].at, fid))
-    root = Engine(state, streams, period, MetricSink(), on_hour=progress)
+    root = case_engine(scenario, streams, state, MetricSink(), progress=progress)
     changes: dict[frozenset[str], Change] = {}
     hours = [0]
 
@@ -167,7 +166,7 @@ def run_counterfactuals(
             label = on | {fid} if include else on
             active = {**engine.faults, fid: faults[fid]} if include else dict(engine.faults)
             child = engine.fork(copy.deepcopy(engine.sink), active)
-            child.streams = _branch_streams(streams, crn, label)
+            child.streams = _branch_streams(child.streams, crn, label)
             explore(child, remaining[1:], label)
 
     explore(root, order, frozenset())
@@ -222,10 +221,9 @@ def calibrate(
     target, tol = scenario.target.change, scenario.target.tolerance
     ids = scenario.fault_ids()
     period = plan(scenario).current
-    streams, world = build_world(scenario, size, seed)
-    state = warm_state(world, streams, period)
+    streams, state = warm_world(scenario, size, seed)
     first = min(onset_hour(f, period) for f in scenario.faults)
-    root = Engine(state, streams, period, MetricSink(), on_hour=progress)
+    root = case_engine(scenario, streams, state, MetricSink(), progress=progress)
     root.run(first)
     windows = Windows.of(scenario)
     top = 1.0 / max(scenario.faults[i].strength for i in auto)
@@ -282,8 +280,67 @@ def calibrate(
     return resolved, report
 
 
-def answer_key(scenario: Scenario, size: Size, seed: int, cf: Counterfactuals) -> dict[str, Any]:
-    """The answer key: each fault's share of the change (and the noise entry's)."""
+REPLICATE_STRIDE = 1_000_003
+T_95 = (6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812)  # t(0.95, df)
+
+
+def replicate_seeds(seed: int, replicates: int) -> list[int]:
+    """Other worlds of the same scenario: seeds derived from the case's own."""
+    return [(seed + i * REPLICATE_STRIDE) % 2**32 for i in range(1, replicates + 1)]
+
+
+def effects(scenario: Scenario, cf: Counterfactuals) -> dict[str, float]:
+    """Each fault's Shapley effect on the observed change, the noise entry's, and the total."""
+    players = sorted(resolved_faults(scenario))
+    out = shapley({s: c.observed for s, c in cf.changes.items()}, players)
+    out["noise"] = cf.changes[frozenset()].observed
+    out["total"] = cf.changes[frozenset(players)].observed
+    return out
+
+
+def replicate_effects(
+    scenario: Scenario,
+    size: Size,
+    seed: int,
+    replicates: int,
+    progress: Callable[[int], None] | None = None,
+) -> list[dict[str, float]]:
+    """The effects in `replicates` other worlds (other seeds, the seed's own luck), with the
+    scenario's severities: what each cause does in expectation, not in this realization."""
+    plain = scenario.model_copy(update={"luck": 0})
+    return [
+        effects(plain, run_counterfactuals(plain, size, s, progress=progress))
+        for s in replicate_seeds(seed, replicates)
+    ]
+
+
+def expectation(values: list[float], total: float) -> dict[str, Any]:
+    """Mean effect over worlds with a 90% t-interval, and as a share of the mean change."""
+    n = len(values)
+    mean = sum(values) / n
+    half = 0.0
+    if n > 1:
+        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+        half = T_95[min(n - 2, len(T_95) - 1)] * sd / math.sqrt(n)
+    scale = 1.0 / total if total else 0.0
+    return {
+        "worlds": n,
+        "effect": mean,
+        "interval": [mean - half, mean + half],
+        "share": mean * scale,
+        "share_interval": sorted([(mean - half) * scale, (mean + half) * scale]),
+    }
+
+
+def answer_key(
+    scenario: Scenario,
+    size: Size,
+    seed: int,
+    cf: Counterfactuals,
+    replicates: list[dict[str, float]] | None = None,
+) -> dict[str, Any]:
+    """The answer key: each fault's share of the change (and the noise entry's), and, with
+    replicate worlds, each one's expected effect and share with a 90% interval."""
     faults = resolved_faults(scenario)
     players = sorted(faults)
     full = cf.changes[frozenset(players)]
@@ -326,6 +383,9 @@ def answer_key(scenario: Scenario, size: Size, seed: int, cf: Counterfactuals) -
             "effect": none.observed,
             "business_effect": none.business,
             "hit_set": ["NOISE"],
+            # NOISE is a claim about the whole change: it is a slice to find only in a control
+            # case; in a real drop its remainder counts as "unexplained" in the diagnosis.
+            "ordered": control,
             "onset": None,
             "scope": {},
             "severity": None,
@@ -336,6 +396,12 @@ def answer_key(scenario: Scenario, size: Size, seed: int, cf: Counterfactuals) -
             "changelog": None,
         }
     )
+    if replicates:
+        worlds = [effects(scenario, cf), *replicates]
+        mean_total = sum(w["total"] for w in worlds) / len(worlds)
+        for cause in causes:
+            values = [w[cause["id"]] for w in worlds]
+            cause["expected"] = expectation(values, 0.0 if control else mean_total)
     causes.sort(key=lambda c: -c["share"])
     target = scenario.target
     return {

@@ -88,6 +88,12 @@ class FaultBase(BaseModel):
     )
     scope: Scope = Field(default_factory=Scope)
     decoy: bool = Field(default=False, description="A real change not meant to explain the drop.")
+    share: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="The intended share of the change this cause explains (checked on the key).",
+    )
     changelog: str | None = Field(
         default=None,
         max_length=200,
@@ -107,6 +113,8 @@ class FaultBase(BaseModel):
             raise ValueError("end must be after at")
         if isinstance(self.severity, float | int) and not 0 <= self.severity <= 1:
             raise ValueError("severity must be between 0 and 1, or auto")
+        if self.decoy and self.share is not None:
+            raise ValueError("a decoy explains (almost) nothing: drop share or decoy")
         extra = self.scope.dimensions() - self.scope_dimensions
         if extra:
             allowed = ", ".join(sorted(self.scope_dimensions)) or "none"

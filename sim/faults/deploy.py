@@ -36,6 +36,12 @@ class Deploy(FaultBase):
     changelog_service: ClassVar[str] = "feed-api"
     scope_dimensions: ClassVar[frozenset[str]] = frozenset({"platform", "city_tier"})
 
+    def hits(self) -> list[str]:
+        """A deploy that changed latency or errors is found by PERF (where it happened) or by
+        DEPLOY (the change log); a harmless one only by the change log."""
+        regression = (self.server_factor, self.client_factor, self.error_rate) != (1.0, 1.0, 0.0)
+        return ["PERF", "DEPLOY"] if regression else ["DEPLOY"]
+
     def apply(self, state: EngineState, level: float, key: str) -> None:
         if level <= 0:
             state.latency.overlays.pop(key, None)

@@ -38,9 +38,6 @@ class FeedChange(FaultBase):
     changelog_service: ClassVar[str] = "item-feed-pipeline"
     scope_dimensions: ClassVar[frozenset[str]] = frozenset({"category"})
 
-    def hits(self) -> list[str]:
-        return ["FEED", "DEPLOY"] if self.changelog else ["FEED"]
-
     def apply(self, state: EngineState, level: float, key: str) -> None:
         if level <= 0:
             state.feed_transforms.pop(key, None)
