@@ -14,7 +14,7 @@ import polars as pl
 from sim.cube import CUBE_DIR, TABLES_DIR
 
 MAX_ROWS = 10_000
-MAX_BYTES = 8 << 20  # a result larger than this is refused, not shipped to the browser
+MAX_BYTES = 4 << 20  # a result larger than this is refused, not shipped to the browser
 CUBE_PREFIX = "cube_"
 
 

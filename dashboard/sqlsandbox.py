@@ -102,6 +102,27 @@ def _message(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _explain(exc: BaseException, timeout: float) -> QueryFailed | QueryRefused:
+    """The error for the person who wrote the query. DuckDB's own exceptions, or the same
+    errors surfacing through the Arrow stream (as Arrow errors carrying DuckDB's message)."""
+    text = _message(exc)
+    if isinstance(exc, duckdb.InterruptException) or "INTERRUPT" in text.upper():
+        return QueryFailed(
+            f"stopped after {timeout:g} s; aggregate or filter before joining large tables "
+            "(a join without a key multiplies their rows)"
+        )
+    if isinstance(exc, duckdb.PermissionException) or "Permission Error" in text:
+        return QueryRefused(
+            "only the run's tables can be read; files, other folders and the network are out "
+            f"of reach ({text})"
+        )
+    if isinstance(exc, duckdb.OutOfMemoryException | MemoryError) or "Out of Memory" in text:
+        return QueryFailed(
+            "the query needs more memory than a query may use; aggregate or filter first"
+        )
+    return QueryFailed(text)
+
+
 def _frame(table: pa.Table) -> pl.DataFrame:
     """Polars, with DuckDB's HUGEINT sums (Arrow decimals) as plain numbers for the charts."""
     frame = pl.from_arrow(table)
@@ -145,22 +166,8 @@ def execute(
             if rows > max_rows:
                 break
         table = pa.Table.from_batches(batches, schema=reader.schema)
-    except duckdb.InterruptException:
-        raise QueryFailed(
-            f"stopped after {timeout:g} s; aggregate or filter before joining large tables "
-            "(a join without a key multiplies their rows)"
-        ) from None
-    except duckdb.PermissionException as exc:
-        raise QueryRefused(
-            "only the run's tables can be read; files, other folders and the network are out "
-            f"of reach ({_message(exc)})"
-        ) from None
-    except duckdb.OutOfMemoryException:
-        raise QueryFailed(
-            "the query needs more memory than a query may use; aggregate or filter first"
-        ) from None
-    except duckdb.Error as exc:
-        raise QueryFailed(_message(exc)) from None
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:  # mid-stream: a bare OSError
+        raise _explain(exc, timeout) from None
     finally:
         timer.cancel()
         if reader is not None:

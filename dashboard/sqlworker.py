@@ -65,8 +65,14 @@ def _serve(conn: Connection, memory_bytes: int, memory_limit: str, threads: int)
             conn.send(("failed", str(exc)))
         except MemoryError:
             conn.send(("failed", f"the query needs more than {memory_bytes >> 30} GiB of memory"))
-        except Exception as exc:  # opening the run's tables failed: say so, keep serving
-            conn.send(("failed", f"the run's tables could not be opened ({type(exc).__name__})"))
+        except Exception as exc:  # e.g. the run's tables could not be opened: keep serving
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            conn.send(
+                (
+                    "failed",
+                    f"the SQL worker could not run the query ({type(exc).__name__}: {first})",
+                )
+            )
 
 
 def _worker_env() -> dict[str, str]:

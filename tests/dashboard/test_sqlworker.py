@@ -63,6 +63,14 @@ def test_worker_passes_on_refusals_and_failures(worker, dash_run):
         worker.run(dash_run, "SELECT no_such_column FROM sessions", 10)
 
 
+def test_an_error_while_rows_stream_is_explained(worker, dash_run):
+    """DuckDB errors met after the first rows reach Python through Arrow as a bare OSError."""
+    late = "SELECT CASE WHEN i > 5000 THEN CAST('x' AS INT) ELSE i END AS v FROM range(9000) t(i)"
+    with pytest.raises(QueryFailed, match="Conversion Error"):
+        worker.run(dash_run, late, 10_000)
+    assert worker.run(dash_run, "SELECT 1 AS one", 1).frame.item() == 1
+
+
 def test_runaway_query_is_interrupted_and_the_worker_kept(worker, dash_run):
     pid = worker.pid
     started = time.monotonic()
