@@ -1,13 +1,17 @@
 """casesim investigation dashboard: the script `streamlit run` executes on every interaction.
 
 It decides which pages exist (the debrief only once this attempt is submitted), shows the
-case and attempt in the sidebar, and runs the chosen page. Pages are thin scripts in
-`dashboard/views/`; the numbers come from sim/ (cube, metrics, scoring, store, sqlguard)
+case and attempt in the sidebar, and runs the chosen page (an error in a page shows a
+friendly message and a reference; its details go to the server log only). Pages are thin scripts in
+`dashboard/views/`; the numbers come from sim/ (cube, metrics, scoring, store)
 and the pure helpers in `dashboard/analysis/`.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import secrets
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -75,7 +79,12 @@ else:
             f"Before {w.before[0]:%d %b}–{w.before[1]:%d %b} · after {w.after[0]:%d %b}–"
             f"{w.after[1]:%d %b %Y}  \nRun: {run.name} · {info.size} · seed {info.seed}"
         )
+        refused = st.session_state.pop(state.REFUSED_KEY, None)
+        if refused:
+            st.warning(refused, icon=":material/block:")
         started = datetime.fromisoformat(attempt.started_at)
+        if attempt.user:
+            st.caption(f"Candidate: {attempt.user}")
         if attempt.submitted:
             st.success(f"Attempt #{attempt.id} submitted", icon=":material/lock:")
         else:
@@ -89,5 +98,16 @@ if goto in pages:
 preload.wait(charts=selected is not pages.get("brief"))  # the brief draws no plotly chart
 try:
     selected.run()
+except Exception:  # a friendly page; the details go to the server's log, never the browser
+    if os.environ.get("CASESIM_DASHBOARD_RAISE"):  # tests want the exception itself
+        raise
+    ref = secrets.token_hex(4)
+    logging.getLogger("casesim.dashboard").exception("page failed (reference %s)", ref)
+    st.error(
+        "Something went wrong while drawing this page. Your attempt and anything you "
+        "submitted are safe. Try another page or reload; if it persists, tell the host "
+        f"(reference `{ref}`).",
+        icon=":material/error:",
+    )
 finally:
     preload.first_page_drawn()

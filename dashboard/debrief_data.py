@@ -7,13 +7,16 @@ of `answer_key.json` (through `sim.case.key_for_run`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from sim.scoring import score
+from sim.cube import MANIFEST
+from sim.scoring import SUBMISSION_ABOUT, score
 from sim.store import Attempt, AttemptStore
 
 
@@ -50,6 +53,28 @@ def attempt_score(store: AttemptStore, run: Path, attempt: Attempt) -> dict[str,
     report = score(attempt.submission or {}, key["causes"]).to_dict()
     store.record_score(attempt.id, report)
     return report
+
+
+def submission_file(run: Path, attempt: Attempt) -> dict[str, Any]:
+    """The submission as the candidate downloads it for the hiring team: the scored fields,
+    and under `about` who made it, on which run (the folder, and a fingerprint of its
+    tables that a bundle shares with its full run), which attempt, and the time it took."""
+    manifest = json.loads((run / MANIFEST).read_text())
+    shas = "".join(t.get("sha256", "") for _, t in sorted(manifest.get("tables", {}).items()))
+    minutes = attempt.minutes
+    about = {
+        "name": attempt.user,
+        "run": run.name,
+        "run_fingerprint": hashlib.sha256(shas.encode()).hexdigest()[:16],
+        "scenario": attempt.scenario_id,
+        "size": attempt.size,
+        "seed": attempt.seed,
+        "attempt": attempt.id,
+        "started_at": attempt.started_at,
+        "submitted_at": attempt.submitted_at,
+        "time_spent_minutes": None if minutes is None else round(minutes, 1),
+    }
+    return {**(attempt.submission or {}), SUBMISSION_ABOUT: about}
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Generating a case from the picker: a background job, so the page stays responsive.
 
 `make_case` takes from seconds (tiny) to minutes (default size): calibration, the run and
-the counterfactual runs of the answer key. It runs on a worker thread; pages poll the job's
-counters, never block on it, and a rerun or a page switch does not interrupt it.
+the counterfactual runs of the answer key. Jobs run one at a time on one worker thread per
+server (two at once would halve each other's speed on a small machine and double the memory);
+the others wait in a queue whose position the picker shows. Pages poll the job's counters,
+never block on it, and a rerun or a page switch does not interrupt it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,17 +73,28 @@ class Job:
 
 
 class Jobs:
-    """The jobs of one server process (shared by all sessions), one per target folder."""
+    """The jobs of one server process (shared by all sessions), one per target folder, run
+    one at a time in the order they were asked for."""
 
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
+        self._queue: deque[Job] = deque()
+        self._current: Job | None = None
+        self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def get(self, target: Path) -> Job | None:
         return self._jobs.get(str(target))
 
+    def ahead(self, job: Job) -> int | None:
+        """How many jobs run or wait before `job` (None unless it is waiting)."""
+        with self._lock:
+            if job not in self._queue:
+                return None
+            return self._queue.index(job) + (self._current is not None)
+
     def start(self, scenario_path: Path, size: str, target: Path, seed: int | None) -> Job:
-        """Start generating `target` unless it exists or a job for it is running."""
+        """Queue generating `target` unless it exists or a job for it is queued or running."""
         with self._lock:
             job = self._jobs.get(str(target))
             if job is not None and (not job.done or job.error is None):
@@ -89,6 +103,22 @@ class Jobs:
             if (target / MANIFEST).is_file():
                 job.phase, job.done, job.finished = "ready", True, job.started
             else:
-                threading.Thread(target=job.run, name=f"casesim-{target.name}", daemon=True).start()
+                self._queue.append(job)
+                if self._worker is None:
+                    self._worker = threading.Thread(
+                        target=self._drain, name="casesim-generation", daemon=True
+                    )
+                    self._worker.start()
             self._jobs[str(target)] = job
             return job
+
+    def _drain(self) -> None:
+        """Run queued jobs one after another; the thread ends when the queue is empty."""
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._current = self._worker = None
+                    return
+                job = self._current = self._queue.popleft()
+            job.started = time.monotonic()  # the clock counts from the start, not the queue
+            job.run()

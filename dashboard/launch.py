@@ -1,11 +1,22 @@
-"""Start the dashboard server: `casesim dashboard [RUN_DIR] [--port N]` lands here."""
+"""Start the dashboard server: `casesim dashboard [RUN_DIR] [--port N]` lands here.
+
+The server runs as a child in its own process group; Ctrl-C, SIGTERM and SIGHUP stop that
+whole group (the Streamlit server and its SQL workers), and the child dies with this process
+if it is killed outright. The host token (everyone's history) is handed over in the
+environment, never on a command line another user could list.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import FrameType
 
 APP = Path(__file__).resolve().parent / "app.py"
 THEME = {
@@ -41,6 +52,7 @@ def command(
         "runner.magicEnabled": "false",
         "browser.gatherUsageStats": "false",
         "client.toolbarMode": "minimal",
+        "client.showErrorDetails": "none",  # tracebacks go to the log, never the browser
         **THEME,
     }
     if address:
@@ -53,8 +65,50 @@ def command(
     return cmd
 
 
-def serve(run_dir: Path | None, port: int, data_dir: Path) -> int:
-    """Run the dashboard until interrupted; returns the server's exit code."""
+class _Stopped(Exception):
+    """SIGTERM or SIGHUP reached the launcher."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, _frame: FrameType | None) -> None:
+    raise _Stopped(signum)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: a SIGTERM when the launcher dies (Linux), so a killed
+    launcher never leaves a server behind."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """Stop the server's process group: SIGTERM, then SIGKILL after `grace` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)  # the server is gone; its workers follow
+        return
+
+
+def host_url(address: str, port: int, token: str) -> str:
+    return f"http://{address}:{port}/history?host={token}"
+
+
+def serve(run_dir: Path | None, port: int, data_dir: Path, host_token: str | None = None) -> int:
+    """Run the dashboard until interrupted (Ctrl-C, SIGTERM, SIGHUP); returns its exit code.
+
+    `host_token` opens everyone's history; without one a random token is made and printed."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     if run_dir is not None:
@@ -63,12 +117,34 @@ def serve(run_dir: Path | None, port: int, data_dir: Path) -> int:
         if not is_current(run_dir):
             print(f"preparing the metric cube of {run_dir} (once per run)…", file=sys.stderr)
             ensure_cube(run_dir)
+    if host_token is not None and len(host_token.strip()) < 8:
+        print("casesim dashboard: --host-token needs at least 8 characters", file=sys.stderr)
+        return 2
+    token = (host_token or "").strip() or secrets.token_urlsafe(18)
     headless = not has_display()
     # Local only by default (and no lookup of an external address); set
     # CASESIM_DASHBOARD_ADDRESS=0.0.0.0 to serve a container's port.
     address = os.environ.get("CASESIM_DASHBOARD_ADDRESS", "localhost")
     print(f"casesim dashboard: http://{address}:{port}", file=sys.stderr)
+    if host_token is None:
+        print(f"host view (everyone's attempts): {host_url(address, port, token)}", file=sys.stderr)
+    env = {**os.environ, "CASESIM_HOST_TOKEN": token}
+    previous = {s: signal.signal(s, _raise_stopped) for s in (signal.SIGTERM, signal.SIGHUP)}
+    proc = None
     try:
-        return subprocess.call(command(run_dir, port, data_dir, headless, address))
+        proc = subprocess.Popen(
+            command(run_dir, port, data_dir, headless, address),
+            env=env,
+            start_new_session=True,  # one group to stop; Ctrl-C is forwarded below
+            preexec_fn=_die_with_parent,
+        )
+        return proc.wait()
     except KeyboardInterrupt:
         return 130
+    except _Stopped as stopped:
+        return 128 + stopped.signum
+    finally:
+        if proc is not None:
+            stop_group(proc)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

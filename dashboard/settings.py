@@ -2,6 +2,8 @@
 
 `casesim dashboard` passes them as script arguments (`-- --run RUN --data-dir DATA`); tests
 and other launchers may set `CASESIM_RUN` / `CASESIM_DATA_DIR` instead. Arguments win.
+The host token (which opens everyone's history) comes only from `CASESIM_HOST_TOKEN`, so it
+never shows in the process list.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Settings:
     data_dir: Path
     scenarios_dir: Path = SCENARIOS_DIR
     sql_workers: int = SQL_WORKERS
+    host_token: str | None = None
 
 
 def parse(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -41,4 +44,5 @@ def parse(argv: list[str] | None = None, env: dict[str, str] | None = None) -> S
         data_dir=Path(data).resolve(),
         scenarios_dir=Path(scenarios).resolve() if scenarios else SCENARIOS_DIR,
         sql_workers=max(1, int(env.get("CASESIM_SQL_WORKERS") or SQL_WORKERS)),
+        host_token=env.get("CASESIM_HOST_TOKEN") or None,
     )

@@ -1,13 +1,22 @@
-"""Session state: which run is open and which attempt it is. Small values only (paths, ids).
+"""Session state: which run is open and which attempt is this person's. Small values only.
 
 The run comes from, in order: a case picked in this session, the `case` query parameter (a
 run folder's name inside the data folder, so a reload keeps the case), the run given at
-launch. The attempt is the latest one stored for that run, or a new one.
+launch.
+
+An attempt belongs to a person, never to the run: a session starts its own attempt and
+keeps its unguessable token in the session and in the URL (`?attempt=<token>`), so a reload
+resumes it. A session never adopts an attempt whose token it does not hold; the store refuses
+a submission made with another attempt's token. Attempts one person starts after another
+share the first one's `owner` token, which is what "your history" lists. Query parameters
+are bounded and validated before use: a malformed one is ignored, never an error.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from pathlib import Path
 
 import streamlit as st
@@ -15,10 +24,19 @@ import streamlit as st
 from dashboard import loaders
 from dashboard.settings import Settings, parse
 from sim.cube import MANIFEST
-from sim.store import Attempt
+from sim.store import Attempt, UnknownAttempt
 
 RUN_KEY = "casesim_run"
-ATTEMPT_KEY = "casesim_attempt"
+ATTEMPT_KEY = "casesim_attempt"  # this session's attempt id ...
+TOKEN_KEY = "casesim_token"  # ... and the token that proves it is this session's
+OWNER_KEY = "casesim_owner"  # the owner token of this person's attempts
+HOST_KEY = "casesim_host"  # True once the host token was given in this session
+REFUSED_KEY = "casesim_refused"  # why an attempt named by this session was not adopted
+TOKEN_PARAM = "attempt"
+HOST_PARAM = "host"
+_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_HOST_TOKEN = re.compile(r"[!-~]{8,128}")  # printable ASCII, as given on the command line
 GOTO_KEY = "casesim_goto"
 HYPOTHESES_PREFIX = "hyp_"  # the hypotheses page's widget keys
 HYPOTHESES_NAME_KEY = "hyp_name"  # kept across attempts
@@ -38,15 +56,26 @@ def _is_run(path: Path) -> bool:
     return (path / MANIFEST).is_file() and (path / "case.yaml").is_file()
 
 
+def param(name: str, pattern: re.Pattern[str]) -> str | None:
+    """A query parameter if it is a short string matching `pattern`, else None."""
+    value = st.query_params.get(name)
+    if isinstance(value, str) and len(value) <= 128 and pattern.fullmatch(value):
+        return value
+    return None
+
+
 def current_run(cfg: Settings) -> Path | None:
     chosen = st.session_state.get(RUN_KEY)
     if chosen and _is_run(Path(chosen)):
         return Path(chosen)
-    name = st.query_params.get("case")
-    if name and "/" not in name and "\\" not in name and not name.startswith("."):
+    name = param("case", _RUN_NAME)
+    if name and not name.startswith("."):
         candidate = cfg.data_dir / name
-        if _is_run(candidate):
-            return candidate
+        try:
+            if _is_run(candidate):
+                return candidate
+        except OSError:  # a name the file system refuses is simply not a case
+            pass
     if cfg.run_dir is not None and _is_run(cfg.run_dir):
         return cfg.run_dir
     return None
@@ -57,6 +86,8 @@ def open_run(path: Path | str, cfg: Settings) -> None:
     path = Path(path).absolute()
     st.session_state[RUN_KEY] = str(path)
     st.session_state.pop(ATTEMPT_KEY, None)
+    st.session_state.pop(TOKEN_KEY, None)
+    st.query_params.pop(TOKEN_PARAM, None)
     if path.parent != cfg.data_dir:
         st.query_params.pop("case", None)
     keep_in_url(path, cfg)
@@ -68,17 +99,77 @@ def keep_in_url(run: Path, cfg: Settings) -> None:
         st.query_params["case"] = run.name
 
 
+def _own(attempt: Attempt | None, run: Path, token: str | None) -> bool:
+    return (
+        attempt is not None
+        and attempt.run_dir == str(run)
+        and attempt.token is not None
+        and token is not None
+        and secrets.compare_digest(attempt.token, token)
+    )
+
+
+def _hold(attempt: Attempt) -> Attempt:
+    """Make `attempt` this session's: its id and token in the session, its token in the URL."""
+    st.session_state[ATTEMPT_KEY] = attempt.id
+    st.session_state[TOKEN_KEY] = attempt.token
+    st.session_state[OWNER_KEY] = attempt.owner
+    if st.query_params.get(TOKEN_PARAM) != attempt.token:
+        st.query_params[TOKEN_PARAM] = attempt.token
+    return attempt
+
+
 def current_attempt(run: Path, cfg: Settings) -> Attempt:
-    """This session's attempt at `run`: the one in session state, else the run's latest."""
+    """This session's attempt at `run`: the one it holds the token of, the one the URL's token
+    names (a reload), or a new one. Never another session's."""
     store = loaders.store(str(cfg.data_dir))
     attempt_id = st.session_state.get(ATTEMPT_KEY)
+    token = st.session_state.get(TOKEN_KEY)
     if attempt_id is not None:
-        attempt = store.get(int(attempt_id))
-        if attempt.run_dir == str(run):
-            return attempt
-    attempt = store.latest(run) or _start(run, cfg)
-    st.session_state[ATTEMPT_KEY] = attempt.id
-    return attempt
+        try:
+            held = store.get(int(attempt_id))
+        except (UnknownAttempt, ValueError, TypeError):
+            held = None
+        if _own(held, run, token):
+            assert held is not None
+            return _hold(held)
+        if held is not None and held.run_dir == str(run):
+            st.session_state[REFUSED_KEY] = (
+                f"Attempt #{held.id} is not this session's attempt, so it was not opened: "
+                "an attempt belongs to the person who started it."
+            )
+        st.session_state.pop(ATTEMPT_KEY, None)
+    url_token = param(TOKEN_PARAM, _TOKEN)
+    if url_token is not None:
+        named = store.by_token(url_token)
+        if _own(named, run, url_token):
+            assert named is not None
+            return _hold(named)
+    return _hold(_start(run, cfg))
+
+
+def owner() -> str | None:
+    """The owner token of this person's attempts (None before their first attempt)."""
+    return st.session_state.get(OWNER_KEY)
+
+
+def is_host(cfg: Settings) -> bool:
+    """Whether this session gave the server's host token (`?host=<token>` or the History
+    page's field); checked in constant time, remembered for the session."""
+    if st.session_state.get(HOST_KEY):
+        return True
+    given = param(HOST_PARAM, _HOST_TOKEN)
+    if given is not None:
+        st.query_params.pop(HOST_PARAM, None)  # not left in the address bar
+        return unlock_host(cfg, given)
+    return False
+
+
+def unlock_host(cfg: Settings, given: str) -> bool:
+    ok = bool(cfg.host_token) and secrets.compare_digest(given.strip(), str(cfg.host_token))
+    if ok:
+        st.session_state[HOST_KEY] = True
+    return ok
 
 
 def _start(run: Path, cfg: Settings) -> Attempt:
@@ -86,18 +177,26 @@ def _start(run: Path, cfg: Settings) -> Attempt:
     return loaders.store(str(cfg.data_dir)).start(
         run,
         str(manifest.get("scenario", run.name)),
-        None,
+        st.session_state.get(HYPOTHESES_NAME_KEY) or None,
         manifest.get("size"),
         manifest.get("seed"),
+        owner=owner(),
     )
 
 
 def new_attempt(run: Path, cfg: Settings) -> Attempt:
-    """A fresh attempt at the same run (the previous one stays in the history), with the
-    hypotheses form emptied."""
+    """A fresh attempt at the same run by the same person (the previous one stays in their
+    history), with the hypotheses form emptied."""
     for key in [k for k in st.session_state if str(k).startswith(HYPOTHESES_PREFIX)]:
         if key != HYPOTHESES_NAME_KEY:
             del st.session_state[key]
-    attempt = _start(run, cfg)
-    st.session_state[ATTEMPT_KEY] = attempt.id
-    return attempt
+    return _hold(_start(run, cfg))
+
+
+def set_name(cfg: Settings) -> None:
+    """Store the name typed into the name field on this session's open attempt."""
+    attempt_id, token = st.session_state.get(ATTEMPT_KEY), st.session_state.get(TOKEN_KEY)
+    if attempt_id is not None:
+        loaders.store(str(cfg.data_dir)).set_user(
+            int(attempt_id), token, st.session_state.get(HYPOTHESES_NAME_KEY)
+        )

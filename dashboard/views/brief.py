@@ -6,12 +6,30 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from dashboard import queries, svgchart, widgets
+from dashboard import queries, state, svgchart, widgets
 from dashboard.analysis.metrics import SESSION_METRICS
 
 ctx = widgets.context()
 case = ctx.case
 widgets.header(case.title, "Case brief", ctx)
+
+if not ctx.attempt.submitted:
+    if state.HYPOTHESES_NAME_KEY not in st.session_state and ctx.attempt.user:
+        st.session_state[state.HYPOTHESES_NAME_KEY] = ctx.attempt.user
+    who, note = st.columns([2, 3], vertical_alignment="bottom")
+    who.text_input(
+        "Your name",
+        key=state.HYPOTHESES_NAME_KEY,
+        max_chars=80,
+        placeholder="who is taking this case?",
+        on_change=state.set_name,
+        args=(ctx.cfg,),
+        persist_state="session",
+    )
+    note.caption(
+        f"Attempt #{ctx.attempt.id} is yours alone: nobody else on this server sees or "
+        "submits it. Its address (with `?attempt=…`) brings you back to it; keep it private."
+    )
 
 conversion = SESSION_METRICS["conversion"]
 overall = queries.compare(ctx.run_key, "conversion").row(0, named=True)
@@ -38,6 +56,7 @@ headline = svgchart.daily_line(
     conversion.kind,
     case.windows,
     title="Feed session conversion by day",
+    band=queries.noise_band(ctx.run_key, "conversion"),
 )
 # In a <div> block markdown leaves the SVG's text alone; st.html would strip SVG altogether.
 st.markdown(f"<div>{headline}</div>", unsafe_allow_html=True)

@@ -19,6 +19,20 @@ if not attempt.submitted:  # the page is not registered before submission; belt 
 submitted = datetime.fromisoformat(attempt.submitted_at or "")
 widgets.header("Debrief", f"Attempt #{attempt.id}, submitted {submitted:%d %b %Y, %H:%M} UTC.", ctx)
 store = loaders.store(str(ctx.cfg.data_dir))
+
+
+def download_submission() -> None:
+    """submission.json with the candidate's name, the run, the attempt and the time spent."""
+    st.download_button(
+        "Download submission.json",
+        json.dumps(debrief_data.submission_file(ctx.run, attempt), indent=2) + "\n",
+        file_name=f"submission-{ctx.run.name}-attempt{attempt.id}.json",
+        mime="application/json",
+        key="debrief_download",
+        icon=":material/download:",
+    )
+
+
 try:
     key = debrief_data.answer_key(ctx.run, attempt)
 except debrief_data.KeyUnavailable:
@@ -27,14 +41,7 @@ except debrief_data.KeyUnavailable:
         "Your submission is stored; send them the file below.",
         icon=":material/lock:",
     )
-    st.download_button(
-        "Download submission.json",
-        json.dumps(attempt.submission, indent=2) + "\n",
-        file_name=f"submission-{ctx.run.name}-attempt{attempt.id}.json",
-        mime="application/json",
-        key="debrief_download",
-        icon=":material/download:",
-    )
+    download_submission()
     st.stop()
 report = debrief_data.attempt_score(store, ctx.run, attempt)
 submission = attempt.submission or {}
@@ -187,6 +194,7 @@ if words:
         st.code(words, language=None)
 
 st.divider()
+download_submission()
 if st.button("Start a new attempt at this case", key="debrief_new", icon=":material/replay:"):
     state.new_attempt(ctx.run, ctx.cfg)
     state.go_to("brief")

@@ -1,4 +1,5 @@
-"""History: past attempts stored in the data folder, and scores over time."""
+"""History: your own attempts and scores over time; the host (with the server's host token)
+sees everyone's. Never shows where the data folder is."""
 
 from __future__ import annotations
 
@@ -9,16 +10,33 @@ from dashboard import figures, loaders, state, widgets
 from sim.store import Attempt
 
 cfg = state.settings()
-widgets.header("History", f"Attempts stored in `{cfg.data_dir}`.")
-attempts = loaders.store(str(cfg.data_dir)).history()
+host = state.is_host(cfg)
+widgets.header(
+    "History",
+    "Everyone's attempts on this server (host view)." if host else "Your attempts.",
+)
+store = loaders.store(str(cfg.data_dir))
+if host:
+    attempts = store.history()
+else:
+    mine = state.owner()
+    attempts = store.history(owner=mine) if mine else []
 if not attempts:
     st.info("No attempts yet. Open a case and submit a diagnosis to start your history.")
+if host:
+    users = sorted({a.user for a in attempts if a.user})
+    who = st.selectbox("Whose attempts", ["everyone", *users], key="history_user")
+    if who != "everyone":
+        attempts = [a for a in attempts if a.user == who]
+elif cfg.host_token:
+    with st.expander("Host view", icon=":material/admin_panel_settings:"):
+        given = st.text_input("Host token", type="password", key="history_host_token")
+        if given and st.button("Show everyone's attempts", key="history_host_open"):
+            if state.unlock_host(cfg, given):
+                st.rerun()
+            st.error("That is not this server's host token.")
+if not attempts:
     st.stop()
-
-users = sorted({a.user for a in attempts if a.user})
-who = st.selectbox("Whose attempts", ["everyone", *users], key="history_user")
-if who != "everyone":
-    attempts = [a for a in attempts if a.user == who]
 
 # An attempt that started after an earlier attempt at the same run was submitted (and its
 # key shown) is not a first try. Ids grow with time; timestamps are to the second.

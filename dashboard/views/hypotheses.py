@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import loaders, state, widgets
 from sim.scoring import MENU, MENU_BY_ID, UNEXPLAINED, SubmissionError, parse_submission
-from sim.store import AlreadySubmitted
+from sim.store import AlreadySubmitted, NotYourAttempt
 
 ctx = widgets.context()
 widgets.header(
@@ -17,6 +17,7 @@ widgets.header(
 )
 attempt = ctx.attempt
 ORDER_KEY = "hyp_order"
+SUBMIT_ERROR_KEY = "casesim_submit_error"  # not "hyp_": survives a new attempt's reset
 
 
 def share_key(hid: str) -> str:
@@ -77,7 +78,22 @@ def move(index: int, step: int) -> None:
         st.session_state[ORDER_KEY] = order
 
 
-menu_col, list_col = st.columns([2, 3], gap="large")
+def submit(attempt_id: int, payload: dict, name: str) -> None:
+    """Submit for the attempt this form was drawn for, with this session's token: the store
+    refuses an attempt that is not the session's, and a second submission."""
+    store = loaders.store(str(ctx.cfg.data_dir))
+    token = st.session_state.get(state.TOKEN_KEY)
+    try:
+        store.submit(attempt_id, payload, user=name, token=token)
+    except NotYourAttempt as exc:
+        st.session_state[SUBMIT_ERROR_KEY] = f"Not submitted: {exc}."
+    except AlreadySubmitted as exc:
+        st.session_state[SUBMIT_ERROR_KEY] = f"Not submitted: {exc}."
+    else:
+        state.go_to("debrief")
+
+
+menu_col, list_col = st.columns([5, 6], gap="medium")
 with menu_col:
     st.markdown("##### The menu")
     st.dataframe(
@@ -90,10 +106,12 @@ with menu_col:
         ),
         hide_index=True,
         height=35 * (len(MENU) + 1) + 3,
+        width="stretch",
+        column_order=("id", "cost", "hypothesis"),  # the cost never falls off the right edge
         column_config={
-            "id": st.column_config.TextColumn("id", width="small"),
-            "hypothesis": st.column_config.TextColumn("hypothesis", width="large"),
-            "cost": st.column_config.NumberColumn("cost", format="%.1f", width="small"),
+            "id": st.column_config.TextColumn("id", width=80),
+            "cost": st.column_config.NumberColumn("cost", format="%.1f", width=56),
+            "hypothesis": st.column_config.TextColumn("hypothesis"),
         },
     )
     st.caption(
@@ -194,25 +212,34 @@ with list_col:
         st.warning(p, icon=":material/warning:")
 
     st.divider()
+    if state.HYPOTHESES_NAME_KEY not in st.session_state and attempt.user:
+        st.session_state[state.HYPOTHESES_NAME_KEY] = attempt.user
     name = st.text_input(
-        "Your name (optional, for the history)", key="hyp_name", persist_state="session"
+        "Your name (it goes with your submission)",
+        key=state.HYPOTHESES_NAME_KEY,
+        max_chars=80,
+        on_change=state.set_name,
+        args=(ctx.cfg,),
+        persist_state="session",
     )
+    if not (name or "").strip():
+        st.caption("Give your name to submit.")
     confirm = st.checkbox(
         "I understand that submitting is final for this attempt.", key="hyp_confirm"
     )
-    if st.button(
+    st.button(
         "Submit diagnosis",
         type="primary",
         key="hyp_submit",
         icon=":material/send:",
-        disabled=submission is None or not confirm,
-    ):
-        assert submission is not None
-        store = loaders.store(str(ctx.cfg.data_dir))
-        try:
-            store.submit(attempt.id, submission, user=name)
-        except AlreadySubmitted as exc:
-            st.error(str(exc))
-        else:
-            state.go_to("debrief")
-            st.rerun()
+        disabled=submission is None or not confirm or not (name or "").strip(),
+        on_click=submit,
+        args=(
+            attempt.id,
+            submission.model_dump(mode="json") if submission is not None else {},
+            (name or "").strip(),
+        ),
+    )
+    refused = st.session_state.pop(SUBMIT_ERROR_KEY, None)
+    if refused:
+        st.error(refused, icon=":material/block:")

@@ -40,7 +40,7 @@ if cfg.run_dir is not None and all(r["path"] != str(cfg.run_dir) for r in runs):
     runs = [launched, *runs] if launched else runs
 st.subheader("Generated cases")
 if not runs:
-    st.caption(f"No case in `{cfg.data_dir}` yet: generate one below.")
+    st.caption("No case in the data folder yet: generate one below.")
 else:
     frame = pl.DataFrame(
         [
@@ -76,7 +76,7 @@ else:
 st.subheader("Generate a case")
 scenarios = loaders.shipped_scenarios(str(cfg.scenarios_dir))
 if not scenarios:
-    st.caption(f"No scenario files in `{cfg.scenarios_dir}`.")
+    st.caption("No shipped scenario files were found.")
     st.stop()
 c = st.columns([3, 2, 1])
 choice = c[0].selectbox(
@@ -86,7 +86,7 @@ choice = c[0].selectbox(
     key="picker_scenario",
 )
 size = c[1].selectbox("Size", list(SIZES), index=1, format_func=SIZES.get, key="picker_size")
-seed_text = c[2].text_input("Seed", key="picker_seed", placeholder="default")
+seed_text = c[2].text_input("Seed", key="picker_seed", placeholder="default", max_chars=9)
 chosen = scenarios[choice or 0]
 if chosen["brief"]:
     st.caption(chosen["brief"])
@@ -111,6 +111,14 @@ watching = started_job is not None and not started_job.done
 def progress() -> None:
     job = current_job()
     if job is None:
+        return
+    ahead = jobs().ahead(job)
+    if ahead is not None:  # one generation at a time per server: this one waits its turn
+        st.info(
+            f"{job.target.name}: queued, {ahead} generation{'s' if ahead != 1 else ''} ahead "
+            "(this server generates one case at a time).",
+            icon=":material/hourglass_top:",
+        )
         return
     with st.status(
         f"{job.target.name}: {job.phase}",

@@ -27,6 +27,7 @@ def app(dash_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Call
         else:
             monkeypatch.setenv("CASESIM_RUN", str(run))
         monkeypatch.setenv("CASESIM_DATA_DIR", str(data_dir or tmp_path / "data"))
+        monkeypatch.setenv("CASESIM_DASHBOARD_RAISE", "1")  # errors as exceptions, not a page
         at = AppTest.from_file(str(APP), default_timeout=60)
         return at.run()
 

@@ -42,14 +42,21 @@ def test_launch_command(tmp_path):
 def test_serve_returns_the_server_exit_code(tmp_path, monkeypatch):
     seen = {}
 
-    def fake_call(cmd):
-        seen["cmd"] = cmd
-        return 3
+    class FakeServer:
+        def __init__(self, cmd, env, **_):
+            seen["cmd"], seen["env"] = cmd, env
 
-    monkeypatch.setattr(launch.subprocess, "call", fake_call)
-    assert launch.serve(None, 8501, tmp_path / "data") == 3
+        def wait(self):
+            return 3
+
+    monkeypatch.setattr(launch.subprocess, "Popen", FakeServer)
+    monkeypatch.setattr(launch, "stop_group", lambda proc: seen.setdefault("stopped", proc))
+    assert launch.serve(None, 8501, tmp_path / "data", host_token="a-host-token") == 3
     assert (tmp_path / "data").is_dir() and "--run" not in seen["cmd"]
     assert "--server.address=localhost" in seen["cmd"]
+    assert seen["env"]["CASESIM_HOST_TOKEN"] == "a-host-token"  # not on the command line
+    assert not any("a-host-token" in part for part in seen["cmd"])
+    assert isinstance(seen["stopped"], FakeServer)
 
 
 def wait(job: Job, timeout: float = 10) -> Job:
