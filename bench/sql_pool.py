@@ -54,7 +54,10 @@ def secrets(run: Path) -> list[str]:
     found = [c["id"] for c in key["causes"] if c["id"] != "noise"]
     found += [key["method"], "root:x:0:0", TOKEN]
     scenario = (run / "scenario.yaml").read_text()
-    found += [line.split("id:", 1)[1].strip() for line in scenario.splitlines() if "- id:" in line]
+    for line in scenario.splitlines():  # the faults' ids and types (indented list items)
+        key_, _, value = line.strip().lstrip("- ").partition(":")
+        if line.startswith(("-", " ")) and key_ in ("id", "type") and value.strip():
+            found.append(value.strip())
     return sorted(set(found))
 
 

@@ -10,19 +10,33 @@ import polars as pl
 import streamlit as st
 
 from dashboard import figures, loaders, sqlpool, widgets
-from dashboard.sqlresult import MAX_BYTES, MAX_ROWS, QueryFailed, QueryRefused, QueryResult
+from dashboard.sqlresult import (
+    CUBE_PREFIX,
+    MAX_BYTES,
+    MAX_ROWS,
+    QueryFailed,
+    QueryRefused,
+    QueryResult,
+)
 from dashboard.sqlworker import TIMEOUT_SECONDS
 
 ctx = widgets.context()
 widgets.header(
     "SQL",
-    "DuckDB SQL over this run's tables and its cube (`cube_*`), listed under *Tables and "
-    "columns* below. One read-only statement at a time (SELECT, WITH, FROM, DESCRIBE, "
-    "SUMMARIZE); files, other folders and the network are out of reach. At most "
+    "DuckDB SQL over this run's tables and its cube (`cube_*`), listed here (their columns "
+    "under *Tables and columns* below). One read-only statement at a time (SELECT, WITH, "
+    "FROM, DESCRIBE, SUMMARIZE); files, other folders and the network are out of reach. At most "
     f"{MAX_ROWS:,} rows or {MAX_BYTES >> 20} MB come back; a query stops after "
     f"{TIMEOUT_SECONDS:.0f} s.",
 )
 run = ctx.run_key
+names = list(loaders.table_schemas(run))
+st.caption(
+    "Tables: "
+    + ", ".join(f"`{n}`" for n in names if not n.startswith(CUBE_PREFIX))
+    + "  \nCube: "
+    + ", ".join(f"`{n}`" for n in names if n.startswith(CUBE_PREFIX))
+)
 QUERY_KEY, LAST_KEY, HISTORY_KEY, RESULT_KEY = "sql_query", "sql_last", "sql_history", "sql_result"
 EXAMPLES = {
     "Conversion by day": (
