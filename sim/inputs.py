@@ -15,7 +15,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-MAX_TEXT_BYTES = 1 << 20  # scenarios and submissions are a few kB; 1 MiB is generous
+MAX_TEXT_BYTES = 1 << 20  # submissions are a few kB; 1 MiB is generous
+MAX_SCENARIO_BYTES = 256 << 10  # scenarios are 1-2 kB; YAML parses at ~1 MB per few seconds
 MAX_KEY_BYTES = 16 << 20  # a run's answer key or manifest
 MAX_DEPTH = 64  # JSON nesting; real inputs nest 4 deep
 MAX_INT_DIGITS = 64  # Python refuses > 4300 digits with a ValueError; nothing needs > 20

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.faults import FaultSpec, fault_type_names
-from sim.inputs import InputError, read_text
+from sim.inputs import MAX_SCENARIO_BYTES, InputError, read_text
 
 SCHEMA_URL = "../scenario.schema.json"
 
@@ -60,6 +60,24 @@ class Scenario(BaseModel):
     windows: Windows = Field(default_factory=Windows)
     target: Target | None = Field(
         default=None, description="The target change; omit for a control case with no drop."
+    )
+    luck: int = Field(
+        default=0,
+        ge=0,
+        le=2**32 - 1,
+        description=(
+            "Which draw of chance the case windows use (0: the seed's own). The case "
+            "generator picks one whose null branch is quiet and writes it here."
+        ),
+    )
+    noise_bound: float = Field(
+        default=0.005,
+        ge=0.0005,
+        le=0.05,
+        description=(
+            "The most the metric may move with every fault off (absolute relative change): "
+            "the case generator searches realizations for one this quiet."
+        ),
     )
     faults: list[FaultSpec] = Field(default_factory=list, max_length=8)  # type: ignore[valid-type]
 
@@ -301,10 +319,10 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; any problem is a ScenarioError, never a traceback.
 
-    Only a regular file up to `inputs.MAX_TEXT_BYTES` is read (never a FIFO or a device).
+    Only a regular file up to `MAX_SCENARIO_BYTES` is read (never a FIFO or a device).
     """
     try:
-        text = read_text(path)
+        text = read_text(path, MAX_SCENARIO_BYTES)
     except InputError as exc:
         raise _one(exc.source, None, exc.problem) from None
     return parse_scenario(text, str(path))

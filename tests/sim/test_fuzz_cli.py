@@ -50,7 +50,7 @@ def keyed_run(tmp_path_factory) -> Path:
     text = (ROOT / "scenarios" / "feed_remap.yaml").read_text()
     scenario = parse_scenario(text.replace("severity: auto", "severity: 0.5"))
     out = tmp_path_factory.mktemp("fuzz") / "run"
-    make_case(scenario, SIZES["tiny"], out)
+    make_case(scenario, SIZES["tiny"], out, luck_tries=0)
     return out
 
 
@@ -168,10 +168,11 @@ def test_fuzz_scenarios(tmp_path, data):
     assert str(path) in output
 
 
-def test_hundred_thousand_keys_are_reported_briefly(tmp_path):
-    """Linear-time error reporting: the first problems listed, the rest counted."""
+def test_many_keys_are_reported_briefly(tmp_path):
+    """Linear-time error reporting: the first problems listed, the rest counted (the 100k-key
+    file itself is over the size cap; tests/sim/test_scenario.py parses one)."""
     path = tmp_path / "keys.yaml"
-    keys = "".join(f"k{i}: 1\n" for i in range(100_000))
+    keys = "".join(f"k{i}: 1\n" for i in range(20_000))
     path.write_text("id: x\ntitle: T\nstart: 2026-08-03\n" + keys)
     output = invoke(["validate", str(path)])
     assert "k0: unknown key" in output
