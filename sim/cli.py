@@ -106,6 +106,20 @@ def run(
     verbose: Annotated[
         bool, typer.Option(help="Also print calibrated severities (names the causes: coaches only)")
     ] = False,
+    luck_tries: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=64,
+            help="Draws of chance to try for quiet case windows (0: the scenario's own, unchecked)",
+        ),
+    ] = 12,
+    replicates: Annotated[
+        int,
+        typer.Option(
+            min=0, max=20, help="Other worlds for each cause's expected effect and its interval"
+        ),
+    ] = 2,
 ) -> None:
     """Simulate a scenario and write a run folder (tables, manifest, answer key)."""
     spec = _load(scenario)
@@ -115,6 +129,7 @@ def run(
     _check_out(target, force)
 
     from sim.case import make_case
+    from sim.intent import IntentError
     from sim.output import OutputTargetError, RunFolderExists
     from sim.truth import CalibrationError
 
@@ -123,10 +138,21 @@ def run(
     try:
         with _progress(quiet, f"simulating {spec.id}") as tick:
             manifest, report = make_case(
-                spec, chosen, target, seed=seed, force=force, with_key=key, progress=tick
+                spec,
+                chosen,
+                target,
+                seed=seed,
+                force=force,
+                with_key=key,
+                progress=tick,
+                luck_tries=luck_tries,
+                replicates=replicates,
+                log=None if quiet else err.print,
             )
     except (RunFolderExists, OutputTargetError) as exc:
         raise fail(str(exc)) from None
+    except IntentError as exc:
+        raise fail(f"{scenario}: {exc}") from None
     except CalibrationError as exc:
         raise fail(f"{scenario}: calibration failed: {exc}") from None
     except KeyboardInterrupt:
@@ -375,6 +401,55 @@ def _solve_all(chosen, as_json: bool) -> None:
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
     out.print(table)
+
+
+@app.command()
+def audit(
+    scenario: Annotated[Path, typer.Argument(help="A scenario file")],
+    seeds: Annotated[int, typer.Option(min=1, max=50, help="How many seeds to run")] = 5,
+    first_seed: Annotated[int, typer.Option(min=0, max=SEED_MAX, help="The first seed")] = 1,
+    size: SizeName = "small",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+) -> None:
+    """Run a case over several seeds and report how stable its answer key is (coaches)."""
+    from sim.audit import audit as run_audit
+    from sim.audit import summary
+
+    spec = _load(scenario)
+    _terminate_as_interrupt()
+    try:
+        with _progress(as_json, f"auditing {spec.id}") as tick:
+            results = run_audit(
+                spec,
+                _size(size),
+                list(range(first_seed, first_seed + seeds)),
+                progress=tick,
+                log=None if as_json else err.print,
+            )
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
+    report = summary(results)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    table = Table(title=f"{spec.id}: answer key over {report['seeds']} seeds ({size})")
+    for col in ("entry", "share mean", "sd", "min", "max"):
+        table.add_column(col, justify="left" if col == "entry" else "right")
+    for cid, st in report["causes"].items():
+        table.add_row(cid, *(f"{st[k]:+.3f}" for k in ("mean", "sd", "min", "max")))
+    out.print(table)
+
+    def show(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    out.print(
+        f"in band: {report['in_band_rate']:.0%}; causes keep their order: "
+        f"{'yes' if report['order_stable'] else 'no'}; fixed no-analysis order scores "
+        f"{show(report['fixed_order_score'])}; ideal order at least "
+        f"{show(report['ideal_score_min'])}; reference solver {show(report['solver_score'])}"
+    )
+    for seed, problem in report["refused"]:
+        out.print(f"seed {seed} refused: {problem}")
 
 
 @app.command()

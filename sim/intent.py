@@ -22,7 +22,7 @@ from sim.scenario import Scenario
 from sim.truth import MetricSink, Windows, measure
 from sim.world import Size
 
-LUCK_TRIES = 8
+LUCK_TRIES = 12
 DECOY_LIMIT = 0.15  # a decoy's |share| above this explains too much
 SHARE_SLACK = 0.15  # a cause's share may miss its intended share by this much
 

@@ -172,19 +172,20 @@ class Pools:
     """Per-category serving weights as binary sum trees, for coupled sampling.
 
     A slot descends its category's tree from the root, going left with probability
-    left weight / node weight, with one keyed uniform per level. A change in one item's weight
-    only moves the slots whose path runs through that item's ancestors, in proportion to the
-    change (an inverse CDF in a fixed order would move every slot after the item: one
-    sold-out item would reshuffle half a category's feed in a counterfactual branch).
+    left weight / node weight, with one keyed uniform per level. Every tree has a leaf for
+    every item, at the item's id (zero weight outside the category), so an item's place never
+    depends on which other items are in the category. A change in one item's weight (or an
+    item filed under another category) then moves only the slots whose path runs through its
+    ancestors, in proportion to the change. An inverse CDF in item order would move every
+    slot after the item: one sold-out item reshuffled half a category's feed in a branch.
     """
 
     tree: np.ndarray  # float64 (N_CAT, 2 * leaves): heap-ordered sums, node 1 is the root
-    leaf_item: np.ndarray  # int32 (N_CAT, leaves): item id at each leaf, -1 for padding
     depth: int
 
     @property
     def leaves(self) -> int:
-        return self.leaf_item.shape[1]
+        return self.tree.shape[1] // 2
 
     def sample(self, category: np.ndarray, u: np.ndarray) -> np.ndarray:
         """One item per slot: `u` holds `depth` uniforms per slot (shape (depth, n))."""
@@ -193,24 +194,21 @@ class Pools:
         base = category.astype(np.int64) * width
         node = np.ones(len(category), np.int64)
         for level in range(self.depth):
-            left = 2 * node
+            left = base + 2 * node
             total = flat[base + node]
-            p_left = np.divide(
-                flat[base + left], total, out=np.full(len(node), 0.5), where=total > 0
-            )
-            node = left + (u[level] >= p_left)
-        leaf = node - self.leaves
-        return self.leaf_item[category, leaf]
+            p_left = np.divide(flat[left], total, out=np.full(len(node), 0.5), where=total > 0)
+            node = 2 * node + (u[level] >= p_left)
+        return (node - self.leaves).astype(np.int32)
 
 
-def _sum_tree(weights: np.ndarray, leaves: int) -> np.ndarray:
-    """Heap-ordered sums over `leaves` leaf weights (zero-padded)."""
+def _sum_tree(weights: np.ndarray) -> np.ndarray:
+    """Heap-ordered sums over leaf weights (a power-of-two count)."""
+    leaves = len(weights)
     tree = np.zeros(2 * leaves)
-    tree[leaves : leaves + len(weights)] = weights
+    tree[leaves:] = weights
     width = leaves
     while width > 1:
-        lo = width
-        tree[lo // 2 : lo] = tree[lo : 2 * lo : 2] + tree[lo + 1 : 2 * lo : 2]
+        tree[width // 2 : width] = tree[width : 2 * width : 2] + tree[width + 1 : 2 * width : 2]
         width //= 2
     return tree
 
@@ -230,25 +228,22 @@ def build_pools(
         + policy["reward.price"] * np.log(np.maximum(snap.price, 0.01))
     )
     cats = snap.category.astype(np.int64)
-    counts = np.bincount(cats, minlength=N_CAT)
-    leaves = 1 << max(int(counts.max()) - 1, 1).bit_length()
-    depth = leaves.bit_length() - 1
+    n = len(cats)
+    leaves = 1 << max(n - 1, 1).bit_length()
     tree = np.zeros((N_CAT, 2 * leaves))
-    leaf_item = np.full((N_CAT, leaves), -1, np.int32)
     # The feed's sold-out flag demotes an item rather than dropping it: a stock-out moves the
     # slots it held in proportion to its share, and a listing can still be clicked (and then
     # found sold out), as in a real feed whose stock flag lags.
     available = np.where(snap.in_stock, 1.0, SOLD_OUT_WEIGHT)
     for c in range(N_CAT):
-        members = np.flatnonzero(cats == c)  # in item order: the tree's layout is stable
+        members = np.flatnonzero(cats == c)
         if not len(members):
             continue
         s = score[members]
         w = np.exp((s - s.max()) / max(temperature, 1e-3)) * available[members]
         w = _cap_shares(w, DIVERSITY_CAP)
-        w = (1 - exploration) * w / w.sum() + exploration * available[members] / available[
-            members
-        ].sum()
-        tree[c] = _sum_tree(w, leaves)
-        leaf_item[c, : len(members)] = members
-    return Pools(tree, leaf_item, depth)
+        explore = available[members] / available[members].sum()
+        weights = np.zeros(leaves)
+        weights[members] = (1 - exploration) * w / w.sum() + exploration * explore
+        tree[c] = _sum_tree(weights)
+    return Pools(tree, leaves.bit_length() - 1)

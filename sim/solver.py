@@ -211,7 +211,11 @@ class Evidence:
         snaps = scan(self.run_dir, "feed_snapshots")
         items = scan(self.run_dir, "items").select("item_id", true_category="category")
         times = snaps.select(pl.col("taken_at").unique()).collect().sort("taken_at")["taken_at"]
-        cut = self.window.before[1] if onset is None else onset - timedelta(days=1)
+        # The last snapshot before the change: no later than the before window's end (an
+        # onset estimate a day late would otherwise compare two drifted snapshots).
+        cut = self.window.before[1]
+        if onset is not None:
+            cut = min(cut, onset - timedelta(days=1))
         early = [t for t in times if t.date() <= cut]
         ref_time = early[-1] if early else times[0]
         rows = (

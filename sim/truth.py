@@ -200,6 +200,53 @@ class CalibrationError(ValueError):
     pass
 
 
+def _solve(
+    fn: Callable[[float], float],
+    target: float,
+    lo: float,
+    hi: float,
+    tol: float,
+    max_evaluations: int,
+) -> tuple[float, float, list[tuple[float, float]]]:
+    """x in [lo, hi] with fn(x) within tol of target (regula falsi guarded by bisection; fn is
+    smooth and monotone on the stable-truth simulator). Returns x, fn(x) and every trial.
+    Raises CalibrationError when the target is out of reach or no trial lands."""
+    trials: list[tuple[float, float]] = []
+
+    def at(x: float) -> float:
+        value = fn(x)
+        trials.append((x, value))
+        return value
+
+    f_lo, f_hi = at(lo), at(hi)
+    if not min(f_lo, f_hi) - tol <= target <= max(f_lo, f_hi) + tol:
+        raise CalibrationError(
+            f"target {target:+.2%} is out of reach: {f_lo:+.2%} at the low end and "
+            f"{f_hi:+.2%} at the high end"
+        )
+    best = min(((lo, f_lo), (hi, f_hi)), key=lambda e: abs(e[1] - target))
+    span = hi - lo
+    for _ in range(max_evaluations):
+        if abs(best[1] - target) <= tol / 3 or hi - lo < 1e-3 * span:
+            break
+        mid = lo + (target - f_lo) * (hi - lo) / (f_hi - f_lo) if f_hi != f_lo else (lo + hi) / 2
+        if not lo + 0.05 * (hi - lo) < mid < hi - 0.05 * (hi - lo):
+            mid = (lo + hi) / 2
+        f_mid = at(mid)
+        if abs(f_mid - target) < abs(best[1] - target):
+            best = (mid, f_mid)
+        if (f_mid - target) * (f_lo - target) > 0:
+            lo, f_lo = mid, f_mid
+        else:
+            hi, f_hi = mid, f_mid
+    if abs(best[1] - target) > tol:
+        shown = ", ".join(f"{x:.3f}->{v:+.2%}" for x, v in trials)
+        raise CalibrationError(
+            f"could not land on {target:+.2%}: best was {best[1]:+.2%} (trials: {shown})"
+        )
+    return best[0], best[1], trials
+
+
 def calibrate(
     scenario: Scenario,
     size: Size,
@@ -207,11 +254,14 @@ def calibrate(
     progress: Callable[[int], None] | None = None,
     max_evaluations: int = 20,
 ) -> tuple[Scenario, CalibrationReport]:
-    """Find the severity scale that lands the observed change on the scenario's target.
+    """Find the severities of `severity: auto` faults that land the observed change on the
+    scenario's target.
 
-    Auto faults get severity = scale x strength. The pre-onset world is simulated once; each
-    trial forks it and runs the rest with every fault on (common random numbers make the
-    change a smooth function of the scale, so bisection converges).
+    Without declared shares, auto faults get severity = scale × strength and one scale is
+    searched. When they declare `share:` (all of them must), the severities are solved
+    jointly for the split and the target: each fault alone is first set to explain its share
+    of the target, then one common scale lands the total. The pre-onset world is simulated
+    once; each trial forks it and runs the rest.
     """
     auto = [i for i, f in enumerate(scenario.faults) if f.is_auto]
     if not auto:
@@ -220,63 +270,59 @@ def calibrate(
         raise CalibrationError("severity auto needs a target (the scenario declares none)")
     target, tol = scenario.target.change, scenario.target.tolerance
     ids = scenario.fault_ids()
+    declared = [i for i in auto if scenario.faults[i].share is not None]
+    if declared and len(declared) != len(auto):
+        missing = ", ".join(ids[i] for i in auto if i not in declared)
+        raise CalibrationError(f"declare share on every auto fault or on none (missing: {missing})")
     period = plan(scenario).current
     streams, state = warm_world(scenario, size, seed)
     first = min(onset_hour(f, period) for f in scenario.faults)
     root = case_engine(scenario, streams, state, MetricSink(), progress=progress)
     root.run(first)
     windows = Windows.of(scenario)
-    top = 1.0 / max(scenario.faults[i].strength for i in auto)
+    report = CalibrationReport({}, float("nan"))
 
-    def resolve(scale: float) -> Scenario:
+    def resolve(severities: dict[int, float]) -> Scenario:
         faults = list(scenario.faults)
         for i in auto:
-            faults[i] = faults[i].with_severity(scale * faults[i].strength)
+            faults[i] = faults[i].with_severity(severities.get(i, 0.0))
         return scenario.model_copy(update={"faults": faults})
 
-    def change_at(scale: float) -> float:
-        trial = resolve(scale)
-        engine = root.fork(copy.deepcopy(root.sink), resolved_faults(trial))
+    def change_with(severities: dict[int, float]) -> float:
+        engine = root.fork(copy.deepcopy(root.sink), resolved_faults(resolve(severities)))
         engine.run()
-        value = measure(engine.sink.daily, windows).observed  # type: ignore[attr-defined]
-        report.evaluations.append((scale, value))
-        return value
+        return measure(engine.sink.daily, windows).observed  # type: ignore[attr-defined]
 
-    report = CalibrationReport({}, float("nan"))
-    lo, hi = 0.0, top
-    f_lo, f_hi = change_at(lo), change_at(hi)
-    if not min(f_lo, f_hi) - tol <= target <= max(f_lo, f_hi) + tol:
-        raise CalibrationError(
-            f"target {target:+.1%} is out of reach: the change is {f_lo:+.2%} with the auto "
-            f"faults off and {f_hi:+.2%} at full severity"
-        )
-    best = min(((lo, f_lo), (hi, f_hi)), key=lambda e: abs(e[1] - target))
-    for _ in range(max_evaluations):
-        if abs(best[1] - target) <= tol / 3 or hi - lo < 1e-3 * top:
-            break
-        # Regula falsi step, guarded by bisection when it stalls at an end.
-        mid = lo + (target - f_lo) * (hi - lo) / (f_hi - f_lo) if f_hi != f_lo else (lo + hi) / 2
-        if not lo + 0.05 * (hi - lo) < mid < hi - 0.05 * (hi - lo):
-            mid = (lo + hi) / 2
-        f_mid = change_at(mid)
-        if abs(f_mid - target) < abs(best[1] - target):
-            best = (mid, f_mid)
-        if (f_mid - target) * (f_lo - target) > 0:
-            lo, f_lo = mid, f_mid
-        else:
-            hi, f_hi = mid, f_mid
-    if abs(best[1] - target) > tol:
-        trials = ", ".join(f"{scale:.3f}->{value:+.2%}" for scale, value in report.evaluations)
-        raise CalibrationError(
-            f"could not land on {target:+.1%}: best was {best[1]:+.2%} (trials, scale->change: "
-            f"{trials}); the response jumps near the target: try another seed"
-        )
-    resolved = resolve(best[0])
+    if declared:
+        baseline = change_with({})
+        base = {}
+        for i in auto:
+            fault = scenario.faults[i]
+            want = baseline + fault.share * (target - baseline)  # type: ignore[operator]
+            sev, _, trials = _solve(
+                lambda x, i=i: change_with({i: x}), want, 0.0, 1.0, tol / 2, max_evaluations
+            )
+            report.evaluations += trials
+            base[i] = sev
+    else:
+        top = 1.0 / max(scenario.faults[i].strength for i in auto)
+        base = {i: top * scenario.faults[i].strength for i in auto}
+    ceiling = 1.0 / max(base.values()) if max(base.values()) > 0 else 1.0
+    scale, value, trials = _solve(
+        lambda x: change_with({i: x * base[i] for i in auto}),
+        target,
+        0.0,
+        ceiling,
+        tol,
+        max_evaluations,
+    )
+    report.evaluations += trials
+    resolved = resolve({i: scale * base[i] for i in auto})
     report.severities = {
         ids[i]: float(resolved.faults[i].severity)  # type: ignore[arg-type]
         for i in auto
     }
-    report.change = best[1]
+    report.change = value
     return resolved, report
 
 

@@ -14,7 +14,7 @@ from sim.faults.feed_change import FeedChange
 from sim.intent import IntentError, check_intent, intent_problems, quiet_luck
 from sim.runner import plan, simulate, warm_world
 from sim.scenario import load_scenario
-from sim.truth import MetricSink, answer_key, onset_hour, run_counterfactuals
+from sim.truth import MetricSink, answer_key, calibrate, onset_hour, run_counterfactuals
 from sim.world import CATEGORIES, SIZES
 
 DATA = Path(__file__).parent / "data"
@@ -137,3 +137,18 @@ def test_the_key_sees_the_luck_the_search_kept(baseline_scenario):
     search = quiet_luck(scenario, SIZES["tiny"], 3, tries=1)
     cf = run_counterfactuals(scenario, SIZES["tiny"], 3)
     assert cf.changes[frozenset()].observed == pytest.approx(search.tried[0][1], abs=1e-12)
+
+
+def test_calibration_solves_an_intended_split():
+    scenario = load_scenario(Path(__file__).parents[2] / "scenarios" / "feed_and_reward.yaml")
+    scenario = scenario.model_copy(update={"reference_days": 0})
+    resolved, report = calibrate(scenario, SIZES["tiny"], 3)
+    assert abs(report.change - scenario.target.change) <= scenario.target.tolerance
+    cf = run_counterfactuals(resolved, SIZES["tiny"], 3)
+    key = answer_key(resolved, SIZES["tiny"], 3, cf)
+    shares = {c["id"]: c["share"] for c in key["causes"]}
+    effect = {c["id"]: c["effect"] for c in key["causes"]}
+    split = effect["electronics_mapping"] / (
+        effect["electronics_mapping"] + effect["engagement_objective"]
+    )
+    assert split == pytest.approx(0.6, abs=0.1), shares
