@@ -96,23 +96,17 @@ def submit(attempt_id: int, payload: dict, name: str) -> None:
 menu_col, list_col = st.columns([5, 6], gap="medium")
 with menu_col:
     st.markdown("##### The menu")
-    st.dataframe(
+    # A plain table: it wraps long names instead of scrolling, so the costs (on which the
+    # score depends) are always in view, whatever the width of the screen.
+    st.table(
         pl.DataFrame(
             {
                 "id": [h.id for h in MENU],
+                "cost": [f"{h.cost:.1f}" for h in MENU],
                 "hypothesis": [h.name for h in MENU],
-                "cost": [h.cost for h in MENU],
             }
         ),
         hide_index=True,
-        height=35 * (len(MENU) + 1) + 3,
-        width="stretch",
-        column_order=("id", "cost", "hypothesis"),  # the cost never falls off the right edge
-        column_config={
-            "id": st.column_config.TextColumn("id", width=80),
-            "cost": st.column_config.NumberColumn("cost", format="%.1f", width=56),
-            "hypothesis": st.column_config.TextColumn("hypothesis"),
-        },
     )
     st.caption(
         "**How it is scored.** Each entry costs time to check. For every true cause, the score "
@@ -188,7 +182,7 @@ with list_col:
         help="Whatever you do not attribute goes to the unexplained bucket",
     )
     c[2].metric(
-        "Cost of the list",
+        "List cost",
         f"{spent:g}",
         border=True,
         help=f"The whole menu costs {sum(h.cost for h in MENU):g}",

@@ -58,6 +58,10 @@ def test_brief_to_debrief(page: Page, server, shots):
     assert page.locator(f"{HEADLINE} circle").count() >= 28  # survived sanitising
     assert page.locator(f"{HEADLINE} circle title").count() >= 28  # tooltips
     page.screenshot(path=str(shots / "01-brief.png"), full_page=True)
+    name = page.get_by_label("Your name")  # the attempt is this person's; the name goes with it
+    name.fill("Ada")
+    name.press("Enter")
+    settle(page)
 
     visit(page, "Segments")
     chart(page)
@@ -76,6 +80,7 @@ def test_brief_to_debrief(page: Page, server, shots):
         shares.nth(i).press("Enter")
         settle(page)
     expect(page.get_by_text("10%", exact=True)).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_label("Your name (it goes with your submission)")).to_have_value("Ada")
     page.get_by_text("I understand that submitting is final").click()
     settle(page)
     page.screenshot(path=str(shots / "03-hypotheses.png"), full_page=True)
@@ -88,6 +93,7 @@ def test_brief_to_debrief(page: Page, server, shots):
 
     (attempt,) = AttemptStore(server.data_dir).history()
     assert attempt.submitted and attempt.submission["order"] == ["FEED", "RANK", "DEPLOY"]
+    assert attempt.user == "Ada"
     assert attempt.score is not None
 
 

@@ -1,0 +1,355 @@
+"""Many candidates on one dashboard at once: concurrent browser sessions on one run, each
+investigating and submitting, against a server on loopback.
+
+Each session is one person (its own browser context): it opens the case, gives a name on the
+brief, visits the investigation pages, ranks hypotheses, submits, reads its debrief, starts a
+new attempt and goes round again until the time is up. It notes the attempt number the
+sidebar shows on every page, the pages' load times, and any error element.
+
+At the end the attempt store is read back. Printed figures:
+  lost submissions       submissions whose debrief the session saw but the store lacks (or
+                         holds with another order or name)
+  foreign views          pages on which a session saw an attempt number that is not its own,
+                         or a debrief before submitting
+  errors                 stException elements, and the dashboard's friendly error message
+  server RSS             the server and its children, at the end (MiB)
+  page time              median and p95 of page switches (click to settled), seconds
+
+    .venv/bin/python bench/load_sessions.py RUN_DIR [--sessions 10] [--seconds 180]
+
+Bounded: a fixed number of sessions and a deadline; the server listens on 127.0.0.1 only
+and is stopped at the end. Needs Debian's chromium (/usr/bin/chromium).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.async_api import Browser, Page, async_playwright
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from dashboard.launch import command  # noqa: E402
+from dashboard.server import children  # noqa: E402
+from sim.store import AttemptStore  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT = 180_000  # ms: one step under full load; a guard against hangs, not a target
+PAGES = ("Overview", "Segments", "Changes & experiments", "Latency", "Feed & ranker health")
+ERROR_TEXT = "Something went wrong while drawing this page"
+ATTEMPT = re.compile(r"Attempt #(\d+)")
+SETTLED = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app && app.getAttribute('data-test-script-state') === 'notRunning'
+        && !document.querySelector('[data-stale="true"]');
+}"""
+
+
+@dataclass
+class Person:
+    """What one session did and saw."""
+
+    index: int
+    name: str
+    attempts: list[int] = field(default_factory=list)  # its own, in order
+    submitted: dict[int, list[str]] = field(default_factory=dict)  # attempt -> order it sent
+    page_times: list[float] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    sessions: int
+    seconds: float
+    submissions: int
+    lost: int
+    foreign: int
+    errors: int
+    rss_mib: float
+    page_median_s: float
+    page_p95_s: float
+    pages: int
+    people: list[Person]
+
+    def summary(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "people"} | {
+            "problems": [p for person in self.people for p in person.foreign + person.errors][:20]
+        }
+
+
+async def settle(page: Page) -> None:
+    await page.wait_for_selector('[data-testid="stApp"]', timeout=TIMEOUT)
+    await page.wait_for_timeout(250)
+    await page.wait_for_function(SETTLED, timeout=TIMEOUT)
+    await page.wait_for_timeout(200)
+
+
+async def check(page: Page, person: Person, where: str, debrief_ok: bool) -> int | None:
+    """The attempt number on screen; records errors and anything that is not this person's."""
+    if await page.locator('[data-testid="stException"]').count():
+        person.errors.append(f"{person.name}: stException on {where}")
+    if await page.get_by_text(ERROR_TEXT).count():
+        person.errors.append(f"{person.name}: error message on {where}")
+    sidebar = await page.locator('[data-testid="stSidebar"]').inner_text(timeout=TIMEOUT)
+    match = ATTEMPT.search(sidebar)
+    shown = int(match.group(1)) if match else None
+    if shown is not None and person.attempts and shown != person.attempts[-1]:
+        person.foreign.append(f"{person.name}: saw attempt #{shown} on {where}")
+    nav = await page.locator('[data-testid="stSidebarNav"]').inner_text(timeout=TIMEOUT)
+    if "Debrief" in nav and not debrief_ok:
+        person.foreign.append(f"{person.name}: a debrief before submitting, on {where}")
+    return shown
+
+
+async def visit(page: Page, person: Person, name: str, debrief_ok: bool = False) -> None:
+    start = time.monotonic()
+    await page.get_by_role("link", name=name, exact=True).click()
+    await page.get_by_role("heading", name=name, exact=True).wait_for(timeout=TIMEOUT)
+    await settle(page)
+    person.page_times.append(time.monotonic() - start)
+    await check(page, person, name, debrief_ok)
+
+
+async def pick(page: Page, hid: str) -> None:
+    box = page.get_by_role("combobox", name="Pick hypotheses in the order you would check them")
+    await box.click()
+    await page.keyboard.type(hid)
+    await page.get_by_role("option", name=re.compile(rf"^{hid} ·")).click()
+    await page.keyboard.press("Escape")
+    await settle(page)
+
+
+async def one_attempt(page: Page, person: Person, round_: int) -> None:
+    """Investigate, rank, submit and read the debrief, on the attempt the sidebar shows."""
+    sidebar = await page.locator('[data-testid="stSidebar"]').inner_text(timeout=TIMEOUT)
+    match = ATTEMPT.search(sidebar)
+    if match is None:
+        person.errors.append(f"{person.name}: no attempt number on the brief")
+        return
+    shown = int(match.group(1))
+    if shown in person.attempts:
+        person.foreign.append(f"{person.name}: a new attempt reused #{shown}")
+    person.attempts.append(shown)  # a new attempt; `shared` checks nobody else holds it
+    await check(page, person, "brief", debrief_ok=False)
+    for name in PAGES[round_ % 2 :: 2]:  # alternate halves of the pages between rounds
+        await visit(page, person, name)
+    await visit(page, person, "Hypotheses")
+    order = ["FEED", "RANK"] if (person.index + round_) % 2 else ["DEPLOY", "FEED", "PERF"]
+    shares = page.get_by_label("Share of the change (%)")
+    for n, hid in enumerate(order, start=1):
+        await pick(page, hid)
+        await shares.nth(n - 1).wait_for(timeout=TIMEOUT)
+    await shares.nth(0).fill("50")
+    await shares.nth(0).press("Enter")
+    await settle(page)
+    await page.get_by_text("I understand that submitting is final").click()
+    await settle(page)
+    start = time.monotonic()
+    await page.get_by_role("button", name="Submit diagnosis").click()
+    await page.get_by_role("heading", name="Debrief", exact=True).wait_for(timeout=TIMEOUT)
+    await settle(page)
+    person.page_times.append(time.monotonic() - start)
+    person.submitted[shown] = order
+    await check(page, person, "debrief", debrief_ok=True)
+    caption = await page.get_by_text(re.compile(r"^Attempt #\d+, submitted")).inner_text()
+    if ATTEMPT.search(caption) and int(ATTEMPT.search(caption).group(1)) != shown:
+        person.foreign.append(f"{person.name}: the debrief of another attempt ({caption})")
+    await page.get_by_role("button", name="Start a new attempt at this case").click()
+    await page.get_by_text("Case brief").wait_for(timeout=TIMEOUT)
+    await settle(page)
+
+
+async def candidate(browser: Browser, url: str, person: Person, deadline: float) -> None:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    try:
+        await page.goto(url, timeout=TIMEOUT)
+        await page.get_by_text("Case brief").wait_for(timeout=TIMEOUT)
+        await settle(page)
+        field_ = page.get_by_label("Your name")
+        await field_.fill(person.name)
+        await field_.press("Enter")
+        await settle(page)
+        round_ = 0
+        while time.monotonic() < deadline or round_ == 0:  # every session submits at least once
+            await one_attempt(page, person, round_)
+            round_ += 1
+    except Exception as exc:  # recorded, and the run goes on for the others
+        person.errors.append(f"{person.name}: {type(exc).__name__}: {str(exc)[:300]}")
+    finally:
+        await context.close()
+
+
+async def drive(url: str, sessions: int, seconds: float) -> list[Person]:
+    people = [Person(i, f"load-{i:02d}") for i in range(sessions)]
+    deadline = time.monotonic() + seconds
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            await asyncio.gather(*(candidate(browser, url, p, deadline) for p in people))
+        finally:
+            await browser.close()
+    return people
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of `pid` and its children, MiB."""
+    total = 0
+    for p in [pid, *children(pid)]:
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"VmRSS:\s+(\d+) kB", status)
+        total += int(match.group(1)) if match else 0
+    return total / 1024
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited ({proc.returncode})")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.25)
+    raise TimeoutError(f"no healthy server at {url} after {timeout} s")
+
+
+def shared(people: list[Person]) -> int:
+    """Attempt numbers that more than one session showed as its own."""
+    seen: dict[int, str] = {}
+    clashes = 0
+    for person in people:
+        for attempt_id in person.attempts:
+            if attempt_id in seen and seen[attempt_id] != person.name:
+                clashes += 1
+                person.foreign.append(f"{person.name}: #{attempt_id} is {seen[attempt_id]}'s")
+            seen.setdefault(attempt_id, person.name)
+    return clashes
+
+
+def audit(data_dir: Path, people: list[Person]) -> int:
+    """Submissions the sessions saw accepted that the store does not hold as sent."""
+    store = AttemptStore(data_dir)
+    lost = 0
+    for person in people:
+        for attempt_id, order in person.submitted.items():
+            stored = store.get(attempt_id)
+            sent_ok = stored.submitted and (stored.submission or {}).get("order") == order
+            if not sent_ok or stored.user != person.name:
+                lost += 1
+                person.errors.append(f"{person.name}: attempt #{attempt_id} not stored as sent")
+    return lost
+
+
+def run_load(run_dir: Path, sessions: int, seconds: float, workdir: Path, log: Path) -> Report:
+    """Serve `run_dir` on loopback, drive the sessions, stop the server, and report."""
+    data = workdir / "data"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "CASESIM_HOST_TOKEN": "load-test-host-token"}
+    env.pop("CASESIM_DASHBOARD_RAISE", None)
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            command(run_dir, port, data, headless=True, address="127.0.0.1"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+    try:
+        wait_healthy(url, proc)
+        start = time.monotonic()
+        people = asyncio.run(drive(url, sessions, seconds))
+        elapsed = time.monotonic() - start
+        rss = rss_mib(proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    lost = audit(data, people)
+    shared(people)
+    times = sorted(t for p in people for t in p.page_times)
+    p95 = times[min(len(times) - 1, int(0.95 * len(times)))] if times else float("nan")
+    return Report(
+        sessions=sessions,
+        seconds=round(elapsed, 1),
+        submissions=sum(len(p.submitted) for p in people),
+        lost=lost,
+        foreign=sum(len(p.foreign) for p in people),
+        errors=sum(len(p.errors) for p in people),
+        rss_mib=round(rss, 1),
+        page_median_s=round(statistics.median(times), 2) if times else float("nan"),
+        page_p95_s=round(p95, 2),
+        pages=len(times),
+        people=people,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=180)
+    parser.add_argument("--keep", action="store_true", help="keep the data folder and log")
+    args = parser.parse_args()
+    if not 1 <= args.sessions <= 32 or not 0 < args.seconds <= 1800:
+        parser.error("1-32 sessions, at most 1800 seconds")
+    workdir = Path(tempfile.mkdtemp(prefix="casesim-load-"))
+    try:
+        report = run_load(args.run_dir.resolve(), args.sessions, args.seconds, workdir,
+                          workdir / "server.log")  # fmt: skip
+        print(json.dumps(report.summary(), indent=2))
+        ok = report.lost == 0 and report.foreign == 0 and report.errors == 0
+        ok = ok and report.rss_mib <= 2048 and report.submissions >= report.sessions
+        return 0 if ok else 1
+    finally:
+        if args.keep:
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""In a real browser and a real server: the menu's costs fit a 1280 px screen, bad addresses
+show no traceback, and SIGTERM stops the server with its workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from dashboard.server import children
+from tests.dashboard.support import case_folder, free_port
+from tests.e2e.conftest import wait_healthy
+from tests.e2e.test_walkthrough import TIMEOUT, settle, visit
+
+pytestmark = pytest.mark.e2e
+
+
+def test_menu_costs_fit_1280(browser: Browser, server, shots):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(server.url)
+    settle(page)
+    visit(page, "Hypotheses")
+    settle(page)
+    menu = page.locator('[data-testid="stTable"]').first
+    expect(menu).to_be_visible(timeout=TIMEOUT)
+    menu.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "12-menu-1280.png"))
+    header = menu.locator("th", has_text="cost").first
+    costs = menu.locator("tbody tr td:nth-of-type(2)")
+    assert costs.count() >= 10
+    frame = menu.bounding_box()
+    assert frame is not None and frame["x"] + frame["width"] <= 1280
+    for cell in (header, costs.first, costs.last):
+        box = cell.bounding_box()
+        assert box is not None and box["width"] > 20
+        assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"]
+    assert float(costs.first.inner_text()) > 0
+    page.close()
+
+
+def test_a_long_case_parameter_shows_no_traceback(browser: Browser, server):
+    page = browser.new_page()
+    page.goto(f"{server.url}/?case={'c' * 300}&attempt={'a' * 300}")
+    settle(page)
+    expect(page.get_by_text("Case brief")).to_be_visible(timeout=TIMEOUT)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    body = page.locator("body").inner_text()
+    assert "Traceback" not in body and str(server.data_dir) not in body
+    page.close()
+
+
+def group(pgid: int) -> list[int]:
+    """Processes still in the process group `pgid`."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+@pytest.mark.parametrize("target", ["launcher", "server"])
+def test_sigterm_stops_the_server_and_its_workers(tiny_run, tmp_path, browser, target):
+    """SIGTERM to `casesim dashboard` (or straight to the Streamlit server) ends the server
+    and every child it started, like Ctrl-C."""
+    run = case_folder(tiny_run, tmp_path / "case")
+    port = free_port()
+    log = tmp_path / "server.log"
+    env = {**os.environ, "CASESIM_DASHBOARD_ADDRESS": "127.0.0.1"}
+    script = (
+        "import sys; from dashboard.launch import serve; "
+        f"sys.exit(serve({str(run)!r}, {port}, {str(tmp_path / 'data')!r}))"
+    )
+    with log.open("w") as out:
+        launcher = subprocess.Popen(
+            [sys.executable, "-c", script], stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, launcher, log)
+        page = browser.new_page()
+        page.goto(url)
+        settle(page)
+        visit(page, "SQL")  # the SQL page starts its worker processes
+        settle(page)
+        page.close()
+        (server,) = children(launcher.pid)
+        deadline = time.monotonic() + 60
+        while not children(server) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        workers = children(server)
+        assert workers, "the server started no child process to check"
+        os.kill(launcher.pid if target == "launcher" else server, signal.SIGTERM)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and (group(server) or any(_alive(w) for w in workers)):
+            time.sleep(0.25)
+        assert not group(server), f"still running: {group(server)}"
+        assert not any(_alive(w) for w in workers)
+        assert launcher.wait(timeout=30) in (0, 143, -15, 128 + 15)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z"

@@ -1,0 +1,34 @@
+"""A small version of bench/load_sessions.py: three people on one run at once, for about
+30 seconds, each submitting. No submission is lost, nobody sees another's attempt or
+debrief, no page errors; the store holds one attempt per person per round."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from bench.load_sessions import run_load
+from sim.store import AttemptStore
+from tests.dashboard.support import case_folder
+
+pytestmark = pytest.mark.e2e
+
+
+def test_three_sessions_on_one_run(tiny_run, tmp_path):
+    run = case_folder(tiny_run, tmp_path / "case")
+    log = tmp_path / "server.log"
+    with ThreadPoolExecutor(1) as pool:  # its own thread: Playwright's async API needs a loop
+        report = pool.submit(run_load, run, 3, 30, tmp_path, log).result(timeout=900)
+    problems = [p for person in report.people for p in person.foreign + person.errors]
+    assert report.errors == 0 and report.foreign == 0, problems
+    assert report.lost == 0
+    assert all(person.submitted for person in report.people), "every session submitted"
+    stored = AttemptStore(tmp_path / "data").history()
+    owners = {a.owner for a in stored}
+    assert len(owners) == 3  # one owner per person, never shared
+    for person in report.people:
+        mine = [a for a in stored if a.id in person.attempts]
+        assert len({a.owner for a in mine}) == 1
+        assert {a.id for a in mine if a.submitted} == set(person.submitted)
+    assert report.rss_mib > 0 and report.page_p95_s > 0
