@@ -285,7 +285,7 @@ class Engine:
                     "trained_at": [self._ts(self.env.now)],
                     "model_version": [state.model.version],
                     "rows": [int(report["rows"])],
-                    "train_auc": [report["auc"]],
+                    "train_auc": [round(report["auc"], 6)],
                     "deployed": [model.ctr is not None],
                     "reward_click": [state.config["reward.click"]],
                     "reward_conversion": [state.config["reward.conversion"]],

@@ -104,6 +104,7 @@ DICTIONARIES: dict[str, list[str]] = {
 }
 
 Columns = dict[str, np.ndarray]
+FLOAT_DECIMALS = 4  # every float written to a table is rounded to this many decimals
 
 
 def hour_columns(r: HourResult, state: EngineState, version_code: int) -> dict[str, Columns]:
@@ -195,6 +196,11 @@ def to_arrow(name: str, columns: Columns, dictionaries: dict[str, list[str]]) ->
             )
         elif pa.types.is_date32(field.type):
             arrays.append(pa.array(values.astype(np.int32), pa.int32()).cast(pa.date32()))
+        elif pa.types.is_floating(field.type):
+            # A fixed precision, so a last-bit difference between CPUs' floating-point
+            # kernels cannot change a table's bytes.
+            rounded = np.round(np.asarray(values, np.float64), FLOAT_DECIMALS)
+            arrays.append(pa.array(rounded).cast(field.type))
         else:
             arrays.append(pa.array(values).cast(field.type))
     return pa.Table.from_arrays(arrays, schema=SCHEMAS[name])

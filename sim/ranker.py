@@ -246,4 +246,8 @@ def build_pools(
         weights = np.zeros(leaves)
         weights[members] = (1 - exploration) * w / w.sum() + exploration * explore
         tree[c] = _sum_tree(weights)
+    # A category the feed holds no item of (a remap can empty one) is served from the rest.
+    empty = tree[:, 1] <= 0
+    if empty.any() and not empty.all():
+        tree[empty] = tree[~empty].mean(axis=0)
     return Pools(tree, leaves.bit_length() - 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sim.runner import simulate
 from sim.world import SIZES
@@ -33,3 +34,19 @@ def test_manifest_describes_tables(tiny_run):
     assert manifest["scenario_sha256"]
     assert "numpy" in manifest["packages"]
     assert all(t["rows"] > 0 for t in manifest["tables"].values())
+
+
+GOLDEN = Path(__file__).parent / "data" / "golden_tiny_baseline.json"
+
+
+def test_tables_match_the_digests_committed_in_the_repository(tiny_run):
+    """Same scenario, seed and size give the same tables on any machine: the digests of the
+    tiny baseline are committed, so CI on another CPU catches a drift. After a deliberate
+    change to the simulator, update the file with the digests this test prints."""
+    manifest = json.loads((tiny_run / "manifest.json").read_text())
+    digests = {name: t["sha256"] for name, t in sorted(manifest["tables"].items())}
+    expected = json.loads(GOLDEN.read_text())
+    assert digests == expected, (
+        "tables differ from the committed digests; if the simulator changed on purpose, write "
+        f"this to tests/sim/data/{GOLDEN.name}:\n" + json.dumps(digests, indent=2)
+    )
