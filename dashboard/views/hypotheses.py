@@ -6,7 +6,14 @@ import polars as pl
 import streamlit as st
 
 from dashboard import loaders, state, widgets
-from sim.scoring import MENU, MENU_BY_ID, UNEXPLAINED, SubmissionError, parse_submission
+from sim.scoring import (
+    MENU,
+    MENU_BY_ID,
+    UNEXPLAINED,
+    Submission,
+    SubmissionError,
+    parse_submission,
+)
 from sim.store import AlreadySubmitted, NotYourAttempt
 
 ctx = widgets.context()
@@ -17,6 +24,7 @@ widgets.header(
 )
 attempt = ctx.attempt
 ORDER_KEY = "hyp_order"
+CONFIRM_KEY = "hyp_confirm"
 SUBMIT_ERROR_KEY = "casesim_submit_error"  # not "hyp_": survives a new attempt's reset
 
 
@@ -78,16 +86,39 @@ def move(index: int, step: int) -> None:
         st.session_state[ORDER_KEY] = order
 
 
-def submit(attempt_id: int, payload: dict, name: str) -> None:
+def draft() -> tuple[Submission | None, list[str]]:
+    """The submission the form holds now (from the session's widget values, so a click that
+    arrives with an edit submits the edit), or the problems that block it."""
+    order = list(st.session_state.get(ORDER_KEY) or [])
+    claimed = {h: float(st.session_state.get(share_key(h)) or 0.0) / 100 for h in order}
+    notes = {h: str(st.session_state.get(note_key(h)) or "").strip() for h in order}
+    total = sum(claimed.values())
+    if not order:
+        return None, ["Pick at least one hypothesis."]
+    if total > 1.0 + 1e-9:
+        return None, [f"Claimed shares add up to {total:.0%}; they cannot exceed 100%."]
+    shares = {**claimed, UNEXPLAINED: max(0.0, 1.0 - total)}
+    try:
+        payload = {"order": order, "shares": shares, "notes": {h: n for h, n in notes.items() if n}}
+        return parse_submission(payload, source="your submission"), []
+    except SubmissionError as exc:
+        return None, list(exc.problems)
+
+
+def submit(attempt_id: int) -> None:
     """Submit for the attempt this form was drawn for, with this session's token: the store
     refuses an attempt that is not the session's, and a second submission."""
+    submission, problems = draft()
+    name = str(st.session_state.get(state.HYPOTHESES_NAME_KEY) or "").strip()
+    if submission is None or not name or not st.session_state.get(CONFIRM_KEY):
+        reason = problems[0] if problems else "give your name and confirm first."
+        st.session_state[SUBMIT_ERROR_KEY] = f"Not submitted: {reason}"
+        return
     store = loaders.store(str(ctx.cfg.data_dir))
     token = st.session_state.get(state.TOKEN_KEY)
     try:
-        store.submit(attempt_id, payload, user=name, token=token)
-    except NotYourAttempt as exc:
-        st.session_state[SUBMIT_ERROR_KEY] = f"Not submitted: {exc}."
-    except AlreadySubmitted as exc:
+        store.submit(attempt_id, submission, user=name, token=token)
+    except (NotYourAttempt, AlreadySubmitted) as exc:
         st.session_state[SUBMIT_ERROR_KEY] = f"Not submitted: {exc}."
     else:
         state.go_to("debrief")
@@ -127,7 +158,6 @@ with list_col:
     )
     spent = 0.0
     claimed: dict[str, float] = {}
-    notes: dict[str, str] = {}
     for i, hid in enumerate(order):
         spent += MENU_BY_ID[hid].cost
         with st.container(border=True):
@@ -160,7 +190,7 @@ with list_col:
                 disabled=i == len(order) - 1,
                 help="Move down",
             )
-            note = st.text_input(
+            st.text_input(
                 "Note",
                 key=note_key(hid),
                 placeholder="What points to it? Where is the evidence?",
@@ -168,8 +198,6 @@ with list_col:
                 persist_state="session",
             )
             claimed[hid] = float(pct or 0.0) / 100
-            if note and note.strip():
-                notes[hid] = note.strip()
 
     total = sum(claimed.values())
     unexplained = max(0.0, 1.0 - total)
@@ -188,20 +216,7 @@ with list_col:
         help=f"The whole menu costs {sum(h.cost for h in MENU):g}",
     )
 
-    problems: list[str] = []
-    submission = None
-    if not order:
-        problems.append("Pick at least one hypothesis.")
-    elif total > 1.0 + 1e-9:
-        problems.append(f"Claimed shares add up to {total:.0%}; they cannot exceed 100%.")
-    else:
-        try:
-            submission = parse_submission(
-                {"order": order, "shares": {**claimed, UNEXPLAINED: unexplained}, "notes": notes},
-                source="your submission",
-            )
-        except SubmissionError as exc:
-            problems.extend(exc.problems)
+    submission, problems = draft()
     for p in problems:
         st.warning(p, icon=":material/warning:")
 
@@ -219,7 +234,7 @@ with list_col:
     if not (name or "").strip():
         st.caption("Give your name to submit.")
     confirm = st.checkbox(
-        "I understand that submitting is final for this attempt.", key="hyp_confirm"
+        "I understand that submitting is final for this attempt.", key=CONFIRM_KEY
     )
     st.button(
         "Submit diagnosis",
@@ -228,11 +243,7 @@ with list_col:
         icon=":material/send:",
         disabled=submission is None or not confirm or not (name or "").strip(),
         on_click=submit,
-        args=(
-            attempt.id,
-            submission.model_dump(mode="json") if submission is not None else {},
-            (name or "").strip(),
-        ),
+        args=(attempt.id,),
     )
     refused = st.session_state.pop(SUBMIT_ERROR_KEY, None)
     if refused:

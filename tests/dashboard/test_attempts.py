@@ -101,6 +101,21 @@ def test_submit_on_an_attempt_that_is_not_the_sessions_is_refused(session, tmp_p
     assert "debrief" not in pages_of(bob)
 
 
+def test_an_edit_that_arrives_with_the_click_is_submitted(session, tmp_path):
+    """The submission is read when the button is clicked, not when the form was last drawn."""
+    at = go(session(), "hypotheses")
+    at.multiselect(key="hyp_order").set_value(["FEED", "RANK"]).run()
+    at.number_input(key="hyp_share_FEED").set_value(60.0).run()
+    at.text_input(key="hyp_name").input("Ada").run()
+    at.checkbox(key="hyp_confirm").check().run()
+    at.number_input(key="hyp_share_FEED").set_value(40.0)  # no run: sent with the click
+    at.button(key="hyp_submit").click().run()
+    ok(at)
+    stored = AttemptStore(tmp_path / "data").get(held(at)[0])
+    assert stored.submission["shares"]["FEED"] == pytest.approx(0.4)
+    assert stored.submission["shares"]["unexplained"] == pytest.approx(0.6)
+
+
 def test_history_shows_your_own_attempts(session, tmp_path):
     fill_and_submit(session(), name="Ada")
     bob = fill_and_submit(session(), name="Bob")
@@ -174,6 +189,7 @@ def test_the_submission_file_says_who_which_run_and_how_long(session, dash_run, 
     assert len(about["run_fingerprint"]) == 16
     parsed = parse_submission(json.loads(json.dumps(data)))  # `casesim score` reads it
     assert parsed.order == ["FEED", "RANK", "DEPLOY"]
+    assert parsed.notes == {"FEED": "PSI jumps in phones"}
     assert at.get("download_button"), "the debrief offers the file"
 
 
