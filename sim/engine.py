@@ -1,10 +1,11 @@
-"""The engine: a simpy clock and the processes on it.
+"""The engine: a simpy clock and the hour's steps on it.
 
-Discrete events: seller updates (daily), feed refreshes (every 6 hours), ranker retrains
-(daily, 03:00), fault levels (hourly), and the traffic tick that simulates each hour's
-sessions as one vectorized batch. All mutable state lives in `EngineState`, so a run can be
-paused at any hour, copied, and continued down two branches (counterfactual runs share
-everything before a fault's onset).
+Each simulated hour runs `HOURLY_STEPS` in order: at midnight sellers restock and adapt and
+the day's ordinary change-log entries are written; every 6 hours the item feed publishes a
+snapshot; at 03:00 the ranker retrains; every hour the faults set their effects, then the
+hour's sessions run through the funnel as one vectorized batch. All mutable state lives in
+`EngineState`, so a run can be paused at any hour, copied, and continued down two branches
+(counterfactual runs share everything before a fault's onset).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import simpy
@@ -27,8 +28,9 @@ from sim.behavior import (
     SessionBatch,
     simulate_sessions,
 )
+from sim.effects import Effects, FaultView
 from sim.faults.base import FaultBase
-from sim.feed import FeedTransform, Snapshot, take_snapshot
+from sim.feed import FeedTransform, Snapshot, snapshot_columns, take_snapshot
 from sim.latency import LatencyModel
 from sim.ranker import DEFAULT_POLICY, History, Model, Pools, TrainingLog, build_pools, retrain
 from sim.rng import Streams, slot_counter
@@ -38,6 +40,7 @@ from sim.world import World, day_number
 UNIX_EPOCH = datetime(1970, 1, 1)  # session times are Unix seconds, as Parquet expects
 FEED_REFRESH_HOURS = 6
 RETRAIN_HOUR = 3
+RETRAIN_OFFSET = 0.2  # the retrain is logged at 03:12
 HISTORY_DECAY = 0.75  # per day: the per-item history remembers about four days
 
 
@@ -98,14 +101,40 @@ class EngineState:
     config: dict[str, float] = field(default_factory=lambda: dict(CONFIG_DEFAULTS))
     config_defaults: dict[str, float] = field(default_factory=lambda: dict(CONFIG_DEFAULTS))
     feed_transforms: dict[str, FeedTransform] = field(default_factory=dict)
-    feed_frozen: bool = False
     seller_incentive: float = 0.0  # platform reward for clicks, as sellers perceive it
     feed_api_version: tuple[int, int, int] = (3, 14, 2)
     announced: set[str] = field(default_factory=set)
     calendar_overlays: dict[str, calendar.CalendarOverlay] = field(default_factory=dict)
     version_overrides: dict[str, str] = field(default_factory=dict)
-    fault_memory: dict[str, np.ndarray] = field(default_factory=dict)  # values before a fault
+    fault_memory: dict[str, dict[str, Any]] = field(default_factory=dict)  # per fault id
+    app_minor_base: np.ndarray | None = None  # users' app versions before any fault's upgrade
     pools_config: tuple[float, ...] = ()
+
+    def install(self, effects: dict[str, Effects]) -> None:
+        """Set every mechanism from this hour's effects, one entry per fault id (in id order,
+        so that two faults on one knob resolve the same way in every branch)."""
+        ordered = [(key, effects[key]) for key in sorted(effects)]
+
+        def collect(name: str) -> dict[str, Any]:
+            return {k: getattr(e, name) for k, e in ordered if getattr(e, name) is not None}
+
+        self.latency.overlays = collect("latency")
+        self.feed_transforms = collect("feed")
+        self.calendar_overlays = collect("calendar")
+        self.tracker.rules = collect("tracking")
+        self.version_overrides = collect("version")
+        self.seller_incentive = sum(e.incentive for _, e in ordered)
+        self.config = dict(self.config_defaults)
+        for _, e in ordered:
+            self.config.update(e.config)
+        upgrades = [e.app_upgrade for _, e in ordered if e.app_upgrade is not None]
+        if upgrades and self.app_minor_base is None:
+            self.app_minor_base = self.world.users.app_minor.copy()
+        if self.app_minor_base is not None:
+            minor = self.app_minor_base.copy()
+            for who, version in upgrades:
+                minor[who] = version
+            self.world.users.app_minor = minor
 
     def refresh_pools(self) -> None:
         from sim.ranker import item_features
@@ -207,15 +236,7 @@ class Engine:
         self.faults = dict(faults or {})
         self.on_hour = on_hour
         self.env = simpy.Environment(initial_time=start_hour)
-        for proc in (self._daily, self._feed, self._retrain, self._fault_levels, self._traffic):
-            self.env.process(proc())
-
-    # ---- scheduling helpers -------------------------------------------------------------
-    def _next(self, every: float, offset: float) -> float:
-        """Delay until the next time t = k*every + offset with t >= now."""
-        now = self.env.now
-        k = np.ceil((now - offset) / every - 1e-9)
-        return max(0.0, k * every + offset - now)
+        self.env.process(self._hours())
 
     def run(self, until_hour: int | None = None) -> None:
         end = self.period.days * 24 if until_hour is None else until_hour
@@ -239,89 +260,83 @@ class Engine:
             luck=self.luck,
         )
 
-    # ---- processes ----------------------------------------------------------------------
-    def _daily(self):
+    # ---- the hour, step by step -----------------------------------------------------------
+    def _hours(self):
+        """One simpy process: each hour runs HOURLY_STEPS in order, then the clock moves on."""
         while True:
-            yield self.env.timeout(self._next(24, 0.0))
-            day = int(self.env.now // 24)
-            self._seller_day(day)
-            self._changelog_noise(day)
-            yield self.env.timeout(1e-6)
+            hour = round(self.env.now)
+            for step in HOURLY_STEPS:
+                if hour % step.every == step.at:
+                    step.run(self, hour)
+            yield self.env.timeout(1)
 
-    def _feed(self):
-        while True:
-            yield self.env.timeout(self._next(FEED_REFRESH_HOURS, 0.1))
-            hour = int(self.env.now)
-            if not self.state.feed_frozen:
-                self.state.snapshot = take_snapshot(
-                    self.state.world,
-                    self.state.snapshot.version + 1,
-                    hour,
-                    self.state.feed_transforms,
-                )
-                from sim.feed import snapshot_columns
+    def _day_start(self, hour: int) -> None:
+        day = hour // 24
+        self._seller_day(day)
+        self._changelog_noise(day)
 
-                cols = snapshot_columns(self.state.snapshot)
-                cols["taken_at"] = np.full(len(cols["item_id"]), self._ts(hour), "datetime64[s]")
-                cols["category"] = cols["category"].astype(np.int8)
-                self.sink.rows(f"feed_snapshots:{self.period.label}", cols)
-            self.state.refresh_pools()
-            yield self.env.timeout(1e-6)
+    def _feed_refresh(self, hour: int) -> None:
+        state = self.state
+        state.snapshot = take_snapshot(
+            state.world, state.snapshot.version + 1, hour, state.feed_transforms
+        )
+        cols = snapshot_columns(state.snapshot)
+        cols["taken_at"] = np.full(len(cols["item_id"]), self._ts(hour), "datetime64[s]")
+        cols["category"] = cols["category"].astype(np.int8)
+        self.sink.rows(f"feed_snapshots:{self.period.label}", cols)
+        state.refresh_pools()
 
-    def _retrain(self):
-        while True:
-            yield self.env.timeout(self._next(24, RETRAIN_HOUR + 0.2))
-            state = self.state
-            model, report = retrain(
-                state.model.version + 1, state.log, state.snapshot, state.history, state.model
-            )
-            if model.ctr is not None:
-                state.model = model
-                state.refresh_pools()
-            self.sink.rows(
-                "ranker_runs",
-                {
-                    "period": [self.period.label],
-                    "trained_at": [self._ts(self.env.now)],
-                    "model_version": [state.model.version],
-                    "rows": [int(report["rows"])],
-                    "train_auc": [round(report["auc"], 6)],
-                    "deployed": [model.ctr is not None],
-                    "reward_click": [state.config["reward.click"]],
-                    "reward_conversion": [state.config["reward.conversion"]],
-                    "reward_price": [state.config["reward.price"]],
-                },
-            )
-            yield self.env.timeout(1e-6)
+    def _retrain(self, hour: int) -> None:
+        state = self.state
+        model, report = retrain(
+            state.model.version + 1, state.log, state.snapshot, state.history, state.model
+        )
+        if model.ctr is not None:
+            state.model = model
+            state.refresh_pools()
+        self.sink.rows(
+            "ranker_runs",
+            {
+                "period": [self.period.label],
+                "trained_at": [self._ts(hour + RETRAIN_OFFSET)],
+                "model_version": [state.model.version],
+                "rows": [int(report["rows"])],
+                "train_auc": [round(report["auc"], 6)],
+                "deployed": [model.ctr is not None],
+                "reward_click": [state.config["reward.click"]],
+                "reward_conversion": [state.config["reward.conversion"]],
+                "reward_price": [state.config["reward.price"]],
+            },
+        )
 
-    def _fault_levels(self):
-        while True:
-            yield self.env.timeout(self._next(1, 0.3))
-            hour = int(self.env.now)
-            when = self.period.time_of(hour)
-            for fid, fault in self.faults.items():
-                level = fault.level_at(when)
-                fault.apply(self.state, level, fid)
-                if level > 0 and fid not in self.state.announced:
-                    self.state.announced.add(fid)
-                    if fault.changelog:
-                        self._log_change(
-                            fault.at, fault.changelog_kind, fault.changelog_service, fault.changelog
-                        )
-            if self.state.pools_stale():
-                self.state.refresh_pools()
-            yield self.env.timeout(1e-6)
+    def _fault_levels(self, hour: int) -> None:
+        """Every fault's effects at this hour's level, installed in their mechanisms."""
+        state = self.state
+        when = self.period.time_of(hour)
+        effects = {}
+        for fid, fault in self.faults.items():
+            level = fault.level_at(when)
+            view = FaultView(
+                state.world, state.snapshot, state.config_defaults,
+                state.fault_memory.setdefault(fid, {}),
+            )  # fmt: skip
+            effects[fid] = fault.effects(level, fid, view)
+            if level > 0 and fid not in state.announced:
+                state.announced.add(fid)
+                if fault.changelog:
+                    self._log_change(
+                        fault.at, fault.changelog_kind, fault.changelog_service, fault.changelog
+                    )
+        state.install(effects)
+        if state.pools_stale():
+            state.refresh_pools()
 
-    def _traffic(self):
-        while True:
-            yield self.env.timeout(self._next(1, 0.5))
-            hour = int(self.env.now)
-            self._simulate_hour(hour)
-            if self.on_hour is not None:
-                self.on_hour(1)
-            if hour % 24 == 23:
-                self.sink.day_end(self.period, self.period.start + timedelta(days=hour // 24))
-            yield self.env.timeout(1e-6)
+    def _traffic(self, hour: int) -> None:
+        self._simulate_hour(hour)
+        if self.on_hour is not None:
+            self.on_hour(1)
+        if hour % 24 == 23:
+            self.sink.day_end(self.period, self.period.start + timedelta(days=hour // 24))
 
     # ---- mechanisms ---------------------------------------------------------------------
     def _ts(self, hour: float) -> np.datetime64:
@@ -491,3 +506,24 @@ class Engine:
             p_click=funnel.p_click[keep],
             p_order=funnel.p_order[keep],
         )
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the engine's hour: runs when hour % every == at."""
+
+    name: str
+    every: int
+    at: int
+    run: Callable[[Engine, int], None]
+
+
+HOURLY_STEPS = (
+    Step("sellers restock and adapt; the day's ordinary change-log entries", 24, 0,
+         Engine._day_start),
+    Step("the item feed publishes a snapshot; serving weights follow", FEED_REFRESH_HOURS, 0,
+         Engine._feed_refresh),
+    Step("the ranker retrains on the logged window", 24, RETRAIN_HOUR, Engine._retrain),
+    Step("faults set their effects for the hour", 1, 0, Engine._fault_levels),
+    Step("the hour's sessions run through the funnel", 1, 0, Engine._traffic),
+)  # fmt: skip

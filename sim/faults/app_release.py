@@ -5,17 +5,15 @@ little of it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
+from sim.effects import NO_EFFECTS, Effects, FaultView
 from sim.faults.base import FaultBase, stable_share
 from sim.latency import LatencyOverlay
 from sim.world import PLATFORMS
-
-if TYPE_CHECKING:
-    from sim.engine import EngineState
 
 
 class AppRelease(FaultBase):
@@ -36,18 +34,13 @@ class AppRelease(FaultBase):
     changelog_kind: ClassVar[str] = "deploy"
     changelog_service: ClassVar[str] = "mobile-app"
 
-    def apply(self, state: EngineState, level: float, key: str) -> None:
-        users = state.world.users
-        if key not in state.fault_memory:
-            state.fault_memory[key] = users.app_minor.copy()
-        original = state.fault_memory[key]
+    def effects(self, level: float, key: str, view: FaultView) -> Effects:
+        if level <= 0:
+            return NO_EFFECTS
+        users = view.world.users
         on_platform = users.platform == PLATFORMS.index(self.platform)
         upgraded = on_platform & (stable_share(key, np.arange(users.n)) < self.adoption * level)
-        users.app_minor = np.where(upgraded, self.version_minor, original).astype(np.int16)
-        if level <= 0:
-            state.latency.overlays.pop(key, None)
-            return
-        state.latency.overlays[key] = LatencyOverlay(
-            match={"app_minor": (self.version_minor,)},
-            client_factor=self.client_factor,
+        overlay = LatencyOverlay(
+            match={"app_minor": (self.version_minor,)}, client_factor=self.client_factor
         )
+        return Effects(latency=overlay, app_upgrade=(upgraded, self.version_minor))

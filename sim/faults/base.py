@@ -1,25 +1,28 @@
 """What every fault (and every scheduled intervention) shares.
 
 A fault changes a mechanism, never the metric: it is scheduled on the engine's clock and,
-every hour, sets its mechanism's knobs for a level between 0 (off) and 1 (full strength,
-reached after `ramp_hours`), scaled by its severity. Levels are absolute, not increments, so a
-fault switched off in a counterfactual run leaves the mechanism exactly as it would have been.
+every hour, returns its `Effects` (sim/effects.py) for a level between 0 (off) and 1 (full
+strength, reached after `ramp_hours`), scaled by its severity. Levels are absolute, not
+increments, so a fault switched off in a counterfactual run leaves the mechanism exactly as it
+would have been.
+
+A new fault type is one module: a subclass with its typed parameters, its `type` name, the
+scope dimensions it accepts, its hit set and evidence, and `effects`; then one line in
+sim/faults/registry.py.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.behavior import SOURCES
+from sim.effects import Effects, FaultView
 from sim.rng import Streams, stable_hash
 from sim.world import CATEGORIES, PLATFORMS
-
-if TYPE_CHECKING:
-    from sim.engine import EngineState
 
 Platform = Literal["ios", "android", "miniprogram"]
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
@@ -149,8 +152,8 @@ class FaultBase(BaseModel):
         """Menu entries whose investigation confirms this fault."""
         return list(self.hit_set)
 
-    def apply(self, state: EngineState, level: float, key: str) -> None:
-        """Set this fault's knobs on the engine state for the coming hour."""
+    def effects(self, level: float, key: str, view: FaultView) -> Effects:
+        """This fault's effects on its mechanism for the coming hour, at `level` (0 is off)."""
         raise NotImplementedError
 
 

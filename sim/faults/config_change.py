@@ -6,14 +6,12 @@ ordinary, harmless change-log entry (the kind of noise every change log carries)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from sim.effects import NO_EFFECTS, Effects, FaultView
 from sim.faults.base import FaultBase
-
-if TYPE_CHECKING:
-    from sim.engine import EngineState
 
 ConfigKey = Literal["ranker.exploration", "ranker.temperature"]
 
@@ -28,6 +26,8 @@ class ConfigChange(FaultBase):
     hit_set: ClassVar[tuple[str, ...]] = ("DEPLOY",)
     evidence: ClassVar[str] = "The change log records the configuration change at its onset."
 
-    def apply(self, state: EngineState, level: float, key: str) -> None:
-        default = state.config_defaults[self.key]
-        state.config[self.key] = default + (self.value - default) * level
+    def effects(self, level: float, key: str, view: FaultView) -> Effects:
+        if level <= 0:
+            return NO_EFFECTS
+        default = view.config_defaults[self.key]
+        return Effects(config={self.key: default + (self.value - default) * level})

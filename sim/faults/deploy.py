@@ -6,15 +6,13 @@ same hour as the drop); with one it is a latency regression, visible where it ha
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from sim.effects import NO_EFFECTS, Effects, FaultView
 from sim.faults.base import FaultBase
 from sim.latency import LatencyOverlay
-
-if TYPE_CHECKING:
-    from sim.engine import EngineState
 
 
 class Deploy(FaultBase):
@@ -42,15 +40,13 @@ class Deploy(FaultBase):
         regression = (self.server_factor, self.client_factor, self.error_rate) != (1.0, 1.0, 0.0)
         return ["PERF", "DEPLOY"] if regression else ["DEPLOY"]
 
-    def apply(self, state: EngineState, level: float, key: str) -> None:
+    def effects(self, level: float, key: str, view: FaultView) -> Effects:
         if level <= 0:
-            state.latency.overlays.pop(key, None)
-            state.version_overrides.pop(key, None)
-            return
-        state.version_overrides[key] = self.version
-        state.latency.overlays[key] = LatencyOverlay(
+            return NO_EFFECTS
+        overlay = LatencyOverlay(
             match=self.scope.match(),
             server_factor=1 + (self.server_factor - 1) * level,
             client_factor=1 + (self.client_factor - 1) * level,
             error_rate=self.error_rate * level,
         )
+        return Effects(latency=overlay, version=self.version)

@@ -11,16 +11,14 @@ Modes (severity = the share of the scope's items affected):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
+from sim.effects import NO_EFFECTS, Effects, FaultView
 from sim.faults.base import FaultBase, stable_share
 from sim.feed import Snapshot
 from sim.world import N_CAT
-
-if TYPE_CHECKING:
-    from sim.engine import EngineState
 
 
 class FeedChange(FaultBase):
@@ -38,18 +36,17 @@ class FeedChange(FaultBase):
     changelog_service: ClassVar[str] = "item-feed-pipeline"
     scope_dimensions: ClassVar[frozenset[str]] = frozenset({"category"})
 
-    def apply(self, state: EngineState, level: float, key: str) -> None:
+    def effects(self, level: float, key: str, view: FaultView) -> Effects:
         if level <= 0:
-            state.feed_transforms.pop(key, None)
-            state.fault_memory.pop(key, None)
-            return
-        items = state.world.items
+            view.memory.clear()
+            return NO_EFFECTS
+        items = view.world.items
         cats = self.scope.category_codes() or tuple(range(N_CAT))
         in_scope = np.isin(items.category, cats)
         hit = in_scope & (stable_share(key, np.arange(items.n)) < level)
-        if self.mode == "stale_stock" and key not in state.fault_memory:
-            state.fault_memory[key] = state.snapshot.in_stock.copy()
-        frozen = state.fault_memory.get(key)
+        if self.mode == "stale_stock" and "in_stock" not in view.memory:
+            view.memory["in_stock"] = view.snapshot.in_stock.copy()
+        frozen = view.memory.get("in_stock")
         remap = _rotation(cats)
         mode = self.mode
         wrong_key = np.roll(np.arange(items.n), 7_919)  # another item's row
@@ -62,7 +59,7 @@ class FeedChange(FaultBase):
             scrambled = snap.image_score[wrong_key]
             return snap.with_(image_score=np.where(hit, scrambled, snap.image_score))
 
-        state.feed_transforms[key] = transform
+        return Effects(feed=transform)
 
 
 def _rotation(cats: tuple[int, ...]) -> np.ndarray:

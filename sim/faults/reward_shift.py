@@ -5,14 +5,12 @@ clickbait listings over the following days. CTR holds or rises; add-to-cart and 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from sim.effects import NO_EFFECTS, Effects, FaultView
 from sim.faults.base import FaultBase
-
-if TYPE_CHECKING:
-    from sim.engine import EngineState
 
 
 class RewardShift(FaultBase):
@@ -36,9 +34,13 @@ class RewardShift(FaultBase):
     )
     changelog_service: ClassVar[str] = "ranker"
 
-    def apply(self, state: EngineState, level: float, key: str) -> None:
-        base = state.config_defaults
+    def effects(self, level: float, key: str, view: FaultView) -> Effects:
+        if level <= 0:
+            return NO_EFFECTS
+        base = view.config_defaults
         click, conv = base["reward.click"], base["reward.conversion"]
-        state.config["reward.click"] = click + (self.click_weight - click) * level
-        state.config["reward.conversion"] = conv + (self.conversion_weight - conv) * level
-        state.seller_incentive = self.seller_incentive * level
+        weights = {
+            "reward.click": click + (self.click_weight - click) * level,
+            "reward.conversion": conv + (self.conversion_weight - conv) * level,
+        }
+        return Effects(config=weights, incentive=self.seller_incentive * level)

@@ -9,15 +9,13 @@ Modes (severity scales the effect):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from sim.calendar import CalendarOverlay
+from sim.effects import NO_EFFECTS, Effects, FaultView
 from sim.faults.base import FaultBase
-
-if TYPE_CHECKING:
-    from sim.engine import EngineState
 
 EFFECTS = {  # intent (logit), traffic (factor), logistics (factor) at full severity
     "pre_festival_waiting": (-0.55, 1.05, 1.0),
@@ -42,13 +40,13 @@ class Seasonality(FaultBase):
     )
     recurs_yearly: ClassVar[bool] = True
 
-    def apply(self, state: EngineState, level: float, key: str) -> None:
+    def effects(self, level: float, key: str, view: FaultView) -> Effects:
         if level <= 0:
-            state.calendar_overlays.pop(key, None)
-            return
+            return NO_EFFECTS
         intent, traffic, logistics = EFFECTS[self.mode]
-        state.calendar_overlays[key] = CalendarOverlay(
+        overlay = CalendarOverlay(
             intent=intent * level,
             traffic=1 + (traffic - 1) * level,
             logistics=1 + (logistics - 1) * level,
         )
+        return Effects(calendar=overlay)

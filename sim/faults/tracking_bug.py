@@ -4,15 +4,13 @@ The observed metric drops; the order ledger, and so the business, does not.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from sim.effects import NO_EFFECTS, Effects, FaultView
 from sim.faults.base import FaultBase
 from sim.tracking import TrackingRule
-
-if TYPE_CHECKING:
-    from sim.engine import EngineState
 
 
 class TrackingBug(FaultBase):
@@ -30,8 +28,7 @@ class TrackingBug(FaultBase):
     changelog_service: ClassVar[str] = "tracking-sdk"
     scope_dimensions: ClassVar[frozenset[str]] = frozenset({"platform", "app_version", "city_tier"})
 
-    def apply(self, state: EngineState, level: float, key: str) -> None:
+    def effects(self, level: float, key: str, view: FaultView) -> Effects:
         if level <= 0:
-            state.tracker.rules.pop(key, None)
-            return
-        state.tracker.rules[key] = TrackingRule(self.event, self.scope.match(), self.drop * level)
+            return NO_EFFECTS
+        return Effects(tracking=TrackingRule(self.event, self.scope.match(), self.drop * level))

@@ -63,3 +63,34 @@ def test_case_ships_with_its_dashboard_cube(case):
     assert meta["rows"]["sessions_daily"] > 0
     last_day = scenario.start + timedelta(days=scenario.days - 1)
     assert meta["windows"]["after"][1] == last_day.isoformat()
+
+
+def test_noise_stays_within_its_bound_and_is_out_of_the_order(case):
+    scenario, _, key = case
+    noise = next(c for c in key["causes"] if c["id"] == "noise")
+    assert abs(noise["effect"]) <= scenario.noise_bound
+    assert noise["ordered"] is key["control"]
+    assert key["realization"]["tried"]  # the quiet search ran and is on record
+
+
+def test_every_cause_has_its_expectation_over_other_worlds(case):
+    _, _, key = case
+    for cause in key["causes"]:
+        expected = cause["expected"]
+        assert expected["worlds"] == 2
+        lo, hi = expected["interval"]
+        assert lo <= expected["effect"] <= hi
+
+
+def test_a_habit_scores_low_and_the_ideal_order_high(case):
+    """A fixed, no-analysis order starting with NOISE must not pass for a diagnosis; the
+    ideal order (true causes first, by share per cost) must score near 1."""
+    from sim.audit import FIXED_ORDER, ideal_submission
+    from sim.scoring import score
+
+    scenario, _, key = case
+    ideal = score(ideal_submission(key), key["causes"]).case_score
+    assert ideal >= 0.9
+    if scenario.target is not None:
+        fixed = {"order": list(FIXED_ORDER), "shares": {"unexplained": 1.0}}
+        assert score(fixed, key["causes"]).case_score <= 0.5

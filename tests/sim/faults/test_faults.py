@@ -7,6 +7,7 @@ import copy
 import numpy as np
 import pytest
 
+from sim.effects import FaultView
 from sim.engine import Engine, NullSink
 from sim.faults import FAULT_TYPES
 from sim.feed import take_snapshot
@@ -31,6 +32,14 @@ def fault(text: str):
     return parse_scenario(HEAD + "  - " + text + "\n").faults[0]
 
 
+def apply(state, f, level: float, key: str) -> None:
+    """What the engine does each hour: ask the fault for its effects, install them."""
+    view = FaultView(
+        state.world, state.snapshot, state.config_defaults, state.fault_memory.setdefault(key, {})
+    )
+    state.install({key: f.effects(level, key, view)})
+
+
 def test_every_registered_fault_has_docs_hit_set_and_a_shipped_example():
     from pathlib import Path
 
@@ -48,7 +57,7 @@ def test_feed_change_alters_only_scoped_categories(warm, mode):
     state = copy.deepcopy(state)
     f = fault(f"{{type: feed_change, mode: {mode}, at: 2026-08-10T00:00:00, "
               "scope: {category: [beauty, pets]}}")  # fmt: skip
-    f.apply(state, 1.0, "f")
+    apply(state, f, 1.0, "f")
     items = state.world.items
     items.stock[:200] = 0  # some items sell out after the onset
     before = take_snapshot(state.world, 1, 0)
@@ -61,7 +70,7 @@ def test_feed_change_alters_only_scoped_categories(warm, mode):
     )
     assert changed.any()
     assert not changed[~scoped].any()
-    f.apply(state, 0.0, "f")
+    apply(state, f, 0.0, "f")
     assert not state.feed_transforms
 
 
@@ -82,7 +91,7 @@ def test_seasonality_overlays_the_calendar_and_recurs(warm):
     _, state = warm
     state = copy.deepcopy(state)
     f = fault("{type: seasonality, mode: logistics_pause, name: typhoon, at: 2026-08-10T00:00:00}")
-    f.apply(state, 1.0, "s")
+    apply(state, f, 1.0, "s")
     overlay = state.calendar_overlays["s"]
     assert overlay.logistics < 0.7 and overlay.intent == 0
     assert f.recurs_yearly
@@ -104,7 +113,7 @@ def test_deploy_slows_only_its_scope(warm):
         "app_minor": np.full(n, 20, np.int16),
     }
     base, _, _ = state.latency.sample(streams, counters, dims)
-    f.apply(state, 1.0, "d")
+    apply(state, f, 1.0, "d")
     slowed, _, _ = state.latency.sample(streams, counters, dims)
     android = dims["platform"] == PLATFORMS.index("android")
     assert np.allclose(slowed[android], base[android] * 2.0, rtol=1e-5)
@@ -134,12 +143,12 @@ def test_app_release_upgrades_only_its_platform(warm):
     state = copy.deepcopy(state)
     users = state.world.users
     f = fault("{type: app_release, platform: android, at: 2026-08-10T00:00:00, adoption: 0.6}")
-    f.apply(state, 1.0, "a")
+    apply(state, f, 1.0, "a")
     android = users.platform == PLATFORMS.index("android")
     upgraded = users.app_minor == 21
     assert upgraded[android].mean() == pytest.approx(0.6, abs=0.03)
     assert not upgraded[~android].any()
-    f.apply(state, 0.0, "a")
+    apply(state, f, 0.0, "a")
     assert not (users.app_minor == 21).any()
 
 

@@ -1,0 +1,61 @@
+"""What a fault does to the world, as data: the one protocol between faults and the engine.
+
+A fault never touches the engine's state. Every hour the engine asks each fault for its
+`Effects` at that hour's level (0 when it is off) and installs them under the fault's id in
+the mechanisms they name; what a fault no longer sets is removed. A fault switched off
+therefore leaves every mechanism exactly as it would have been, and a new fault type fills
+in only the fields of the mechanism it acts on:
+
+    latency     a LatencyOverlay: slower or failing requests where it matches
+    feed        a FeedTransform: what the item-feed pipeline publishes to the ranker
+    config      serving-configuration values (ranker temperature, reward weights, ...)
+    calendar    a CalendarOverlay: intent, traffic and logistics of the days it covers
+    tracking    a TrackingRule: client events lost where it matches
+    version     the feed-api version the requests report
+    incentive   the click reward sellers perceive (they chase it with clickbait over days)
+    app_upgrade users moved to a new app version (mask of users, minor version)
+
+Faults read the world through `FaultView` and keep what they must remember (the stock flags
+at onset, say) in its `memory`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sim.calendar import CalendarOverlay
+from sim.feed import FeedTransform, Snapshot
+from sim.latency import LatencyOverlay
+from sim.tracking import TrackingRule
+from sim.world import World
+
+
+@dataclass(frozen=True)
+class Effects:
+    """A fault's settings of the mechanisms for one hour; empty when it is off."""
+
+    latency: LatencyOverlay | None = None
+    feed: FeedTransform | None = None
+    config: Mapping[str, float] = field(default_factory=dict)
+    calendar: CalendarOverlay | None = None
+    tracking: TrackingRule | None = None
+    version: str | None = None
+    incentive: float = 0.0
+    app_upgrade: tuple[np.ndarray, int] | None = None
+
+
+NO_EFFECTS = Effects()
+
+
+@dataclass(frozen=True)
+class FaultView:
+    """What a fault may read to compute its effects (it must not change any of it)."""
+
+    world: World
+    snapshot: Snapshot
+    config_defaults: Mapping[str, float]
+    memory: dict[str, Any]  # this fault's own, kept across hours
