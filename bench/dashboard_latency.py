@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dashboard.launch import command  # noqa: E402
-from sim.cube import cube_meta, ensure_cube, is_current  # noqa: E402
+from readout.cube import cube_meta, ensure_cube, is_current  # noqa: E402
 
 FIRST_PAGE_TARGET = 5.0
 INTERACTION_TARGET = 0.5
@@ -51,7 +51,7 @@ def free_port() -> int:
 def default_run() -> Path:
     run = ROOT / "data" / "demo"
     if not (run / "manifest.json").is_file():
-        from sim.case import make_case
+        from casesim.compose import make_case
         from sim.scenario import load_scenario
         from sim.world import SIZES
 

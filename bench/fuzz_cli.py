@@ -41,7 +41,7 @@ SUBMISSION = {"order": ["FEED", "DATA"], "shares": {"FEED": 0.8, "unexplained": 
 def keyed_run(where: Path) -> Path:
     """A tiny keyed run of the feed case (fixed severity, so no calibration)."""
     sys.path.insert(0, str(ROOT))
-    from sim.case import make_case
+    from casesim.compose import make_case
     from sim.scenario import parse_scenario
     from sim.world import SIZES
 

@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 
 from dashboard.launch import command  # noqa: E402
 from dashboard.server import children  # noqa: E402
-from sim.store import AttemptStore  # noqa: E402
+from dashboard.store import AttemptStore  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -3,8 +3,8 @@
 It decides which pages exist (the debrief only once this attempt is submitted), shows the
 case and attempt in the sidebar, and runs the chosen page (an error in a page shows a
 friendly message and a reference; its details go to the server log only). Pages are thin scripts in
-`dashboard/views/`; the numbers come from sim/ (cube, metrics, scoring, store)
-and the pure helpers in `dashboard/analysis/`.
+`dashboard/views/`; the numbers come from readout/ (cube, metrics, stats) and
+grading/ (scoring, debrief); attempts live in dashboard/store.py.
 """
 
 from __future__ import annotations

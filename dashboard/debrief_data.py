@@ -2,7 +2,8 @@
 
 Everything here opens only for a submitted attempt: `answer_key` refuses otherwise, and the
 debrief page is not even registered before submission. This is the dashboard's one reader
-of `answer_key.json` (through `sim.case.key_for_run`).
+of `answer_key.json`. It never computes a missing key (that runs counterfactual simulations:
+`casesim key RUN` does it, outside any web request); the debrief says "no key" instead.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Any
 
 import streamlit as st
 
-from sim.cube import MANIFEST
-from sim.scoring import SUBMISSION_ABOUT, score
-from sim.store import Attempt, AttemptStore
+from dashboard.store import Attempt, AttemptStore
+from grading.scoring import SUBMISSION_ABOUT, score
+from runfolder.layout import ANSWER_KEY, MANIFEST
 
 
 class NotSubmitted(PermissionError):
@@ -25,17 +26,17 @@ class NotSubmitted(PermissionError):
 
 
 class KeyUnavailable(RuntimeError):
-    """The run has no answer key and cannot compute one (a hiring bundle): graded elsewhere."""
+    """The run has no answer key (a hiring bundle, or a run made with --no-key)."""
 
 
 @st.cache_data(show_spinner="Reading the answer key…")
 def _key(run: str) -> dict[str, Any]:
-    from sim.case import key_for_run
-
-    try:
-        return key_for_run(Path(run))
-    except FileNotFoundError as exc:
-        raise KeyUnavailable(str(exc)) from None
+    path = Path(run) / ANSWER_KEY
+    if not path.is_file():
+        raise KeyUnavailable(
+            f"no key: {Path(run).name} has no {ANSWER_KEY} (`casesim key {run}` computes it)"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def answer_key(run: Path, attempt: Attempt) -> dict[str, Any]:
@@ -90,7 +91,7 @@ class SolverView:
 def solver(run: str) -> SolverView:
     """The reference solver's diagnosis of the run (it reads the tables only)."""
     try:
-        from sim.solver import solve
+        from grading.solver import solve
     except ImportError:
         return SolverView(None, [], "The reference solver is not available in this build.")
     try:
@@ -101,10 +102,10 @@ def solver(run: str) -> SolverView:
 
 
 def debrief_words(submission: dict[str, Any], key: dict[str, Any]) -> str | None:
-    """The plain-text debrief of `sim.debrief`, when that module is present."""
+    """The plain-text debrief of `grading.debrief`, when that module is present."""
     try:
-        from sim.debrief import debrief_text
-        from sim.scoring import parse_submission
+        from grading.debrief import debrief_text
+        from grading.scoring import parse_submission
     except ImportError:
         return None
     try:

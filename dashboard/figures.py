@@ -13,8 +13,6 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard.analysis.metrics import Metric
-from dashboard.analysis.noise import Band
 from dashboard.palette import (  # noqa: F401 (pages use them as figures.*)
     AFTER,
     AXIS,
@@ -30,7 +28,9 @@ from dashboard.palette import (  # noqa: F401 (pages use them as figures.*)
     REFERENCE,
     TEXT,
 )
-from sim.cube import CaseWindows
+from readout.metrics import Metric
+from readout.noise import Band
+from runfolder.brief import Windows
 
 KIND_COLORS = {
     "deploy": "#1C7ED6",
@@ -164,7 +164,7 @@ def extend_layout(
     return fig
 
 
-def shade_windows(fig: go.Figure, windows: CaseWindows, hourly: bool = True) -> go.Figure:
+def shade_windows(fig: go.Figure, windows: Windows, hourly: bool = True) -> go.Figure:
     """Light bands behind the before and after windows, labelled at the top."""
     shapes, notes = [], []
     for side, (a, b), color in (
@@ -232,7 +232,7 @@ def trend(
     metric: Metric,
     color: str | None = None,
     title: str | None = None,
-    windows: CaseWindows | None = None,
+    windows: Windows | None = None,
     changes: pl.DataFrame | None = None,
     height: int = 340,
     hourly: bool = False,
@@ -273,7 +273,7 @@ def trend(
 
 
 def noise_band(
-    fig: go.Figure, windows: CaseWindows, band: Band, kind: str, hourly: bool = False
+    fig: go.Figure, windows: Windows, band: Band, kind: str, hourly: bool = False
 ) -> go.Figure:
     """Over the after window: the before level ± the typical week-over-week change (grey), the
     before level (dotted) and the after window's level (solid), so a candidate sees at a

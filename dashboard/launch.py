@@ -112,7 +112,7 @@ def serve(run_dir: Path | None, port: int, data_dir: Path, host_token: str | Non
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     if run_dir is not None:
-        from sim.cube import ensure_cube, is_current
+        from readout.cube import ensure_cube, is_current
 
         if not is_current(run_dir):
             print(f"preparing the metric cube of {run_dir} (once per run)…", file=sys.stderr)

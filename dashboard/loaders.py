@@ -17,16 +17,10 @@ import polars as pl
 import streamlit as st
 import yaml
 
-from sim.cube import (
-    MANIFEST,
-    TABLES_DIR,
-    CaseWindows,
-    case_windows,
-    ensure_cube,
-    load_cube,
-    read_case,
-)
-from sim.store import AttemptStore
+from dashboard.store import AttemptStore
+from readout.cube import ensure_cube, load_cube
+from runfolder.brief import Windows, case_windows, read_case
+from runfolder.layout import MANIFEST, TABLES_DIR
 
 SMALL_TABLES = ("changelog", "experiments", "ranker_runs", "calendar")
 
@@ -40,7 +34,7 @@ class Case:
     title: str
     brief: str
     metric: str
-    windows: CaseWindows
+    windows: Windows
     size: str
     seed: int | None
     users: int | None

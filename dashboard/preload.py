@@ -25,15 +25,15 @@ DATA_MODULES = (
     "polars",
     "pyarrow.parquet",
     "yaml",
-    "sim.cube",
-    "sim.scoring",
-    "sim.store",
+    "readout.cube",
+    "grading.scoring",
+    "dashboard.store",
     "dashboard.sqlresult",
-    "dashboard.analysis.metrics",
-    "sim.decompose",
-    "dashboard.analysis.latency",
-    "dashboard.analysis.drift",
-    "dashboard.analysis.stats",
+    "readout.metrics",
+    "readout.decompose",
+    "readout.latency",
+    "readout.drift",
+    "readout.stats",
 )
 CHART_MODULES = ("pandas", "plotly.graph_objects", "plotly.io")
 WORKER_DELAY_SECONDS = 8.0

@@ -14,12 +14,12 @@ import polars as pl
 import streamlit as st
 
 from dashboard import loaders
-from dashboard.analysis import metrics as m
-from dashboard.analysis.drift import psi_table
-from dashboard.analysis.latency import percentiles
-from dashboard.analysis.noise import Band, band_widths
-from sim.cube import ITEM_DIMS, SESSION_DIMS
-from sim.decompose import mix_rate
+from readout import metrics as m
+from readout.cube import ITEM_DIMS, SESSION_DIMS
+from readout.decompose import mix_rate
+from readout.drift import psi_table
+from readout.latency import percentiles
+from readout.noise import Band, band_widths
 
 Filters = tuple[tuple[str, tuple[str, ...]], ...]
 SESSION_DIMENSIONS = SESSION_DIMS

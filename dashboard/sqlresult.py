@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sim.cube import CUBE_DIR, TABLES_DIR
+from runfolder.layout import CUBE_DIR, TABLES_DIR
 
 MAX_ROWS = 10_000
 MAX_BYTES = 4 << 20  # a result larger than this is refused, not shipped to the browser

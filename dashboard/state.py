@@ -23,8 +23,8 @@ import streamlit as st
 
 from dashboard import loaders
 from dashboard.settings import Settings, parse
-from sim.cube import MANIFEST
-from sim.store import Attempt, UnknownAttempt
+from dashboard.store import Attempt, UnknownAttempt
+from runfolder.layout import MANIFEST
 
 RUN_KEY = "casesim_run"
 ATTEMPT_KEY = "casesim_attempt"  # this session's attempt id ...

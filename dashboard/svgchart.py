@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from html import escape
 
-from dashboard.analysis.metrics import format_value
-from dashboard.analysis.noise import Band
 from dashboard.palette import AFTER, AXIS, BEFORE, GRID, INK, NOISE, TEXT
-from sim.cube import CaseWindows
+from readout.metrics import format_value
+from readout.noise import Band
+from runfolder.brief import Windows
 
 WIDTH = 1000  # viewBox units: the SVG scales to the width of its column
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 44, 34
@@ -60,7 +60,7 @@ def daily_line(
     days: Sequence[date],
     values: Sequence[float | None],
     kind: str,
-    windows: CaseWindows,
+    windows: Windows,
     title: str,
     height: int = 320,
     band: Band | None = None,

@@ -10,10 +10,10 @@ import polars as pl
 import streamlit as st
 
 from dashboard import loaders, state
-from dashboard.analysis.metrics import Metric
 from dashboard.settings import Settings
-from sim.cube import ERROR_LABEL, FIRST_PAGE_LABELS
-from sim.store import Attempt
+from dashboard.store import Attempt
+from readout.cube import ERROR_LABEL, FIRST_PAGE_LABELS
+from readout.metrics import Metric
 
 DIM_LABELS = {
     "platform": "Platform",

@@ -1,8 +1,9 @@
-"""A case, end to end: calibrate `severity: auto`, run, and write the answer key and cube.
+"""A case, end to end: calibrate `severity: auto`, run, and write the answer key.
 
-The resolved scenario (with calibrated severities), the answer key and the dashboard's cube
-are written beside `tables/`, inside the same atomic folder, so a case folder is complete or
-absent, and the dashboard opens a fresh case without a build step.
+The resolved scenario (with calibrated severities), the answer key and whatever the caller's
+`finish` hook adds (the composition root, casesim.compose, adds the dashboard's cube) are
+written beside `tables/`, inside the same atomic folder, so a case folder is complete or
+absent. The write side never imports the read side: the hook is passed in.
 """
 
 from __future__ import annotations
@@ -16,14 +17,12 @@ from typing import Any
 
 import yaml
 
-from sim.cube import ensure_cube
+from runfolder.layout import ANSWER_KEY, MANIFEST, SCENARIO_FILE, TRUTH_FILES
 from sim.intent import LUCK_TRIES, check_intent, quiet_luck
 from sim.output import atomic_folder
 from sim.runner import simulate
 from sim.scenario import Scenario, load_scenario
 from sim.truth import (
-    ANSWER_KEY,
-    SCENARIO_FILE,
     CalibrationReport,
     answer_key,
     calibrate,
@@ -64,9 +63,12 @@ def make_case(
     luck_tries: int = LUCK_TRIES,
     replicates: int = REPLICATES,
     log: Callable[[str], None] | None = None,
+    finish: Callable[[Path], None] | None = None,
 ) -> tuple[dict[str, Any], CalibrationReport | None]:
     """Find a quiet realization, calibrate if needed, simulate into `out`, add the answer
-    key (checked against the author's intent) and the cube.
+    key (checked against the author's intent), then `finish(folder)` (the composition root
+    passes the cube builder here): all inside the atomic folder, so the run is complete or
+    absent.
 
     `luck_tries` bounds the search for the luck of the case windows whose null branch stays
     within the scenario's noise bound (0 keeps the scenario's luck, unchecked); `replicates`
@@ -81,7 +83,7 @@ def make_case(
     if any(f.is_auto for f in scenario.faults):
         scenario, report = calibrate(scenario, size, seed, progress)
 
-    def finish(folder: Path) -> None:
+    def complete(folder: Path) -> None:
         write_private(folder / SCENARIO_FILE, resolved_yaml(scenario))
         if with_key:
             cf = run_counterfactuals(scenario, size, seed, progress=progress)
@@ -91,10 +93,11 @@ def make_case(
                 key["realization"] = {"luck": search.luck, "tried": search.tried}
                 check_intent(key, scenario)
             write_json_atomic(folder / ANSWER_KEY, key)
-        ensure_cube(folder)
+        if finish is not None:
+            finish(folder)
 
     manifest = simulate(
-        scenario, size, out, seed=seed, force=force, progress=progress, finish=finish
+        scenario, size, out, seed=seed, force=force, progress=progress, finish=complete
     )
     return manifest, report
 
@@ -104,7 +107,7 @@ def key_for_run(run_dir: Path, progress: Progress | None = None) -> dict[str, An
     path = run_dir / ANSWER_KEY
     if path.is_file():
         return json.loads(path.read_text())
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest = json.loads((run_dir / MANIFEST).read_text())
     if not (run_dir / SCENARIO_FILE).is_file():
         raise FileNotFoundError(f"{run_dir} has no {SCENARIO_FILE}: its key cannot be computed")
     scenario = load_scenario(run_dir / SCENARIO_FILE)
@@ -115,16 +118,13 @@ def key_for_run(run_dir: Path, progress: Progress | None = None) -> dict[str, An
     return key
 
 
-TRUTH_FILES = (ANSWER_KEY, SCENARIO_FILE)
-
-
 def make_bundle(run_dir: Path, out: Path, force: bool = False) -> list[str]:
     """Copy a finished run for a candidate, without the truth (key and resolved scenario).
 
     The copy is written atomically, like a run. Returns the top-level entries it holds.
     """
-    if not (run_dir / "manifest.json").is_file():
-        raise FileNotFoundError(f"{run_dir} is not a finished run folder (no manifest.json)")
+    if not (run_dir / MANIFEST).is_file():
+        raise FileNotFoundError(f"{run_dir} is not a finished run folder (no {MANIFEST})")
     with atomic_folder(out, force=force) as tmp:
         for entry in sorted(run_dir.iterdir()):
             if entry.name in TRUTH_FILES or entry.name.startswith("."):

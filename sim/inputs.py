@@ -195,7 +195,7 @@ def check_run_folder(run_dir: Path) -> dict[str, Any]:
     listed table file present with the size the manifest records. A truncated table or a
     hand-edited manifest is refused here with one line, before any command reads tables.
     """
-    from sim.output import MANIFEST, TABLES_DIR
+    from runfolder.layout import MANIFEST, TABLES_DIR
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -242,7 +242,7 @@ def _kind(kind: type | tuple[type, ...]) -> str:
 
 def load_answer_key(run_dir: Path) -> dict[str, Any] | None:
     """The run's answer key if it has one (checked for the fields scoring reads), else None."""
-    from sim.truth import ANSWER_KEY
+    from runfolder.layout import ANSWER_KEY
 
     path = Path(run_dir) / ANSWER_KEY
     if not path.exists() and not path.is_symlink():

@@ -25,13 +25,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from runfolder.layout import LOG_TABLES, MANIFEST, TABLES_DIR
 from sim.behavior import SOURCES
 from sim.engine import EngineState, HourResult, Period
 from sim.tracking import EVENT_TYPES
 from sim.world import CATEGORIES, DEVICES, NETWORKS, PLATFORMS, TENURES
 
-MANIFEST = "manifest.json"
-TABLES_DIR = "tables"
 STRING = pa.dictionary(pa.int8(), pa.string())
 TS = pa.timestamp("s")
 
@@ -77,7 +76,7 @@ SCHEMAS: dict[str, pa.Schema] = {
          ("author", pa.string())]
     ),
 }  # fmt: skip
-DAILY_TABLES = ("sessions", "requests", "impressions", "events", "orders", "feed_snapshots")
+DAILY_TABLES = LOG_TABLES
 
 
 def app_version_names() -> list[str]:

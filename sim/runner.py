@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from runfolder.layout import CASE_FILE
 from sim import calendar
 from sim.engine import Engine, EngineState, NullSink, Period, Sink, initial_state
 from sim.experiments import Experiment, assignments_table, experiments_table
@@ -31,7 +32,6 @@ from sim.scenario import Scenario
 from sim.world import CATEGORIES, DEVICES, NETWORKS, PLATFORMS, SHOP_TYPES, Size, World, make_world
 
 Progress = Callable[[int], None]
-CASE_FILE = "case.yaml"  # the brief as a candidate receives it
 WARMUP_DAYS = 14  # the ranker, item history and stock settle in about two weeks
 YEAR_DAYS = 364  # a year back on the same weekday
 

@@ -26,9 +26,6 @@ from sim.runner import case_engine, plan, warm_world
 from sim.scenario import Scenario
 from sim.world import Size
 
-ANSWER_KEY = "answer_key.json"
-SCENARIO_FILE = "scenario.yaml"  # the full, resolved scenario: truth, like the key
-
 
 class MetricSink(NullSink):
     """Daily totals of the case period only: sessions, tracked and ledger conversions."""

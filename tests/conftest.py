@@ -40,7 +40,7 @@ def case(request, tmp_path_factory):
     """Every shipped case at small size, with its key."""
     import json
 
-    from sim.case import make_case
+    from casesim.compose import make_case
 
     scenario = load_scenario(request.param)
     out = tmp_path_factory.mktemp("cases") / scenario.id

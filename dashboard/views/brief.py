@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from dashboard import queries, state, svgchart, widgets
-from dashboard.analysis.metrics import SESSION_METRICS
+from readout.metrics import SESSION_METRICS
 
 ctx = widgets.context()
 case = ctx.case

@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import figures, loaders, widgets
-from dashboard.analysis import stats
+from readout import stats
 
 ctx = widgets.context()
 widgets.header(

@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import debrief_data, figures, loaders, state, widgets
-from sim.scoring import MENU_BY_ID, MENU_IDS, UNEXPLAINED, score, true_shares_by_id
+from grading.scoring import MENU_BY_ID, MENU_IDS, UNEXPLAINED, score, true_shares_by_id
 
 ctx = widgets.context()
 attempt = ctx.attempt
@@ -37,7 +37,7 @@ try:
     key = debrief_data.answer_key(ctx.run, attempt)
 except debrief_data.KeyUnavailable:
     st.info(
-        "This case has no answer key here: it will be graded by the team that set it. "
+        "No key: this case has no answer key here; it will be graded by the team that set it. "
         "Your submission is stored; send them the file below.",
         icon=":material/lock:",
     )

@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import figures, loaders, queries, widgets
-from dashboard.analysis.drift import MAJOR, MODERATE
+from readout.drift import MAJOR, MODERATE
 
 ctx = widgets.context()
 widgets.header(

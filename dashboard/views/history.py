@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import figures, loaders, state, widgets
-from sim.store import Attempt
+from dashboard.store import Attempt
 
 cfg = state.settings()
 host = state.is_host(cfg)

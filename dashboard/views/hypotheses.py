@@ -6,7 +6,8 @@ import polars as pl
 import streamlit as st
 
 from dashboard import loaders, state, widgets
-from sim.scoring import (
+from dashboard.store import AlreadySubmitted, NotYourAttempt
+from grading.scoring import (
     MENU,
     MENU_BY_ID,
     UNEXPLAINED,
@@ -14,7 +15,6 @@ from sim.scoring import (
     SubmissionError,
     parse_submission,
 )
-from sim.store import AlreadySubmitted, NotYourAttempt
 
 ctx = widgets.context()
 widgets.header(

@@ -6,9 +6,9 @@ import polars as pl
 import streamlit as st
 
 from dashboard import figures, queries, widgets
-from dashboard.analysis.latency import label
-from dashboard.analysis.metrics import SESSION_METRICS, Metric
-from sim.cube import ERROR_LABEL, FIRST_PAGE_LABELS, LATENCY_DIMS
+from readout.cube import ERROR_LABEL, FIRST_PAGE_LABELS, LATENCY_DIMS
+from readout.latency import label
+from readout.metrics import SESSION_METRICS, Metric
 
 ctx = widgets.context()
 widgets.header(

@@ -6,7 +6,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import figures, queries, widgets
-from dashboard.analysis.metrics import SESSION_METRICS
+from readout.metrics import SESSION_METRICS
 
 ctx = widgets.context()
 widgets.header("Overview", "Where the metric stands, and when it moved.", ctx)

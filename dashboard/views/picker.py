@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import loaders, state, widgets
 from dashboard.generation import Job, Jobs
+from runfolder.layout import run_name
 
 JOB_KEY = "picker_job_target"
 SIZES = {
@@ -92,7 +93,7 @@ if chosen["brief"]:
     st.caption(chosen["brief"])
 seed = int(seed_text) if seed_text.strip().isdigit() else None
 seed_label = seed if seed is not None else (chosen["seed"] or "0")
-target = cfg.data_dir / f"{chosen['id']}-{size}-s{seed_label}"
+target = cfg.data_dir / run_name(chosen["id"], str(size), seed_label)
 if st.button("Generate", key="picker_generate", icon=":material/play_arrow:"):
     jobs().start(Path(chosen["path"]), str(size), target, seed)
     st.session_state[JOB_KEY] = str(target)

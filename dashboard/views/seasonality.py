@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import figures, loaders, queries, widgets
-from dashboard.analysis.metrics import SESSION_METRICS, relative
+from readout.metrics import SESSION_METRICS, relative
 
 ctx = widgets.context()
 widgets.header(

@@ -6,8 +6,8 @@ import polars as pl
 import streamlit as st
 
 from dashboard import figures, queries, widgets
-from dashboard.analysis.metrics import ITEM_METRICS, SESSION_METRICS
-from sim.decompose import summary
+from readout.decompose import summary
+from readout.metrics import ITEM_METRICS, SESSION_METRICS
 
 ctx = widgets.context()
 widgets.header(

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sim.cube import ensure_cube
+from readout.cube import ensure_cube
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
@@ -180,3 +180,48 @@ def fill_and_submit(at, name: str = "Ada"):
     at.button(key="hyp_submit").click().run()
     ok(at)
     return at
+
+
+# A stand-in for `casesim run` in a child process: reports `hours` of progress, appends
+# "start NAME"/"end NAME" to a log, waits for a gate file, copies a finished run or fails.
+FAKE_CHILD = r"""
+import shutil, sys, time
+from pathlib import Path
+hours, copy_from, gate, fail, log, target = sys.argv[1:7]
+name = Path(target).name
+def note(text):
+    if log:
+        with open(log, "a") as fh:
+            fh.write(text + "\n")
+note("start " + name)
+for _ in range(int(hours) // 24):
+    print("@hours 24", file=sys.stderr, flush=True)
+if gate:
+    end = time.monotonic() + 60
+    while not (Path(gate, name).exists() or Path(gate, "all").exists()) and time.monotonic() < end:
+        time.sleep(0.02)
+note("end " + name)
+if fail:
+    print("error: " + fail, file=sys.stderr)
+    sys.exit(2)
+if copy_from:
+    shutil.copytree(copy_from, target)
+"""
+
+
+def fake_generator(
+    monkeypatch: Any,
+    *,
+    hours: int = 0,
+    copy_from: Path | None = None,
+    gate: Path | None = None,
+    fail: str = "",
+    log: Path | None = None,
+) -> None:
+    """Make the dashboard's generation jobs run FAKE_CHILD instead of `casesim run`."""
+
+    def command(scenario: Path, size: str, target: Path, seed: int | None) -> list[str]:
+        args = [str(hours), str(copy_from or ""), str(gate or ""), fail, str(log or "")]
+        return [sys.executable, "-c", FAKE_CHILD, *args, str(target)]
+
+    monkeypatch.setattr("dashboard.generation.case_command", command)

@@ -4,7 +4,6 @@ the host sees everyone's with the server's token; bad query parameters are harml
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +13,17 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import debrief_data, state
 from dashboard.generation import Jobs
-from sim.scoring import parse_submission
-from sim.store import AttemptStore
-from tests.dashboard.support import APP, fill_and_submit, go, ok, page_text, pages_of
+from dashboard.store import AttemptStore
+from grading.scoring import parse_submission
+from tests.dashboard.support import (
+    APP,
+    fake_generator,
+    fill_and_submit,
+    go,
+    ok,
+    page_text,
+    pages_of,
+)
 
 HOST_TOKEN = "host-secret-0123456789"
 
@@ -195,35 +202,19 @@ def test_the_submission_file_says_who_which_run_and_how_long(session, dash_run, 
 
 def test_one_generation_at_a_time(monkeypatch, tmp_path):
     """A second case waits in the queue until the first is generated."""
-    import sim.case
-
-    running: list[str] = []
-    overlap: list[int] = []
-    gates = {name: threading.Event() for name in ("a", "b")}
-
-    def fake_make_case(scenario, size, out, seed=None, progress=None, **_):
-        running.append(out.name)
-        overlap.append(len(running))
-        gates[out.name].wait(30)
-        running.remove(out.name)
-        return {}, None
-
-    monkeypatch.setattr(sim.case, "make_case", fake_make_case)
-    monkeypatch.setattr("sim.scenario.load_scenario", lambda p: _Scenario())
+    gates, log = tmp_path / "gates", tmp_path / "log"
+    gates.mkdir()
+    fake_generator(monkeypatch, gate=gates, log=log)
     jobs = Jobs()
     a = jobs.start(tmp_path / "s.yaml", "small", tmp_path / "a", None)
     b = jobs.start(tmp_path / "s.yaml", "small", tmp_path / "b", None)
     time.sleep(0.3)
     assert jobs.ahead(b) == 1 and jobs.ahead(a) is None and b.hours == 0
-    gates["a"].set()
-    gates["b"].set()
-    for _ in range(100):
+    (gates / "a").touch()
+    (gates / "b").touch()
+    for _ in range(1200):
         if a.done and b.done:
             break
         time.sleep(0.05)
     assert a.done and b.done and a.error is None and b.error is None
-    assert overlap == [1, 1]
-
-
-class _Scenario:
-    days, reference_days, faults = 7, 0, ()
+    assert log.read_text().split("\n")[:4] == ["start a", "end a", "start b", "end b"]

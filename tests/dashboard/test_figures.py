@@ -14,13 +14,13 @@ import polars as pl
 import pytest
 
 from dashboard import figures
-from dashboard.analysis.metrics import SESSION_METRICS
-from dashboard.analysis.noise import Band
-from sim.cube import CaseWindows, case_windows, read_case
+from readout.metrics import SESSION_METRICS
+from readout.noise import Band
+from runfolder.brief import Windows, case_windows, read_case
 from tests.dashboard.support import charts, go
 
 DAYS = [date(2026, 8, 3) + timedelta(days=i) for i in range(28)]
-WINDOWS = CaseWindows(DAYS[0], 28, (DAYS[14], DAYS[20]), (DAYS[21], DAYS[27]))
+WINDOWS = Windows(DAYS[0], 28, (DAYS[14], DAYS[20]), (DAYS[21], DAYS[27]))
 CONVERSION = SESSION_METRICS["conversion"]
 
 
@@ -225,7 +225,7 @@ def test_overview_tiles_and_steps_match_the_tables(app, dash_run):
 def test_overview_names_are_registry_names_with_one_value(app):
     """Every metric name the Overview shows (tiles, step table) is a registry name, and a
     name shown in two places shows one value (the tile said 15.63%, the table 21.25%)."""
-    from dashboard.analysis.metrics import METRICS
+    from readout.metrics import METRICS
     from tests.dashboard.test_analysis import name_words
 
     registry = {name_words(n): m for m in METRICS for n in (m.label, m.tile_label)}

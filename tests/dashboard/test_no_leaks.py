@@ -3,8 +3,8 @@ and no page shows a cause's name or a fault type."""
 
 from __future__ import annotations
 
+from dashboard.store import AttemptStore
 from sim.faults.registry import fault_type_names
-from sim.store import AttemptStore
 from tests.dashboard.support import PAGES, SECRETS, FileAudit, fill_and_submit, go, ok, page_text
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from sim.store import AttemptStore
+from dashboard.store import AttemptStore
 from tests.dashboard.support import (
     PAGES,
     charts,
+    fake_generator,
     fill_and_submit,
     go,
     ok,
@@ -69,28 +70,23 @@ def test_without_a_run_the_picker_opens(app):
 
 def test_picker_generates_a_case_with_progress(app, dash_run, tmp_path, monkeypatch):
     """Generate runs in the background; the page shows its progress, then offers the case."""
-    import shutil
-    import threading
     import time
 
-    import sim.case
-
-    release = threading.Event()
-
-    def fake_make_case(scenario, size, out, seed=None, progress=None, **_):
-        progress(24)
-        release.wait(30)
-        shutil.copytree(dash_run, out)
-        return {}, None
-
-    monkeypatch.setattr(sim.case, "make_case", fake_make_case)
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    fake_generator(monkeypatch, hours=24, copy_from=dash_run, gate=gates)
     at = app(run=None, data_dir=tmp_path / "data")
     at.selectbox(key="picker_size").set_value("small").run()
     at.button(key="picker_generate").click().run()
     ok(at)
+    for _ in range(600):  # the child reports its hours once it has started
+        if "24 simulated hours" in at.get("progress")[0].proto.text:
+            break
+        time.sleep(0.1)
+        at.run()
     assert "24 simulated hours" in at.get("progress")[0].proto.text
-    release.set()
-    for _ in range(50):
+    (gates / "all").touch()
+    for _ in range(600):
         time.sleep(0.1)
         at.run()
         if any(b.key == "picker_open_new" for b in at.button):

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import sim.case
 from dashboard import launch
 from dashboard.generation import Job, Jobs
 from dashboard.settings import parse
-from sim.truth import CalibrationError
+from tests.dashboard.support import fake_generator
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -68,26 +67,14 @@ def wait(job: Job, timeout: float = 10) -> Job:
 
 
 def test_generation_job_reports_progress_and_finishes(tmp_path, monkeypatch):
-    def fake_make_case(scenario, size, out, seed=None, progress=None, **_):
-        for _ in range(5):
-            progress(24)
-        raise CalibrationError("target out of reach")
-
-    monkeypatch.setattr(sim.case, "make_case", fake_make_case)
-    job = wait(Jobs().start(SCENARIOS / "feed_remap.yaml", "tiny", tmp_path / "x", None))
+    fake_generator(monkeypatch, hours=120, fail="calibration failed: target out of reach")
+    job = wait(Jobs().start(SCENARIOS / "feed_remap.yaml", "tiny", tmp_path / "x", None), 60)
     assert job.hours == 120 and job.error and "target out of reach" in job.error
     assert job.fraction == 1.0
 
 
 def test_generation_job_finishes_once_per_folder(tmp_path, monkeypatch, dash_run):
-    import shutil
-
-    def fake_make_case(scenario, size, out, seed=None, progress=None, **_):
-        progress(10)
-        shutil.copytree(dash_run, out)  # make_case writes the cube with the case
-        return {}, None
-
-    monkeypatch.setattr(sim.case, "make_case", fake_make_case)
+    fake_generator(monkeypatch, hours=24, copy_from=dash_run)  # `casesim run` adds the cube
     jobs = Jobs()
     job = jobs.start(SCENARIOS / "feed_remap.yaml", "tiny", tmp_path / "x", 3)
     assert jobs.start(SCENARIOS / "feed_remap.yaml", "tiny", tmp_path / "x", 3) is job
@@ -96,6 +83,16 @@ def test_generation_job_finishes_once_per_folder(tmp_path, monkeypatch, dash_run
     assert (tmp_path / "x" / "cube" / "cube.json").is_file()
     again = jobs.start(SCENARIOS / "feed_remap.yaml", "tiny", tmp_path / "x", 3)
     assert again is job and again.done
+
+
+def test_generation_runs_the_cli_as_a_child_process(tmp_path):
+    """The real command: `casesim run` through the interpreter, never an import of sim/."""
+    from dashboard.generation import case_command
+
+    argv = case_command(SCENARIOS / "feed_remap.yaml", "tiny", tmp_path / "x", 3)
+    assert argv[1:4] == ["-m", "casesim.cli", "run"] and argv[-2:] == ["--seed", "3"]
+    bad = wait(Jobs().start(tmp_path / "missing.yaml", "tiny", tmp_path / "y", None), 120)
+    assert bad.error and "missing.yaml" in bad.error and not (tmp_path / "y").exists()
 
 
 def test_existing_folder_is_ready_at_once(tmp_path, dash_run):

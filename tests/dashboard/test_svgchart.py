@@ -9,11 +9,11 @@ from itertools import pairwise
 import pytest
 
 from dashboard.svgchart import daily_line, nice_ticks, tick_label
-from sim.cube import CaseWindows
+from runfolder.brief import Windows
 
 SVG = "{http://www.w3.org/2000/svg}"
 DAYS = [date(2026, 8, 1) + timedelta(days=i) for i in range(30)]
-WINDOWS = CaseWindows(
+WINDOWS = Windows(
     start=DAYS[0], days=len(DAYS), before=(DAYS[16], DAYS[22]), after=(DAYS[23], DAYS[29])
 )
 
@@ -78,7 +78,7 @@ def test_missing_days_are_skipped_and_no_data_says_so():
 
 
 def test_band_spans_the_typical_weekly_change_over_the_after_window():
-    from dashboard.analysis.noise import Band
+    from readout.noise import Band
 
     values = [0.03 + 0.001 * (i % 5) for i in range(len(DAYS))]
     band = Band(before=0.032, after=0.029, width=0.05, weeks=8)

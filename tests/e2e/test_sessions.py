@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bench.load_sessions import run_load
-from sim.store import AttemptStore
+from dashboard.store import AttemptStore
 from tests.dashboard.support import case_folder
 
 pytestmark = pytest.mark.e2e

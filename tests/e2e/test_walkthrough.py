@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from sim.store import AttemptStore
+from dashboard.store import AttemptStore
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 60_000

@@ -7,7 +7,7 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from sim.metrics import session_outcomes
+from readout.tables import session_outcomes
 
 
 def test_lands_in_its_band(case):
@@ -55,7 +55,7 @@ def test_key_is_beside_the_tables_not_in_them(case):
 
 def test_case_ships_with_its_dashboard_cube(case):
     """The cube is built inside the atomic folder, from the public tables only."""
-    from sim.cube import cube_meta, is_current
+    from readout.cube import cube_meta, is_current
 
     scenario, out, _ = case
     assert is_current(out)
@@ -85,8 +85,8 @@ def test_every_cause_has_its_expectation_over_other_worlds(case):
 def test_a_habit_scores_low_and_the_ideal_order_high(case):
     """A fixed, no-analysis order starting with NOISE must not pass for a diagnosis; the
     ideal order (true causes first, by share per cost) must score near 1."""
-    from sim.audit import FIXED_ORDER, ideal_submission
-    from sim.scoring import score
+    from casesim.audit import FIXED_ORDER, ideal_submission
+    from grading.scoring import score
 
     scenario, _, key = case
     ideal = score(ideal_submission(key), key["causes"]).case_score

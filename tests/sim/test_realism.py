@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from sim.metrics import scan, session_outcomes
+from readout.tables import scan, session_outcomes
 
 
 @pytest.fixture(scope="module")

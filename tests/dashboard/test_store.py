@@ -10,8 +10,7 @@ import threading
 
 import pytest
 
-from sim.scoring import SubmissionError
-from sim.store import (
+from dashboard.store import (
     DB_FILE,
     AlreadySubmitted,
     AttemptStore,
@@ -19,6 +18,7 @@ from sim.store import (
     StoreError,
     UnknownAttempt,
 )
+from grading.scoring import SubmissionError
 
 GOOD = {"order": ["FEED", "RANK"], "shares": {"FEED": 0.6, "RANK": 0.3, "unexplained": 0.1}}
 
@@ -190,7 +190,7 @@ def test_version_1_store_is_upgraded(tmp_path):
 def test_truth_files_are_private(tmp_path, baseline_scenario):
     """The answer key and the resolved scenario a case writes are readable by the owner only,
     whatever the umask."""
-    from sim.case import make_case
+    from casesim.compose import make_case
     from sim.world import SIZES
 
     old = os.umask(0o022)

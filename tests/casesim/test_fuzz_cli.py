@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from sim.cli import app
+from casesim.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -43,7 +43,7 @@ class WouldSimulate(Exception):
 @pytest.fixture(scope="module")
 def keyed_run(tmp_path_factory) -> Path:
     """A tiny keyed run of the feed case (fixed severity: no calibration), built once."""
-    from sim.case import make_case
+    from casesim.compose import make_case
     from sim.scenario import parse_scenario
     from sim.world import SIZES
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from sim.cli import app
+from casesim.cli import app
 
 runner = CliRunner()
 BASELINE = "scenarios/baseline.yaml"
@@ -95,7 +95,7 @@ def test_describe_refuses_unfinished_folder(tmp_path):
 def test_killed_run_leaves_no_finished_looking_folder(tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
-    cmd = [sys.executable, "-m", "sim.cli", "run", BASELINE, "--out", str(out),
+    cmd = [sys.executable, "-m", "casesim.cli", "run", BASELINE, "--out", str(out),
            "--size", "small", "--quiet"]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 300  # generous: a loaded machine starts slowly; guards a hang only
@@ -168,7 +168,7 @@ def test_run_names_no_cause_unless_verbose(tmp_path, monkeypatch):
 
 def test_help_and_validate_leave_the_heavy_modules_unloaded():
     code = (
-        "import sys; from typer.testing import CliRunner; from sim.cli import app; "
+        "import sys; from typer.testing import CliRunner; from casesim.cli import app; "
         "r = CliRunner().invoke(app, ['validate', 'scenarios/baseline.yaml']); "
         "assert r.exit_code == 0, r.output; "
         "print(sorted(m for m in ('sklearn', 'polars', 'pyarrow', 'scipy') if m in sys.modules))"

@@ -9,12 +9,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dashboard.analysis import stats
-from dashboard.analysis.drift import psi, psi_table
-from dashboard.analysis.latency import label, percentile, percentiles
-from dashboard.analysis.metrics import SESSION_METRICS, compare, format_value
-from sim.cube import case_windows, latency_bucket
-from sim.decompose import mix_rate, summary
+from readout import stats
+from readout.cube import latency_bucket
+from readout.decompose import mix_rate, summary
+from readout.drift import psi, psi_table
+from readout.latency import label, percentile, percentiles
+from readout.metrics import SESSION_METRICS, compare, format_value
+from runfolder.brief import case_windows
 
 WINDOWS = case_windows(
     {"start": "2026-08-03", "days": 28, "windows": {"before_days": 7, "after_days": 7}}
@@ -192,7 +193,7 @@ def test_names_that_read_alike_are_one_name():
 
 def test_every_metric_name_has_one_definition():
     """Labels and tile names of the registry: a name read alike never means two things."""
-    from dashboard.analysis.metrics import METRICS
+    from readout.metrics import METRICS
 
     seen: dict[frozenset[str], tuple] = {}
     for m in METRICS:
@@ -220,7 +221,7 @@ def daily_cube(rates: dict[date, float], period: str = "current") -> pl.DataFram
 def test_band_measures_earlier_weeks_and_never_the_after_window():
     from datetime import timedelta
 
-    from dashboard.analysis.noise import band_widths, weekly_changes
+    from readout.noise import band_widths, weekly_changes
 
     days = [WINDOWS.start + timedelta(days=i) for i in range(WINDOWS.days)]
     # Weeks alternate 5% and 5.5% before the after window; the after window drops by half.
@@ -244,7 +245,7 @@ def test_band_measures_earlier_weeks_and_never_the_after_window():
 def test_band_per_segment_and_reference_weeks():
     from datetime import timedelta
 
-    from dashboard.analysis.noise import band_widths
+    from readout.noise import band_widths
 
     days = [WINDOWS.start + timedelta(days=i) for i in range(WINDOWS.days)]
     quiet = daily_cube(dict.fromkeys(days, 0.05)).with_columns(seg=pl.lit("quiet"))

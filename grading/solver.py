@@ -25,9 +25,9 @@ import numpy as np
 import polars as pl
 import yaml
 
-from sim.decompose import mix_rate
-from sim.metrics import scan, session_outcomes
-from sim.scoring import MENU, MENU_BY_ID
+from grading.scoring import MENU, MENU_BY_ID
+from readout.decompose import mix_rate
+from readout.tables import scan, session_outcomes
 
 DIMENSIONS = ("platform", "app_version", "city_tier", "device", "network", "tenure", "source")
 CASE_FILE = "case.yaml"

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.case import make_case
+from casesim.compose import make_case
+from grading.scoring import MENU, score
+from grading.solver import solve
 from sim.intent import IntentError
 from sim.scenario import Scenario
-from sim.scoring import MENU, score
-from sim.solver import solve
 from sim.truth import CalibrationError
 from sim.world import Size
 
@@ -34,7 +34,7 @@ FIXED_ORDER = (
 
 def ideal_submission(key: dict[str, Any]) -> dict[str, Any]:
     """What a perfect diagnostician submits: the best order and the true shares."""
-    from sim.scoring import best_loss, true_shares_by_id
+    from grading.scoring import best_loss, true_shares_by_id
 
     causes = key["causes"]
     _, order = best_loss(causes)

@@ -30,25 +30,18 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
-import yaml
 
-CUBE_DIR = "cube"
-# The run folder's layout, as sim.output writes it. Spelled out here because importing
-# sim.output (or sim.metrics, which imports it) loads the whole simulator, scikit-learn
-# included: seconds the dashboard would pay on its first page. tests/sim/test_cube.py checks
-# that these agree with sim.output.
-TABLES_DIR = "tables"
-MANIFEST = "manifest.json"
-CUBE_META = "cube.json"
+from readout.tables import scan, session_outcomes
+from runfolder.brief import Windows, case_windows, read_case, window_label
+from runfolder.layout import CUBE_DIR, CUBE_META
+
 CUBE_VERSION = 1
-CASE_FILE = "case.yaml"
 
 SESSION_DIMS: tuple[str, ...] = (
     "platform",
@@ -125,74 +118,8 @@ TABLES: tuple[str, ...] = (
 
 
 # --------------------------------------------------------------------------------------------
-# Windows
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CaseWindows:
-    """The case's comparison windows (inclusive dates), as the brief states them."""
-
-    start: date
-    days: int
-    before: tuple[date, date]
-    after: tuple[date, date]
-
-    @property
-    def end(self) -> date:
-        return self.start + timedelta(days=self.days - 1)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "start": self.start.isoformat(),
-            "days": self.days,
-            "before": [d.isoformat() for d in self.before],
-            "after": [d.isoformat() for d in self.after],
-        }
-
-
-def read_case(run_dir: Path | str) -> dict[str, Any]:
-    """The candidate-facing brief (`case.yaml`)."""
-    return yaml.safe_load((Path(run_dir) / CASE_FILE).read_text(encoding="utf-8"))
-
-
-def case_windows(case: dict[str, Any]) -> CaseWindows:
-    """Before and after windows: the last `after_days` days against the `before_days` before."""
-    start = date.fromisoformat(str(case["start"]))
-    days = int(case["days"])
-    w = case["windows"]
-    after_start = start + timedelta(days=days - int(w["after_days"]))
-    before_start = after_start - timedelta(days=int(w["before_days"]))
-    return CaseWindows(
-        start,
-        days,
-        (before_start, after_start - timedelta(days=1)),
-        (after_start, start + timedelta(days=days - 1)),
-    )
-
-
-def window_label(windows: CaseWindows, col: str = "date") -> pl.Expr:
-    """'before', 'after' or null for a date column (current period dates only)."""
-    (b0, b1), (a0, a1) = windows.before, windows.after
-    return (
-        pl.when(pl.col(col).is_between(b0, b1))
-        .then(pl.lit("before"))
-        .when(pl.col(col).is_between(a0, a1))
-        .then(pl.lit("after"))
-        .otherwise(pl.lit(None, pl.String))
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # Sessions
 # --------------------------------------------------------------------------------------------
-
-
-def scan(run_dir: Path | str, table: str) -> pl.LazyFrame:
-    """A lazy scan of one of the run's tables (sim.metrics.scan, imported only to build)."""
-    from sim.metrics import scan as scan_table
-
-    return scan_table(run_dir, table)
 
 
 def _first_page_label() -> pl.Expr:
@@ -223,8 +150,6 @@ def session_facts(run_dir: Path | str) -> pl.LazyFrame:
             first_error=pl.col("status").filter(first).first() >= 500,
         )
     )
-    from sim.metrics import session_outcomes
-
     return (
         session_outcomes(run_dir)
         .join(requests, on="session_id", how="left")
@@ -485,7 +410,7 @@ def feed_tables(run_dir: Path | str) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def experiment_tables(
-    run_dir: Path | str, facts: pl.LazyFrame, windows: CaseWindows
+    run_dir: Path | str, facts: pl.LazyFrame, windows: Windows
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per arm: user-level moments by window (for delta-method intervals), and daily rates.
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sim import cube
-from sim.metrics import scan, session_outcomes
+from readout import cube
+from readout.tables import scan, session_outcomes
+from runfolder import brief
 
 
 @pytest.fixture(scope="session")
@@ -141,12 +142,7 @@ def test_load_cube_names_the_valid_tables(cube_run):
 
 
 def test_windows_come_from_the_brief(cube_run):
-    w = cube.case_windows(cube.read_case(cube_run))
-    assert (w.after[1] - w.after[0]).days + 1 == cube.read_case(cube_run)["windows"]["after_days"]
+    w = brief.read_windows(cube_run)
+    after_days = brief.read_case(cube_run)["windows"]["after_days"]
+    assert (w.after[1] - w.after[0]).days + 1 == after_days
     assert (w.after[0] - w.before[1]).days == 1 and w.end == w.after[1]
-
-
-def test_layout_constants_agree_with_the_writer():
-    from sim import output
-
-    assert cube.TABLES_DIR == output.TABLES_DIR and cube.MANIFEST == output.MANIFEST

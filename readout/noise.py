@@ -19,8 +19,8 @@ from datetime import timedelta
 
 import polars as pl
 
-from dashboard.analysis.metrics import Metric
-from sim.cube import CaseWindows
+from readout.metrics import Metric
+from runfolder.brief import Windows
 
 WEEK = 7
 WIDTH = 1.0  # the band is WIDTH root-mean-square week-over-week changes
@@ -73,7 +73,7 @@ def _daily(frame: pl.LazyFrame | pl.DataFrame, metric: Metric, by: Sequence[str]
 
 def weekly_changes(
     frame: pl.LazyFrame | pl.DataFrame,
-    windows: CaseWindows,
+    windows: Windows,
     metric: Metric,
     by: Sequence[str] = (),
 ) -> pl.DataFrame:
@@ -108,7 +108,7 @@ def weekly_changes(
 
 def band_widths(
     frame: pl.LazyFrame | pl.DataFrame,
-    windows: CaseWindows,
+    windows: Windows,
     metric: Metric,
     by: Sequence[str] = (),
 ) -> pl.DataFrame:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from sim.cube import CaseWindows, window_label
+from runfolder.brief import Windows, window_label
 
 SIDES = ("before", "after")
 
@@ -274,7 +274,7 @@ ITEM_METRICS: dict[str, Metric] = {
 }
 
 
-def with_side(frame: pl.LazyFrame | pl.DataFrame, windows: CaseWindows) -> pl.LazyFrame:
+def with_side(frame: pl.LazyFrame | pl.DataFrame, windows: Windows) -> pl.LazyFrame:
     """Current-period rows of the before and after windows, labelled by `side`."""
     return (
         frame.lazy()
@@ -286,7 +286,7 @@ def with_side(frame: pl.LazyFrame | pl.DataFrame, windows: CaseWindows) -> pl.La
 
 def window_totals(
     frame: pl.LazyFrame | pl.DataFrame,
-    windows: CaseWindows,
+    windows: Windows,
     by: Sequence[str],
     measures: Sequence[str],
 ) -> pl.DataFrame:
@@ -301,7 +301,7 @@ def window_totals(
 
 def compare(
     frame: pl.LazyFrame | pl.DataFrame,
-    windows: CaseWindows,
+    windows: Windows,
     metric: Metric,
     by: Sequence[str] = (),
 ) -> pl.DataFrame:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from sim.scoring import parse_submission, score
-from sim.solver import psi, solve
+from grading.scoring import parse_submission, score
+from grading.solver import psi, solve
 
 # Floors from `casesim solve --all --size small` (measured: 0.78, 0.86, 0.44, see issue 4's
 # note); the solver must keep at least these case scores. Above chance everywhere.

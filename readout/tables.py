@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sim.output import TABLES_DIR
+from runfolder.layout import TABLES_DIR
 
 
 def scan(run_dir: Path | str, table: str) -> pl.LazyFrame:

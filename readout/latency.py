@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from sim.cube import bucket_bounds
+from readout.cube import bucket_bounds
 
 
 def percentile(buckets: np.ndarray, counts: np.ndarray, q: float) -> float:

@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from runfolder.layout import ANSWER_KEY, run_name
 from sim.inputs import InputError, load_json
 
 SEED_MAX = 2**32 - 1
@@ -125,10 +126,10 @@ def run(
     spec = _load(scenario)
     chosen = _size(size)
     seed_used = spec.seed if seed is None else seed
-    target = out_dir or Path("data") / f"{spec.id}-{chosen.name}-s{seed_used}"
+    target = out_dir or Path("data") / run_name(spec.id, chosen.name, seed_used)
     _check_out(target, force)
 
-    from sim.case import make_case
+    from casesim.compose import make_case
     from sim.intent import IntentError
     from sim.output import OutputTargetError, RunFolderExists
     from sim.truth import CalibrationError
@@ -171,6 +172,9 @@ def _progress(quiet: bool, label: str) -> Iterator[Callable[[int], None] | None]
     """A progress bar over simulated hours (they are counted, not known in advance)."""
     if quiet:
         yield None
+        return
+    if os.environ.get("CASESIM_PROGRESS") == "lines":  # for a parent process (the dashboard)
+        yield lambda n: print(f"@hours {n}", file=sys.stderr, flush=True)
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -259,9 +263,9 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON")] = False,
 ) -> None:
     """Score a submission against the run's answer key, with a debrief."""
-    from sim.debrief import debrief_text
-    from sim.scoring import SubmissionError, parse_submission
-    from sim.scoring import score as score_submission
+    from grading.debrief import debrief_text
+    from grading.scoring import SubmissionError, parse_submission
+    from grading.scoring import score as score_submission
 
     _finished(run_dir)
     try:
@@ -296,8 +300,8 @@ def _answer(run_dir: Path, quiet: bool) -> dict[str, Any]:
     A folder with neither (a take-home bundle) is refused at once, as is a damaged key or
     scenario: only a sound run starts the counterfactual simulations.
     """
+    from runfolder.layout import SCENARIO_FILE
     from sim.inputs import load_answer_key
-    from sim.truth import SCENARIO_FILE
 
     try:
         answer = load_answer_key(run_dir)
@@ -338,9 +342,9 @@ def solve(
     size: SizeName = "small",
 ) -> None:
     """Run the reference solver: its submission, its reasoning, and its score if keyed."""
+    from grading.scoring import score as score_submission
+    from grading.solver import solve as run_solver
     from sim.inputs import load_answer_key
-    from sim.scoring import score as score_submission
-    from sim.solver import solve as run_solver
 
     if all_cases:
         _solve_all(_size(size), as_json)
@@ -369,9 +373,9 @@ def solve(
 
 def _solve_all(chosen, as_json: bool) -> None:
     """Generate (or reuse) every shipped case at a size and tabulate the solver's scores."""
-    from sim.case import make_case
-    from sim.scoring import score as score_submission
-    from sim.solver import solve as run_solver
+    from casesim.compose import make_case
+    from grading.scoring import score as score_submission
+    from grading.solver import solve as run_solver
     from sim.truth import CalibrationError
 
     rows = []
@@ -379,15 +383,15 @@ def _solve_all(chosen, as_json: bool) -> None:
         spec = _load(path)
         if spec.id == "baseline":
             continue
-        folder = Path("data") / f"{spec.id}-{chosen.name}-s{spec.seed}"
-        if not (folder / "answer_key.json").is_file():
+        folder = Path("data") / run_name(spec.id, chosen.name, spec.seed)
+        if not (folder / ANSWER_KEY).is_file():
             try:
                 with _progress(as_json, f"generating {spec.id}") as tick:
                     make_case(spec, chosen, folder, force=True, progress=tick)
             except CalibrationError as exc:
                 typer.echo(f"{path}: calibration failed: {exc}", err=True)
                 continue
-        answer = json.loads((folder / "answer_key.json").read_text())
+        answer = json.loads((folder / ANSWER_KEY).read_text())
         report = score_submission(run_solver(folder).submission, answer["causes"])
         rows.append({"case": spec.id, **{k: round(v, 3) for k, v in report.to_dict().items()
                                          if k in ("case_score", "order_score", "diag_score",
@@ -412,8 +416,8 @@ def audit(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
     """Run a case over several seeds and report how stable its answer key is (coaches)."""
-    from sim.audit import audit as run_audit
-    from sim.audit import summary
+    from casesim.audit import audit as run_audit
+    from casesim.audit import summary
 
     spec = _load(scenario)
     _terminate_as_interrupt()
@@ -542,7 +546,7 @@ def describe(run_dir: Annotated[Path, typer.Argument(help="A run folder")]) -> N
     """A readable summary of a run: totals, by day, and by a few segments."""
     import polars as pl
 
-    from sim.metrics import funnel_summary, session_outcomes
+    from readout.tables import funnel_summary, session_outcomes
 
     manifest = _finished(run_dir)
     with _reading(run_dir):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.scoring import MENU_BY_ID, ScoreReport, Submission
+from grading.scoring import MENU_BY_ID, ScoreReport, Submission
 
 
 def debrief_text(sub: Submission, report: ScoreReport, key: dict[str, Any]) -> str:

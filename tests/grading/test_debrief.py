@@ -6,9 +6,9 @@ import json
 
 from typer.testing import CliRunner
 
-from sim.cli import app
-from sim.debrief import debrief_text
-from sim.scoring import parse_submission, score
+from casesim.cli import app
+from grading.debrief import debrief_text
+from grading.scoring import parse_submission, score
 
 KEY = {
     "observed_change": -0.05,

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sim.scoring import Submission, parse_submission
+from grading.scoring import Submission, parse_submission
 
 DB_FILE = "casesim.sqlite"
 SCHEMA_VERSION = 2

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.scoring import (
+from grading.scoring import (
     MENU,
     MENU_BY_ID,
     MENU_IDS,
