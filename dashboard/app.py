@@ -21,6 +21,7 @@ from dashboard import preload
 preload.wait(charts=False)  # never import alongside the warm-up thread (dashboard.preload)
 
 from dashboard import loaders, state  # noqa: E402
+from dashboard.pages import INVESTIGATE, PAGES, view_path  # noqa: E402
 
 st.set_page_config(
     page_title="casesim · metric investigation",
@@ -30,15 +31,16 @@ st.set_page_config(
 )
 
 
-def page(name: str, title: str, icon: str, default: bool = False) -> st.Page:
-    return st.Page(f"views/{name}.py", title=title, icon=icon, url_path=name, default=default)
+def page(name: str, default: bool = False) -> st.Page:
+    title, icon = PAGES[name]
+    return st.Page(view_path(name), title=title, icon=icon, url_path=name, default=default)
 
 
 cfg = state.settings()
 run = state.current_run(cfg)
 pages: dict[str, st.Page] = {
-    "picker": page("picker", "Pick a case", ":material/folder_open:", default=run is None),
-    "history": page("history", "History", ":material/history:"),
+    "picker": page("picker", default=run is None),
+    "history": page("history"),
 }
 if run is None:
     nav = {"Start": [pages["picker"]], "Practice": [pages["history"]]}
@@ -46,28 +48,16 @@ else:
     loaders.forget_if_regenerated(str(run))
     state.keep_in_url(run, cfg)
     attempt = state.current_attempt(run, cfg)
-    pages |= {
-        "brief": page("brief", "Brief", ":material/description:", default=True),
-        "overview": page("overview", "Overview", ":material/monitoring:"),
-        "segments": page("segments", "Segments", ":material/donut_small:"),
-        "changes": page("changes", "Changes & experiments", ":material/science:"),
-        "latency": page("latency", "Latency", ":material/speed:"),
-        "feed": page("feed", "Feed & ranker health", ":material/rss_feed:"),
-        "seasonality": page("seasonality", "Seasonality", ":material/calendar_month:"),
-        "sql": page("sql", "SQL", ":material/terminal:"),
-        "hypotheses": page("hypotheses", "Hypotheses", ":material/checklist:"),
-    }
+    pages["brief"] = page("brief", default=True)
+    pages |= {name: page(name) for name in (*INVESTIGATE, "hypotheses")}
     conclude = [pages["hypotheses"]]
     if attempt.submitted:
-        pages["debrief"] = page("debrief", "Debrief", ":material/emoji_events:")
+        pages["debrief"] = page("debrief")
         conclude.append(pages["debrief"])
     conclude.append(pages["history"])
     nav = {
         "Case": [pages["brief"], pages["picker"]],
-        "Investigate": [
-            pages[k]
-            for k in ("overview", "segments", "changes", "latency", "feed", "seasonality", "sql")
-        ],
+        "Investigate": [pages[k] for k in INVESTIGATE],
         "Conclude": conclude,
     }
 

@@ -35,6 +35,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from grading.hypotheses import HYPOTHESES
+
 ORDER_WEIGHT = 0.7
 DIAG_WEIGHT = 0.3
 SHARE_TOLERANCE = 0.01
@@ -58,22 +60,8 @@ class Hypothesis:
     cost: float
 
 
-MENU: tuple[Hypothesis, ...] = (
-    Hypothesis("NOISE", "normal variance or a wrongly chosen window", 0.5),
-    Hypothesis("DEF", "metric definition or denominator changed", 0.5),
-    Hypothesis("DATA", "tracking / logging / pipeline bug", 1.0),
-    Hypothesis("DEPLOY", "a release, feature flag or experiment", 1.0),
-    Hypothesis("MIX", "traffic or user mix shifted", 1.5),
-    Hypothesis("BOT", "bot or fraud traffic", 1.0),
-    Hypothesis("SEASON", "seasonality or calendar effect", 1.0),
-    Hypothesis("PERF", "latency, errors or outages in some segment", 2.0),
-    Hypothesis("FEED", "upstream item-feed change", 2.0),
-    Hypothesis("PRICE", "prices, promotions, coupons, fees", 2.0),
-    Hypothesis("SUPPLY", "sellers, stock, fulfilment", 2.0),
-    Hypothesis("PLATFORM", "OS, app store, payment gateway", 2.0),
-    Hypothesis("RANK", "ranking model or reward policy", 3.0),
-    Hypothesis("COMP", "competitors or macro conditions", 3.0),
-)
+# The menu, in the order a candidate reads it, from the registry (grading.hypotheses).
+MENU: tuple[Hypothesis, ...] = tuple(Hypothesis(h.id, h.words, h.cost) for h in HYPOTHESES)
 MENU_BY_ID: dict[str, Hypothesis] = {h.id: h for h in MENU}
 MENU_IDS: tuple[str, ...] = tuple(h.id for h in MENU)
 TOTAL_COST: float = sum(h.cost for h in MENU)

@@ -9,6 +9,8 @@ import polars as pl
 import streamlit as st
 
 from dashboard import debrief_data, figures, loaders, state, widgets
+from dashboard.pages import view_path
+from grading import hypotheses
 from grading.scoring import MENU_BY_ID, MENU_IDS, UNEXPLAINED, score, true_shares_by_id
 
 ctx = widgets.context()
@@ -115,16 +117,6 @@ st.dataframe(
         "business share": st.column_config.NumberColumn("Share (ledger)", format="percent"),
     },
 )
-WHERE = {
-    "FEED": ("views/feed.py", "Feed & ranker health: PSI by category"),
-    "RANK": ("views/feed.py", "Feed & ranker health: ranker retrain history"),
-    "PERF": ("views/latency.py", "Latency: percentiles by segment"),
-    "DEPLOY": ("views/changes.py", "Changes & experiments"),
-    "SEASON": ("views/seasonality.py", "Seasonality: last year's weeks"),
-    "DATA": ("views/overview.py", "Overview: tracked against ledger conversion"),
-    "MIX": ("views/segments.py", "Segments: mix against rate"),
-    "PLATFORM": ("views/segments.py", "Segments: platform and app version"),
-}
 for c in causes:
     if c["id"] == "noise" and abs(c["share"]) < 0.05:
         continue
@@ -135,8 +127,11 @@ for c in causes:
         if c.get("scope"):
             st.caption("Scope: " + "; ".join(f"{k}: {v}" for k, v in c["scope"].items()))
         for hid in c["hit_set"]:
-            if hid in WHERE:
-                st.page_link(WHERE[hid][0], label=WHERE[hid][1], icon=":material/arrow_forward:")
+            if hid in hypotheses.BY_ID:
+                where = hypotheses.BY_ID[hid]
+                st.page_link(
+                    view_path(where.page), label=where.page_label, icon=":material/arrow_forward:"
+                )
 
 st.subheader("Orders, side by side")
 hits = {h for c in causes if c["share"] > 0 for h in c["hit_set"]}

@@ -13,9 +13,10 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from casesim.cli import app
+from tests.conftest import SCENARIOS
 
 runner = CliRunner()
-BASELINE = "scenarios/baseline.yaml"
+BASELINE = str(SCENARIOS / "baseline.yaml")
 
 
 def test_validate_ok_and_bad(tmp_path):
@@ -159,10 +160,13 @@ def test_run_names_no_cause_unless_verbose(tmp_path, monkeypatch):
     report = SimpleNamespace(severities={"feed_category_mapping": 0.44}, change=-0.05)
     monkeypatch.setattr("sim.case.make_case", lambda *a, **k: (manifest, report))
     out = tmp_path / "run"
-    quiet = runner.invoke(app, ["run", "scenarios/feed_remap.yaml", "--out", str(out)])
+    remap = str(SCENARIOS / "feed_remap.yaml")
+    quiet = runner.invoke(app, ["run", remap, "--out", str(out)])
     assert quiet.exit_code == 0, quiet.output
     assert "feed" not in quiet.output.replace(str(out), "")
-    loud = runner.invoke(app, ["run", "scenarios/feed_remap.yaml", "--out", str(out), "--verbose"])
+    loud = runner.invoke(
+        app, ["run", str(SCENARIOS / "feed_remap.yaml"), "--out", str(out), "--verbose"]
+    )
     assert "feed_category_mapping=0.440" in loud.output
 
 

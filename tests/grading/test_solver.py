@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 from grading.scoring import parse_submission, score
 from grading.solver import psi, solve
@@ -17,12 +16,6 @@ FLOORS = {
     "two_changes": 0.3,
     "alert_review": 0.6,
 }
-
-
-def test_solver_never_reads_the_key_or_scenario():
-    source = Path("sim/solver.py").read_text()
-    assert "answer_key" not in source and "scenario.yaml" not in source
-    assert "sim.truth" not in source and "sim.case" not in source
 
 
 def test_solver_gives_the_same_answer_without_the_truth_files(case, tmp_path):

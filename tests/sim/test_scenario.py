@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.scenario import ScenarioError, load_scenario, parse_scenario, scenario_json_schema
+from tests.conftest import SCENARIOS
 
 GOOD = """\
 id: case
@@ -37,7 +38,7 @@ def test_good_scenario_loads():
 
 
 def test_shipped_scenarios_validate():
-    for path in Path("scenarios").glob("*.yaml"):
+    for path in SCENARIOS.glob("*.yaml"):
         load_scenario(path)
 
 

@@ -15,6 +15,7 @@ from sim.rng import Streams
 from sim.runner import build_world, plan, warm_state
 from sim.scenario import parse_scenario
 from sim.world import CATEGORIES, PLATFORMS, Size
+from tests.conftest import SCENARIOS
 
 BASE = "id: t\ntitle: T\nstart: 2026-08-03\ndays: 15\nreference_days: 0\nseed: 2\n"
 HEAD = BASE + "faults:\n"
@@ -41,9 +42,8 @@ def apply(state, f, level: float, key: str) -> None:
 
 
 def test_every_registered_fault_has_docs_hit_set_and_a_shipped_example():
-    from pathlib import Path
 
-    shipped = " ".join(p.read_text() for p in Path("scenarios").glob("*.yaml"))
+    shipped = " ".join(p.read_text() for p in SCENARIOS.glob("*.yaml"))
     for name, cls in FAULT_TYPES.items():
         assert cls.__doc__ and cls.evidence, name
         assert cls.hit_set, name
