@@ -8,7 +8,8 @@ would have been.
 
 A new fault type is one module: a subclass with its typed parameters, its `type` name, the
 scope dimensions it accepts, its hit set and evidence, and `effects`; then one line in
-sim/faults/registry.py.
+sim/faults/registry.py, and its type name under each id of its hit set in
+grading/hypotheses.py (tests/grading/test_hypotheses.py checks the two agree).
 """
 
 from __future__ import annotations
