@@ -21,12 +21,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 import yaml
 
 from grading.scoring import MENU, MENU_BY_ID
 from readout.decompose import mix_rate
+from readout.drift import psi_samples
 from readout.tables import scan, session_outcomes
 
 DIMENSIONS = ("platform", "app_version", "city_tier", "device", "network", "tenure", "source")
@@ -235,8 +235,8 @@ class Evidence:
                     "category": cat[0],
                     "mismatch": float(late_f["mismatch"].mean())
                     - float(early_f["mismatch"].mean()),
-                    "psi_image": psi(early_f["image_score"], late_f["image_score"]),
-                    "psi_price": psi(early_f["price"].log(), late_f["price"].log()),
+                    "psi_image": psi_samples(early_f["image_score"], late_f["image_score"]),
+                    "psi_price": psi_samples(early_f["price"].log(), late_f["price"].log()),
                     "in_stock_shift": float(late_f["in_stock"].mean() - early_f["in_stock"].mean()),
                 }
             )
@@ -312,20 +312,6 @@ def _js(p: pl.Expr, q: pl.Expr) -> pl.Expr:
     m = (p + q) / 2
     eps = 1e-12
     return 0.5 * (p * ((p + eps) / (m + eps)).log() + q * ((q + eps) / (m + eps)).log())
-
-
-def psi(before: pl.Series, after: pl.Series, bins: int = 10) -> float:
-    """Population stability index of a numeric attribute between two samples."""
-    b = before.drop_nulls().to_numpy().astype(float)
-    a = after.drop_nulls().to_numpy().astype(float)
-    if len(b) < 20 or len(a) < 20:
-        return 0.0
-    edges = np.unique(np.quantile(b, np.linspace(0, 1, bins + 1)))
-    if len(edges) < 3:
-        return 0.0
-    pb = np.histogram(np.clip(b, edges[0], edges[-1]), edges)[0] / len(b) + 1e-4
-    pa = np.histogram(np.clip(a, edges[0], edges[-1]), edges)[0] / len(a) + 1e-4
-    return float(np.sum((pa - pb) * np.log(pa / pb)))
 
 
 def solve(run_dir: Path) -> SolverResult:

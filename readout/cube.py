@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from readout.drift import decile_edges
 from readout.tables import scan, session_outcomes
 from runfolder.brief import Windows, case_windows, read_case, window_label
 from runfolder.layout import CUBE_DIR, CUBE_META
@@ -339,14 +340,13 @@ def latency_tables(run_dir: Path | str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
 
 
 def _feed_edges(feed: pl.DataFrame) -> dict[str, list[float]]:
-    """Decile edges of each attribute in the first snapshot: the PSI bins for every snapshot."""
+    """Decile edges of each attribute in the first snapshot: the PSI bins for every snapshot
+    (readout.drift's one binning rule; a value is in bin b when it exceeds b edges)."""
     first = feed.filter(pl.col("snapshot") == feed["snapshot"].min())
-    edges = {}
-    for attr in FEED_ATTRIBUTES:
-        values = first[attr].drop_nulls().cast(pl.Float64).to_numpy()
-        qs = np.quantile(values, np.linspace(0, 1, FEED_BINS + 1)[1:-1]) if len(values) else []
-        edges[attr] = sorted({float(q) for q in qs})
-    return edges
+    return {
+        attr: decile_edges(first[attr].drop_nulls().cast(pl.Float64).to_numpy(), FEED_BINS)
+        for attr in FEED_ATTRIBUTES
+    }
 
 
 def feed_tables(run_dir: Path | str) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -27,9 +27,10 @@ def small_run(tmp_path_factory, baseline_scenario) -> Path:
     return out
 
 
-# Each case's tests share one xdist worker (one generation per case), cases spread over workers.
+# Each case's tests share one xdist worker (one generation per case), cases spread over workers;
+# they are the slow lane (`pytest -m "not slow"` runs the rest in minutes).
 CASES = [
-    pytest.param(p, marks=pytest.mark.xdist_group(p.stem), id=p.stem)
+    pytest.param(p, marks=[pytest.mark.xdist_group(p.stem), pytest.mark.slow], id=p.stem)
     for p in sorted(SCENARIOS.glob("*.yaml"))
     if p.stem != "baseline"
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 
 from grading.scoring import parse_submission, score
-from grading.solver import psi, solve
+from grading.solver import solve
+from readout.drift import psi_samples as psi
 
 # Floors from `casesim solve --all --size small` (measured: 0.78, 0.86, 0.44, see issue 4's
 # note); the solver must keep at least these case scores. Above chance everywhere.
