@@ -27,7 +27,7 @@ import yaml
 from grading.scoring import MENU, MENU_BY_ID
 from readout.decompose import mix_rate
 from readout.drift import psi_samples
-from readout.tables import scan, session_outcomes
+from readout.tables import CONVERTED, CONVERTED_LEDGER, scan, session_outcomes
 
 DIMENSIONS = ("platform", "app_version", "city_tier", "device", "network", "tenure", "source")
 CASE_FILE = "case.yaml"
@@ -92,8 +92,8 @@ class Evidence:
             self.sessions.group_by("side")
             .agg(
                 n=pl.len(),
-                tracked=(pl.col("tracked_orders") > 0).sum(),
-                ledger=(pl.col("ledger_orders") > 0).sum(),
+                tracked=CONVERTED.sum(),
+                ledger=CONVERTED_LEDGER.sum(),
                 impressions=pl.col("impressions").sum(),
                 clicks=pl.col("clicks").sum(),
                 carts=pl.col("carts").sum(),
@@ -117,7 +117,7 @@ class Evidence:
     def noise_level(self) -> float:
         """Week-over-week sd of the metric (relative), from day-to-day variation within each
         window, so that the change itself does not inflate it."""
-        daily = self.sessions.group_by("date", "side").agg(cr=(pl.col("tracked_orders") > 0).mean())
+        daily = self.sessions.group_by("date", "side").agg(cr=CONVERTED.mean())
         within = daily.with_columns(dev=pl.col("cr") - pl.col("cr").mean().over("side"))
         rel_sd = float(within["dev"].std(ddof=2) / daily["cr"].mean())
         return rel_sd * math.sqrt(2 / 7)
@@ -125,11 +125,7 @@ class Evidence:
     # -- 2. date the drop ------------------------------------------------------------------
     def onset(self) -> date | None:
         """The split of the comparison days that best separates two levels of the metric."""
-        daily = (
-            self.sessions.group_by("date")
-            .agg(cr=(pl.col("tracked_orders") > 0).mean())
-            .sort("date")
-        )
+        daily = self.sessions.group_by("date").agg(cr=CONVERTED.mean()).sort("date")
         values = daily["cr"].to_numpy()
         if len(values) < 4:
             return None
@@ -152,7 +148,7 @@ class Evidence:
         """Mix and rate parts of the conversion change (absolute), and per-segment rate parts."""
         counts = (
             self.sessions.group_by(dim, "side")
-            .agg(den=pl.len(), num=(pl.col("tracked_orders") > 0).sum())
+            .agg(den=pl.len(), num=CONVERTED.sum())
             .pivot(on="side", index=dim, values=["num", "den"])
         )
         for col in ("num_before", "num_after", "den_before", "den_after"):
@@ -287,7 +283,7 @@ class Evidence:
             frame = ref.filter(pl.col("date").is_between(lo - shift, hi - shift))
             if frame.height == 0:
                 return None
-            return float((frame["tracked_orders"] > 0).mean())
+            return float(frame.select(CONVERTED.mean()).item())
 
         before, after = rate(b0, b1), rate(a0, a1)
         if before is None or after is None:
@@ -388,7 +384,7 @@ def solve(run_dir: Path) -> SolverResult:
     # 4. mix
     mix_total = sum(ev.mix_rate(dim)[0] for dim in ("platform", "source", "tenure"))
     before_rate = float(
-        (ev.sessions.filter(pl.col("side") == "before")["tracked_orders"] > 0).mean()
+        ev.sessions.filter(pl.col("side") == "before").select(CONVERTED.mean()).item()
     )
     mix_rel = mix_total / before_rate
     if observed < 0 and mix_rel < -0.3 * abs(observed):

@@ -38,7 +38,7 @@ import numpy as np
 import polars as pl
 
 from readout.drift import decile_edges
-from readout.tables import scan, session_outcomes
+from readout.tables import CONVERTED, CONVERTED_LEDGER, scan, session_outcomes
 from runfolder.brief import Windows, case_windows, read_case, window_label
 from runfolder.layout import CUBE_DIR, CUBE_META
 
@@ -161,11 +161,11 @@ def session_facts(run_dir: Path | str) -> pl.LazyFrame:
             pl.col("first_error").fill_null(False),
         )
         .with_columns(
+            CONVERTED.cast(pl.Int64),
+            CONVERTED_LEDGER.cast(pl.Int64),
             latency_bucket=_first_page_label(),
             clicked=(pl.col("clicks") > 0).cast(pl.Int64),
             carted=(pl.col("carts") > 0).cast(pl.Int64),
-            converted=(pl.col("tracked_orders") > 0).cast(pl.Int64),
-            converted_ledger=(pl.col("ledger_orders") > 0).cast(pl.Int64),
             sessions=pl.lit(1, pl.Int64),
         )
         .select("session_id", "user_id", "period", "date", "hour", *SESSION_DIMS, *SESSION_MEASURES)

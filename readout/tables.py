@@ -11,7 +11,14 @@ from pathlib import Path
 
 import polars as pl
 
+from readout.metrics import SESSION_METRICS as METRIC
 from runfolder.layout import TABLES_DIR
+
+# A session converted when it has at least one tracked `order` event (observed), or an order
+# in the server-side ledger (business). The one definition of the conversion flags: the cube,
+# the solver and `describe` use these; the rates are readout.metrics' `conversion` entries.
+CONVERTED = (pl.col("tracked_orders") > 0).alias("converted")
+CONVERTED_LEDGER = (pl.col("ledger_orders") > 0).alias("converted_ledger")
 
 
 def scan(run_dir: Path | str, table: str) -> pl.LazyFrame:
@@ -57,15 +64,15 @@ def funnel_summary(sessions: pl.LazyFrame, by: list[str]) -> pl.LazyFrame:
             sessions=pl.len(),
             impressions=pl.col("impressions").sum(),
             clicks=pl.col("clicks").sum(),
-            converted=(pl.col("tracked_orders") > 0).sum(),
-            converted_ledger=(pl.col("ledger_orders") > 0).sum(),
+            converted=CONVERTED.sum(),
+            converted_ledger=CONVERTED_LEDGER.sum(),
             orders=pl.col("ledger_orders").sum(),
             gmv=pl.col("gmv").sum(),
         )
         .with_columns(
+            METRIC["conversion"].expr(),
+            METRIC["conversion_ledger"].expr(),
             ctr=pl.col("clicks") / pl.col("impressions"),
-            conversion=pl.col("converted") / pl.col("sessions"),
-            conversion_ledger=pl.col("converted_ledger") / pl.col("sessions"),
         )
         .sort(by)
     )
