@@ -1,14 +1,14 @@
 """The agents: users, sellers and items, held as numpy arrays (one row per agent).
 
 Latent truth (item appeal and purchase propensity, user intent, price sensitivity, category
-affinities, latency patience) lives here and only here; `public_*` functions give the
-columns an analyst could see.
+affinities, latency patience) lives here and only here; sim/runner.world_tables writes the
+columns an analyst may see.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 
@@ -252,8 +252,3 @@ def make_world(streams: Streams, size: Size, period_start: date, period_days: in
     items = make_items(streams, size.items, sellers, period_start)
     users = make_users(streams, size.users, period_start, period_days)
     return World(users, sellers, items)
-
-
-def signup_date(day_num: np.ndarray) -> list[date]:
-    base = date(2000, 1, 1)
-    return [base + timedelta(days=int(d)) for d in day_num]
