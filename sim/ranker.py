@@ -182,6 +182,12 @@ class Pools:
 
     tree: np.ndarray  # float64 (N_CAT, 2 * leaves): heap-ordered sums, node 1 is the root
     depth: int
+    p_left: np.ndarray = field(init=False)  # (N_CAT, leaves): chance of going left at a node
+
+    def __post_init__(self) -> None:
+        inner = self.tree[:, : self.leaves]
+        left = self.tree[:, 0 : 2 * self.leaves : 2]
+        self.p_left = np.divide(left, inner, out=np.full(inner.shape, 0.5), where=inner > 0)
 
     @property
     def leaves(self) -> int:
@@ -189,15 +195,11 @@ class Pools:
 
     def sample(self, category: np.ndarray, u: np.ndarray) -> np.ndarray:
         """One item per slot: `u` holds `depth` uniforms per slot (shape (depth, n))."""
-        width = 2 * self.leaves
-        flat = self.tree.ravel()
-        base = category.astype(np.int64) * width
+        flat = self.p_left.ravel()
+        base = category.astype(np.int64) * self.leaves
         node = np.ones(len(category), np.int64)
         for level in range(self.depth):
-            left = base + 2 * node
-            total = flat[base + node]
-            p_left = np.divide(flat[left], total, out=np.full(len(node), 0.5), where=total > 0)
-            node = 2 * node + (u[level] >= p_left)
+            node = 2 * node + (u[level] >= flat[base + node])
         return (node - self.leaves).astype(np.int32)
 
 
