@@ -93,6 +93,17 @@ st.markdown(
     f"{key.get('method', 'counterfactual runs')}."
 )
 reached = {c["id"]: c for c in report["causes"]}
+
+
+def _expected_text(expected: dict | None) -> str:
+    """The cause's share over other worlds of this case, with its 90% interval: how much of
+    the realized share is the cause and how much this realization."""
+    if not expected or expected.get("worlds", 0) < 2:
+        return ""
+    lo, hi = expected["share_interval"]
+    return f"{expected['share']:.0%} ({lo:.0%} to {hi:.0%})"
+
+
 rows = []
 for c in causes:
     r = reached.get(c["id"], {})
@@ -102,6 +113,7 @@ for c in causes:
             "type": c["type"],
             "share": c["share"],
             "business share": c["business_share"],
+            "in expectation": _expected_text(c.get("expected")),
             "confirmed by": ", ".join(c["hit_set"]),
             "onset": (c["onset"] or "")[:16].replace("T", " "),
             "you reached it": (
@@ -115,6 +127,11 @@ st.dataframe(
     column_config={
         "share": st.column_config.NumberColumn("Share of change", format="percent"),
         "business share": st.column_config.NumberColumn("Share (ledger)", format="percent"),
+        "in expectation": st.column_config.TextColumn(
+            "In expectation (90%)",
+            help="The share over other worlds of this case (other seeds), with a 90% interval. "
+            "Scoring uses the realized share.",
+        ),
     },
 )
 for c in causes:

@@ -249,6 +249,8 @@ def test_debrief_only_after_submission(app, tmp_path):
     assert at.title[0].value == "Debrief"
     text = page_text(at)
     assert "Case score" in text and "secret_feed_remap" in text
+    shares = at.dataframe[0].value.set_index("cause")["in expectation"]
+    assert shares["secret_feed_remap"] == "68% (56% to 80%)"  # over other worlds, beside 70%
     attempts = AttemptStore(tmp_path / "data").history()
     assert len(attempts) == 1 and attempts[0].submitted and attempts[0].user == "Ada"
     assert attempts[0].submission["order"] == ["FEED", "RANK", "DEPLOY"]
