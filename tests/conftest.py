@@ -45,7 +45,7 @@ def case(request, tmp_path_factory):
 
     scenario = load_scenario(request.param)
     out = tmp_path_factory.mktemp("cases") / scenario.id
-    make_case(scenario, SIZES["small"], out, replicates=1)
+    make_case(scenario, SIZES["small"], out, replicates=0)
     return scenario, out, json.loads((out / "answer_key.json").read_text())
 
 

@@ -73,15 +73,6 @@ def test_noise_stays_within_its_bound_and_is_out_of_the_order(case):
     assert key["realization"]["tried"]  # the quiet search ran and is on record
 
 
-def test_every_cause_has_its_expectation_over_other_worlds(case):
-    _, _, key = case
-    for cause in key["causes"]:
-        expected = cause["expected"]
-        assert expected["worlds"] == 2
-        lo, hi = expected["interval"]
-        assert lo <= expected["effect"] <= hi
-
-
 def test_a_habit_scores_low_and_the_ideal_order_high(case):
     """A fixed, no-analysis order starting with NOISE must not pass for a diagnosis; the
     ideal order (true causes first, by share per cost) must score near 1."""

@@ -14,7 +14,14 @@ from sim.faults.feed_change import FeedChange
 from sim.intent import IntentError, check_intent, intent_problems, quiet_luck
 from sim.runner import plan, simulate, warm_world
 from sim.scenario import load_scenario
-from sim.truth import MetricSink, answer_key, calibrate, onset_hour, run_counterfactuals
+from sim.truth import (
+    MetricSink,
+    answer_key,
+    calibrate,
+    onset_hour,
+    replicate_effects,
+    run_counterfactuals,
+)
 from sim.world import CATEGORIES, SIZES
 
 DATA = Path(__file__).parent / "data"
@@ -152,3 +159,18 @@ def test_calibration_solves_an_intended_split():
         effect["electronics_mapping"] + effect["engagement_objective"]
     )
     assert split == pytest.approx(0.6, abs=0.1), shares
+
+
+def test_the_key_gives_each_cause_its_expectation_over_other_worlds():
+    scenario, _ = _key(DATA / "dominant_decoy.yaml")
+    cf = run_counterfactuals(scenario, SIZES["tiny"], scenario.seed)
+    others = replicate_effects(scenario, SIZES["tiny"], scenario.seed, 2)
+    key = answer_key(scenario, SIZES["tiny"], scenario.seed, cf, others)
+    realized = {c["id"]: c["effect"] for c in key["causes"]}
+    for cause in key["causes"]:
+        expected = cause["expected"]
+        assert expected["worlds"] == 3
+        lo, hi = expected["interval"]
+        assert lo <= expected["effect"] <= hi
+        values = [realized[cause["id"]]] + [w[cause["id"]] for w in others]
+        assert expected["effect"] == pytest.approx(sum(values) / 3)
