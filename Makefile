@@ -12,7 +12,7 @@ PORT ?= 8501
 $(STAMP): pyproject.toml
 	$(PYTHON) -m pip install -q uv || $(PYTHON) -m pip install -q --user uv
 	$(PYTHON) -m uv venv -q --allow-existing $(VENV)
-	$(PYTHON) -m uv pip install -q --python $(BIN)/python -e '.[dev]'
+	$(PYTHON) -m uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[dev,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)

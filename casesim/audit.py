@@ -22,6 +22,7 @@ from grading.scoring import MENU, score
 from grading.solver import solve
 from sim.intent import IntentError
 from sim.scenario import Scenario
+from sim.tasks import SERIAL, Tasks
 from sim.truth import CalibrationError
 from sim.world import Size
 
@@ -56,13 +57,11 @@ class SeedResult:
     problem: str | None = None
 
 
-def audit_seed(
-    scenario: Scenario, size: Size, seed: int, where: Path, progress: Callable[[int], None] | None
-) -> SeedResult:
+def audit_seed(scenario: Scenario, size: Size, seed: int, where: Path) -> SeedResult:
     result = SeedResult(seed)
     out = where / f"s{seed}"
     try:
-        make_case(scenario, size, out, seed=seed, progress=progress)
+        make_case(scenario, size, out, seed=seed)
     except (IntentError, CalibrationError) as exc:
         result.problem = str(exc)
         return result
@@ -79,21 +78,41 @@ def audit_seed(
     return result
 
 
+def audit_task(_: None, arg: tuple[Scenario, Size, int]) -> SeedResult:
+    """Task: one seed's case, generated and scored in a temporary folder of its own (on
+    whichever machine runs it); only the numbers come back."""
+    scenario, size, seed = arg
+    with tempfile.TemporaryDirectory(prefix="casesim-audit-") as tmp:
+        return audit_seed(scenario, size, seed, Path(tmp))
+
+
 def audit(
     scenario: Scenario,
     size: Size,
     seeds: list[int],
-    progress: Callable[[int], None] | None = None,
     log: Callable[[str], None] | None = None,
+    tasks: Tasks = SERIAL,
 ) -> list[SeedResult]:
-    results = []
-    with tempfile.TemporaryDirectory(prefix="casesim-audit-") as tmp:
-        for seed in seeds:
-            result = audit_seed(scenario, size, seed, Path(tmp), progress)
-            if log:
-                log(f"seed {seed}: " + (result.problem or f"change {result.change:+.2%}"))
-            results.append(result)
-    return results
+    """Every seed as a task (each a whole case: luck search, calibration, key, solver);
+    the results in the seeds' order, logged as each seed finishes."""
+
+    def done(result: SeedResult) -> None:
+        if log:
+            log(f"seed {result.requested}: " + (result.problem or f"change {result.change:+.2%}"))
+
+    return tasks.map(audit_task, [(scenario, size, seed) for seed in seeds], None, done)
+
+
+def generate_task(_: None, arg: tuple[Scenario, Size, str]) -> str | None:
+    """Task: generate one case into its folder (written atomically by the process running
+    the task: on a cluster, give it a shared folder); a refused case (calibration, intent)
+    comes back as its message instead of a folder."""
+    scenario, size, folder = arg
+    try:
+        make_case(scenario, size, Path(folder), force=True)
+    except (CalibrationError, IntentError) as exc:
+        return str(exc)
+    return None
 
 
 def summary(results: list[SeedResult]) -> dict[str, Any]:

@@ -34,6 +34,8 @@ class _App(typer.Typer):
     """Typer, with a last line of defence: an unexpected exception is one line, not a trace."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not args and "args" not in kwargs:
+            sys.argv[1:] = _bare_ray(sys.argv[1:])
         try:
             return super().__call__(*args, **kwargs)
         except Exception as exc:
@@ -46,6 +48,20 @@ class _App(typer.Typer):
                 err=True,
             )
             sys.exit(1)
+
+
+def _bare_ray(argv: list[str]) -> list[str]:
+    """`--ray` alone means a local Ray: give it the value `local` unless an address follows
+    (host:port, ray://..., or auto), so `casesim key --ray RUN_DIR` reads as meant."""
+    out = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        following = argv[i + 1] if i + 1 < len(argv) else None
+        if arg == "--ray" and not (
+            following is not None and (":" in following or following in ("auto", "local"))
+        ):
+            out.append("local")
+    return out
 
 
 app = _App(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
@@ -64,6 +80,35 @@ Seed = Annotated[
     int | None,
     typer.Option(min=0, max=SEED_MAX, help="Override the scenario's seed (0..2**32-1)"),
 ]
+
+
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        min=1, max=1024, help="Worker processes for the independent runs (default: every core)"
+    ),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        help="Run the independent runs on Ray: alone (or `local`) starts a local Ray, an "
+        "ADDRESS (host:port, auto) joins a cluster; needs the `ray` extra",
+    ),
+]
+
+
+@contextlib.contextmanager
+def _tasks(workers: int | None, ray: str | None) -> Iterator[Any]:
+    """The task backend of a command (sim/tasks.py), stopped when the command ends."""
+    from sim.tasks import make_tasks
+
+    try:
+        tasks = make_tasks(workers, None if ray is None else ("" if ray == "local" else ray))
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
+    with tasks:
+        yield tasks
 
 
 def _size(name: str):
@@ -121,6 +166,8 @@ def run(
             min=0, max=20, help="Other worlds for each cause's expected effect and its interval"
         ),
     ] = 2,
+    workers: Workers = None,
+    ray: RayAddress = None,
 ) -> None:
     """Simulate a scenario and write a run folder (tables, manifest, answer key)."""
     spec = _load(scenario)
@@ -137,7 +184,7 @@ def run(
     _terminate_as_interrupt()
     started = time.perf_counter()
     try:
-        with _progress(quiet, f"simulating {spec.id}") as tick:
+        with _tasks(workers, ray) as tasks, _progress(quiet, f"simulating {spec.id}") as tick:
             manifest, report = make_case(
                 spec,
                 chosen,
@@ -149,6 +196,7 @@ def run(
                 luck_tries=luck_tries,
                 replicates=replicates,
                 log=None if quiet else err.print,
+                tasks=tasks,
             )
     except (RunFolderExists, OutputTargetError) as exc:
         raise fail(str(exc)) from None
@@ -190,6 +238,8 @@ def calibrate(
     size: SizeName = "small",
     seed: Seed = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+    workers: Workers = None,
+    ray: RayAddress = None,
 ) -> None:
     """Find the severities of `severity: auto` faults that land the change on target."""
     from sim.truth import CalibrationError
@@ -199,10 +249,12 @@ def calibrate(
     chosen = _size(size)
     seed_used = spec.seed if seed is None else seed
     try:
-        with _progress(quiet, f"calibrating {spec.id}") as tick:
-            _, report = run_calibration(spec, chosen, seed_used, tick)
+        with _tasks(workers, ray) as tasks, _progress(quiet, f"calibrating {spec.id}") as tick:
+            _, report = run_calibration(spec, chosen, seed_used, tick, tasks=tasks)
     except CalibrationError as exc:
         raise fail(f"{scenario}: calibration failed: {exc}") from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
     if not report.severities:
         typer.echo(f"{scenario}: no fault has severity auto; nothing to calibrate")
         return
@@ -222,10 +274,15 @@ def key(
     run_dir: Annotated[Path, typer.Argument(help="A run folder")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the key as JSON")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+    workers: Workers = None,
+    ray: RayAddress = None,
 ) -> None:
     """Print a run's answer key, computing it (counterfactual runs) if it is missing."""
     _finished(run_dir)
-    answer = _answer(run_dir, quiet)
+    try:
+        answer = _answer(run_dir, quiet, workers, ray)
+    except KeyboardInterrupt:
+        raise fail("interrupted: nothing was written", 130) from None
     if as_json:
         typer.echo(json.dumps(answer, indent=2))
         return
@@ -294,7 +351,9 @@ def score(
     typer.echo(text)
 
 
-def _answer(run_dir: Path, quiet: bool) -> dict[str, Any]:
+def _answer(
+    run_dir: Path, quiet: bool, workers: int | None = 1, ray: str | None = None
+) -> dict[str, Any]:
     """The run's key: read and checked, or computed when the run still has its scenario.
 
     A folder with neither (a take-home bundle) is refused at once, as is a damaged key or
@@ -317,8 +376,8 @@ def _answer(run_dir: Path, quiet: bool) -> dict[str, Any]:
     _load(run_dir / SCENARIO_FILE)
     from sim.case import key_for_run
 
-    with _progress(quiet, "counterfactual runs") as tick:
-        return key_for_run(run_dir, tick)
+    with _tasks(workers, ray) as tasks, _progress(quiet, "counterfactual runs") as tick:
+        return key_for_run(run_dir, tick, tasks)
 
 
 @contextlib.contextmanager
@@ -340,6 +399,8 @@ def solve(
     as_json: Annotated[bool, typer.Option("--json", help="Print the submission as JSON")] = False,
     all_cases: Annotated[bool, typer.Option("--all", help="Solve every shipped case")] = False,
     size: SizeName = "small",
+    workers: Workers = None,
+    ray: RayAddress = None,
 ) -> None:
     """Run the reference solver: its submission, its reasoning, and its score if keyed."""
     from grading.scoring import score as score_submission
@@ -347,7 +408,7 @@ def solve(
     from sim.inputs import load_answer_key
 
     if all_cases:
-        _solve_all(_size(size), as_json)
+        _solve_all(_size(size), as_json, workers, ray)
         return
     if run_dir is None:
         raise fail("give a RUN_DIR, or --all")
@@ -371,26 +432,36 @@ def solve(
                    f"diagnosis {report.diag_score:.3f})")  # fmt: skip
 
 
-def _solve_all(chosen, as_json: bool) -> None:
-    """Generate (or reuse) every shipped case at a size and tabulate the solver's scores."""
-    from casesim.compose import make_case
+def _solve_all(chosen, as_json: bool, workers: int | None, ray: str | None) -> None:
+    """Generate (or reuse) every shipped case at a size and tabulate the solver's scores.
+    The missing cases are generated side by side, one task each."""
+    from casesim.audit import generate_task
     from grading.scoring import score as score_submission
     from grading.solver import solve as run_solver
-    from sim.truth import CalibrationError
 
-    rows = []
+    cases = []
     for path in sorted(Path("scenarios").glob("*.yaml")):
         spec = _load(path)
-        if spec.id == "baseline":
-            continue
-        folder = Path("data") / run_name(spec.id, chosen.name, spec.seed)
+        if spec.id != "baseline":
+            cases.append((path, spec, Path("data") / run_name(spec.id, chosen.name, spec.seed)))
+    missing = [c for c in cases if not (c[2] / ANSWER_KEY).is_file()]
+    if missing:
+        if not as_json:
+            err.print(f"generating {len(missing)} cases: {', '.join(c[1].id for c in missing)}")
+        _terminate_as_interrupt()
+        try:
+            with _tasks(workers, ray) as tasks:
+                args = [(spec, chosen, str(folder)) for _, spec, folder in missing]
+                problems = tasks.map(generate_task, args)
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+        for (path, _, _), problem in zip(missing, problems, strict=True):
+            if problem is not None:
+                typer.echo(f"{path}: refused: {problem}", err=True)
+    rows = []
+    for _, spec, folder in cases:
         if not (folder / ANSWER_KEY).is_file():
-            try:
-                with _progress(as_json, f"generating {spec.id}") as tick:
-                    make_case(spec, chosen, folder, force=True, progress=tick)
-            except CalibrationError as exc:
-                typer.echo(f"{path}: calibration failed: {exc}", err=True)
-                continue
+            continue
         answer = json.loads((folder / ANSWER_KEY).read_text())
         report = score_submission(run_solver(folder).submission, answer["causes"])
         rows.append({"case": spec.id, **{k: round(v, 3) for k, v in report.to_dict().items()
@@ -414,21 +485,24 @@ def audit(
     first_seed: Annotated[int, typer.Option(min=0, max=SEED_MAX, help="The first seed")] = 1,
     size: SizeName = "small",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+    workers: Workers = None,
+    ray: RayAddress = None,
 ) -> None:
     """Run a case over several seeds and report how stable its answer key is (coaches)."""
     from casesim.audit import audit as run_audit
     from casesim.audit import summary
 
     spec = _load(scenario)
+    chosen = _size(size)
     _terminate_as_interrupt()
     try:
-        with _progress(as_json, f"auditing {spec.id}") as tick:
+        with _tasks(workers, ray) as tasks:
             results = run_audit(
                 spec,
-                _size(size),
+                chosen,
                 list(range(first_seed, first_seed + seeds)),
-                progress=tick,
                 log=None if as_json else err.print,
+                tasks=tasks,
             )
     except KeyboardInterrupt:
         raise fail("interrupted", 130) from None

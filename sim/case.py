@@ -22,11 +22,12 @@ from sim.intent import LUCK_TRIES, check_intent, quiet_luck
 from sim.output import atomic_folder
 from sim.runner import simulate
 from sim.scenario import Scenario, load_scenario
+from sim.tasks import SERIAL, Tasks
 from sim.truth import (
     CalibrationReport,
     answer_key,
     calibrate,
-    replicate_effects,
+    key_runs,
     run_counterfactuals,
 )
 from sim.world import SIZES, Size
@@ -64,6 +65,7 @@ def make_case(
     replicates: int = REPLICATES,
     log: Callable[[str], None] | None = None,
     finish: Callable[[Path], None] | None = None,
+    tasks: Tasks = SERIAL,
 ) -> tuple[dict[str, Any], CalibrationReport | None]:
     """Find a quiet realization, calibrate if needed, simulate into `out`, add the answer
     key (checked against the author's intent), then `finish(folder)` (the composition root
@@ -73,21 +75,22 @@ def make_case(
     `luck_tries` bounds the search for the luck of the case windows whose null branch stays
     within the scenario's noise bound (0 keeps the scenario's luck, unchecked); `replicates`
     other worlds give each cause's expected effect beside its realized share. Returns the
-    manifest and the calibration report (None without `severity: auto`)."""
+    manifest and the calibration report (None without `severity: auto`). The luck tries,
+    calibration trials, branches and replicate worlds run as `tasks`; the folder is written
+    by this process alone."""
     seed = scenario.seed if seed is None else seed
     search = None
     if luck_tries > 0:
-        search = quiet_luck(scenario, size, seed, luck_tries, progress, log)
+        search = quiet_luck(scenario, size, seed, luck_tries, progress, log, tasks)
         scenario = scenario.model_copy(update={"luck": search.luck})
     report = None
     if any(f.is_auto for f in scenario.faults):
-        scenario, report = calibrate(scenario, size, seed, progress)
+        scenario, report = calibrate(scenario, size, seed, progress, tasks=tasks)
 
     def complete(folder: Path) -> None:
         write_private(folder / SCENARIO_FILE, resolved_yaml(scenario))
         if with_key:
-            cf = run_counterfactuals(scenario, size, seed, progress=progress)
-            others = replicate_effects(scenario, size, seed, replicates, progress)
+            cf, others = key_runs(scenario, size, seed, replicates, progress, tasks)
             key = answer_key(scenario, size, seed, cf, others)
             if search is not None:
                 key["realization"] = {"luck": search.luck, "tried": search.tried}
@@ -102,7 +105,9 @@ def make_case(
     return manifest, report
 
 
-def key_for_run(run_dir: Path, progress: Progress | None = None) -> dict[str, Any]:
+def key_for_run(
+    run_dir: Path, progress: Progress | None = None, tasks: Tasks = SERIAL
+) -> dict[str, Any]:
     """The run's answer key, computing and saving it if it is missing."""
     path = run_dir / ANSWER_KEY
     if path.is_file():
@@ -112,7 +117,7 @@ def key_for_run(run_dir: Path, progress: Progress | None = None) -> dict[str, An
         raise FileNotFoundError(f"{run_dir} has no {SCENARIO_FILE}: its key cannot be computed")
     scenario = load_scenario(run_dir / SCENARIO_FILE)
     size = SIZES.get(manifest["size"], Size(manifest["size"], manifest["users"]))
-    cf = run_counterfactuals(scenario, size, manifest["seed"], progress=progress)
+    cf = run_counterfactuals(scenario, size, manifest["seed"], progress=progress, tasks=tasks)
     key = answer_key(scenario, size, manifest["seed"], cf)
     write_json_atomic(path, key)
     return key

@@ -11,7 +11,6 @@ intent is refused, naming the cause, instead of shipping a case that teaches oth
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,8 @@ from typing import Any
 from sim.engine import Engine
 from sim.runner import plan, warm_world
 from sim.scenario import Scenario
-from sim.truth import MetricSink, Windows, measure
+from sim.tasks import SERIAL, Tasks
+from sim.truth import Fork, MetricSink, Windows, measure
 from sim.world import Size
 
 LUCK_TRIES = 12
@@ -40,6 +40,16 @@ class QuietSearch:
     tried: list[tuple[int, float]] = field(default_factory=list)  # (luck, null change)
 
 
+def try_luck(root: Fork, arg: tuple[int, Windows]) -> tuple[float, int]:
+    """Task: the null branch's change with one luck for the case windows; and its hours."""
+    luck, windows = arg
+    engine = root.resume({})
+    engine.streams = root.streams.lucky(luck)
+    engine.run()
+    change = measure(engine.sink.daily, windows).observed  # type: ignore[attr-defined]
+    return change, root.period.days * 24 - root.hour
+
+
 def quiet_luck(
     scenario: Scenario,
     size: Size,
@@ -47,29 +57,34 @@ def quiet_luck(
     tries: int = LUCK_TRIES,
     progress: Callable[[int], None] | None = None,
     log: Callable[[str], None] | None = None,
+    tasks: Tasks = SERIAL,
 ) -> QuietSearch:
     """The first luck, from the scenario's own on, whose null branch (every fault off) moves
     the metric by at most the scenario's noise bound.
 
     The world and its history up to the before window are simulated once; each luck only
-    re-runs the two windows, so a try costs about a third of a run."""
+    re-runs the two windows, so a try costs about a third of a run. Tries run as tasks, as
+    many at once as there are workers; the first quiet one in order is kept and the tries
+    after it are forgotten, so the choice does not depend on the number of workers."""
     streams, state = warm_world(scenario, size, seed)
     windows = Windows.of(scenario)
     root = Engine(state, streams, plan(scenario).current, MetricSink(), on_hour=progress)
     root.run(windows.before[0] * 24)
+    shared = tasks.share(Fork.of(root))
     search = QuietSearch(scenario.luck, scenario.luck)
-    for i in range(tries):
-        luck = (scenario.luck + i) % 2**32
-        engine = root.fork(copy.deepcopy(root.sink), {})
-        engine.streams = streams.lucky(luck)
-        engine.run()
-        change = measure(engine.sink.daily, windows).observed
-        search.tried.append((luck, change))
-        if log:
-            log(f"luck {luck}: the metric moves {change:+.2%} with every change off")
-        if abs(change) <= scenario.noise_bound:
-            search.luck = luck
-            return search
+    lucks = [(scenario.luck + i) % 2**32 for i in range(tries)]
+    for at in range(0, tries, tasks.workers):
+        batch = lucks[at : at + tasks.workers]
+        results = tasks.map(try_luck, [(luck, windows) for luck in batch], shared)
+        for luck, (change, hours) in zip(batch, results, strict=True):
+            if progress:
+                progress(hours)
+            search.tried.append((luck, change))
+            if log:
+                log(f"luck {luck}: the metric moves {change:+.2%} with every change off")
+            if abs(change) <= scenario.noise_bound:
+                search.luck = luck
+                return search
     report = ", ".join(f"{luck}: {c:+.2%}" for luck, c in search.tried)
     raise IntentError(
         f"no quiet realization in {tries} tries at seed {seed}: the metric moves by more than "

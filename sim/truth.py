@@ -2,9 +2,10 @@
 
 For k faults (causes and decoys) the metric's change is measured with every subset of them
 switched on. Runs share everything before the earliest onset: the engine is simulated once
-up to each onset and then forked, with and without that fault, so 2^k branches cost far
-less than 2^k runs. Every branch draws the same random numbers (common random numbers), so
-a difference between branches is the faults' doing, not luck.
+up to it, that state is shipped once to each worker, and each subset runs from there as a
+task (sim/tasks.py: in this process, local processes or Ray), so 2^k branches cost far less
+than 2^k runs and run side by side. Every branch draws the same random numbers (common
+random numbers), so a difference between branches is the faults' doing, not luck.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from sim.engine import Engine, HourResult, NullSink, Period
+from sim.engine import Engine, EngineState, HourResult, NullSink, Period
 from sim.faults.base import FaultBase
 from sim.rng import Streams
 from sim.runner import case_engine, plan, warm_world
 from sim.scenario import Scenario
+from sim.tasks import SERIAL, Tasks
 from sim.world import Size
 
 
@@ -129,6 +131,111 @@ def hash_id(text: str) -> int:
     return stable_hash(text) % 1_000_003
 
 
+@dataclass
+class Fork:
+    """An engine paused at an hour, as data: what a task needs to go on from there."""
+
+    state: EngineState
+    streams: Streams
+    period: Period
+    hour: int
+    luck: tuple[int, Streams] | None
+    daily: dict[int, np.ndarray]
+
+    @classmethod
+    def of(cls, engine: Engine) -> Fork:
+        daily = engine.sink.daily  # type: ignore[attr-defined]
+        return cls(
+            engine.state, engine.streams, engine.period, round(engine.env.now), engine.luck, daily
+        )
+
+    def resume(self, faults: dict[str, FaultBase]) -> Engine:
+        """A new engine from this point (a copy of the state: the fork stays reusable)."""
+        sink = MetricSink()
+        sink.daily = copy.deepcopy(self.daily)
+        return Engine(
+            copy.deepcopy(self.state),
+            self.streams,
+            self.period,
+            sink,
+            faults,
+            start_hour=self.hour,
+            luck=self.luck,
+        )
+
+
+def _regraft(engine: Engine, faults: dict[str, FaultBase]) -> Engine:
+    """The same engine with other faults from its current hour (what `fork` does, without
+    copying a state no one else holds)."""
+    return Engine(
+        engine.state,
+        engine.streams,
+        engine.period,
+        engine.sink,
+        faults,
+        start_hour=round(engine.env.now),
+        luck=engine.luck,
+    )
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One subset of faults to switch on, each at its onset (in onset order)."""
+
+    order: tuple[str, ...]
+    faults: dict[str, FaultBase]
+    on: frozenset[str]
+    crn: bool
+    windows: Windows
+
+
+def run_branch(root: Fork, branch: Branch) -> tuple[Change, int]:
+    """Task: one counterfactual branch from the root to the period's end; its change and
+    the hours it simulated. At each onset the engine is re-made with the faults so far,
+    as the branching did, so the subset's draws do not depend on how branches are run."""
+    engine = root.resume({})
+    period = root.period
+    label: frozenset[str] = frozenset()
+    for fid in branch.order:
+        engine.run(min(onset_hour(branch.faults[fid], period), period.days * 24))
+        if fid in branch.on:
+            label = label | {fid}
+        engine = _regraft(engine, {f: branch.faults[f] for f in branch.order if f in label})
+        engine.streams = _branch_streams(engine.streams, branch.crn, label)
+    engine.run()
+    change = measure(engine.sink.daily, branch.windows)  # type: ignore[attr-defined]
+    return change, period.days * 24 - root.hour
+
+
+def counterfactual_branches(
+    scenario: Scenario,
+    size: Size,
+    seed: int,
+    faults: dict[str, FaultBase] | None = None,
+    crn: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Fork, list[Branch]]:
+    """Simulate the shared part (up to the earliest onset) here; the branches to run from it,
+    every subset of faults in a fixed order."""
+    faults = resolved_faults(scenario) if faults is None else faults
+    period = plan(scenario).current
+    streams, state = warm_world(scenario, size, seed)
+    order = tuple(sorted(faults, key=lambda fid: (faults[fid].at, fid)))
+    root = case_engine(scenario, streams, state, MetricSink(), progress=progress)
+    end = period.days * 24
+    root.run(min(onset_hour(faults[order[0]], period), end) if order else end)
+    windows = Windows.of(scenario)
+    subsets = [
+        frozenset(c) for r in range(len(order) + 1) for c in itertools.combinations(order, r)
+    ]
+    return Fork.of(root), [Branch(order, faults, s, crn, windows) for s in subsets]
+
+
+def _hours_done(progress: Callable[[int], None] | None) -> Callable[[Any], None] | None:
+    """Progress as tasks finish: a task's result ends with the hours it simulated."""
+    return None if progress is None else (lambda result: progress(result[-1]))
+
+
 def run_counterfactuals(
     scenario: Scenario,
     size: Size,
@@ -136,38 +243,21 @@ def run_counterfactuals(
     faults: dict[str, FaultBase] | None = None,
     crn: bool = True,
     progress: Callable[[int], None] | None = None,
+    tasks: Tasks = SERIAL,
 ) -> Counterfactuals:
-    """Simulate every subset of faults, branching at each onset (no tables written)."""
-    faults = resolved_faults(scenario) if faults is None else faults
-    windows = Windows.of(scenario)
-    run_plan = plan(scenario)
-    period = run_plan.current
-    streams, state = warm_world(scenario, size, seed)
-    order = sorted(faults, key=lambda fid: (faults[fid].at, fid))
-    root = case_engine(scenario, streams, state, MetricSink(), progress=progress)
-    changes: dict[frozenset[str], Change] = {}
-    hours = [0]
+    """Simulate every subset of faults from the earliest onset on (no tables written)."""
+    root, branches = counterfactual_branches(scenario, size, seed, faults, crn, progress)
+    shared = tasks.share(root)
+    pending = [tasks.submit(run_branch, b, shared) for b in branches]
+    return _merge(root, branches, tasks.gather(pending, _hours_done(progress)))
 
-    def explore(engine: Engine, remaining: list[str], on: frozenset[str]) -> None:
-        start = round(engine.env.now)
-        if not remaining:
-            engine.run()
-            hours[0] += period.days * 24 - start
-            changes[on] = measure(engine.sink.daily, windows)  # type: ignore[attr-defined]
-            return
-        fid = remaining[0]
-        branch_at = min(onset_hour(faults[fid], period), period.days * 24)
-        engine.run(branch_at)
-        hours[0] += branch_at - start
-        for include in (False, True):
-            label = on | {fid} if include else on
-            active = {**engine.faults, fid: faults[fid]} if include else dict(engine.faults)
-            child = engine.fork(copy.deepcopy(engine.sink), active)
-            child.streams = _branch_streams(child.streams, crn, label)
-            explore(child, remaining[1:], label)
 
-    explore(root, order, frozenset())
-    return Counterfactuals(changes, hours[0], period.days * 24)
+def _merge(
+    root: Fork, branches: list[Branch], results: list[tuple[Change, int]]
+) -> Counterfactuals:
+    changes = {b.on: change for b, (change, _) in zip(branches, results, strict=True)}
+    hours = root.hour + sum(h for _, h in results)
+    return Counterfactuals(changes, hours, root.period.days * 24)
 
 
 def shapley(values: dict[frozenset[str], float], players: list[str]) -> dict[str, float]:
@@ -186,6 +276,15 @@ def shapley(values: dict[frozenset[str], float], players: list[str]) -> dict[str
     return out
 
 
+def run_trial(root: Fork, arg: tuple[dict[str, FaultBase], Windows]) -> tuple[float, int]:
+    """Task: one calibration trial, the faults at trial severities from the root on."""
+    faults, windows = arg
+    engine = root.resume(faults)
+    engine.run()
+    change = measure(engine.sink.daily, windows).observed  # type: ignore[attr-defined]
+    return change, root.period.days * 24 - root.hour
+
+
 @dataclass
 class CalibrationReport:
     severities: dict[str, float]
@@ -198,24 +297,25 @@ class CalibrationError(ValueError):
 
 
 def _solve(
-    fn: Callable[[float], float],
+    fn: Callable[[list[float]], list[float]],
     target: float,
     lo: float,
     hi: float,
     tol: float,
     max_evaluations: int,
 ) -> tuple[float, float, list[tuple[float, float]]]:
-    """x in [lo, hi] with fn(x) within tol of target (regula falsi guarded by bisection; fn is
-    smooth and monotone on the stable-truth simulator). Returns x, fn(x) and every trial.
+    """x in [lo, hi] with f(x) within tol of target (regula falsi guarded by bisection; f is
+    smooth and monotone on the stable-truth simulator). `fn` evaluates f at several points
+    at once (the bracket's two ends run side by side). Returns x, f(x) and every trial.
     Raises CalibrationError when the target is out of reach or no trial lands."""
     trials: list[tuple[float, float]] = []
 
-    def at(x: float) -> float:
-        value = fn(x)
-        trials.append((x, value))
-        return value
+    def at(*xs: float) -> list[float]:
+        values = fn(list(xs))
+        trials.extend(zip(xs, values, strict=True))
+        return values
 
-    f_lo, f_hi = at(lo), at(hi)
+    f_lo, f_hi = at(lo, hi)
     if not min(f_lo, f_hi) - tol <= target <= max(f_lo, f_hi) + tol:
         raise CalibrationError(
             f"target {target:+.2%} is out of reach: {f_lo:+.2%} at the low end and "
@@ -229,7 +329,7 @@ def _solve(
         mid = lo + (target - f_lo) * (hi - lo) / (f_hi - f_lo) if f_hi != f_lo else (lo + hi) / 2
         if not lo + 0.05 * (hi - lo) < mid < hi - 0.05 * (hi - lo):
             mid = (lo + hi) / 2
-        f_mid = at(mid)
+        (f_mid,) = at(mid)
         if abs(f_mid - target) < abs(best[1] - target):
             best = (mid, f_mid)
         if (f_mid - target) * (f_lo - target) > 0:
@@ -250,6 +350,7 @@ def calibrate(
     seed: int,
     progress: Callable[[int], None] | None = None,
     max_evaluations: int = 20,
+    tasks: Tasks = SERIAL,
 ) -> tuple[Scenario, CalibrationReport]:
     """Find the severities of `severity: auto` faults that land the observed change on the
     scenario's target.
@@ -258,7 +359,7 @@ def calibrate(
     searched. When they declare `share:` (all of them must), the severities are solved
     jointly for the split and the target: each fault alone is first set to explain its share
     of the target, then one common scale lands the total. The pre-onset world is simulated
-    once; each trial forks it and runs the rest.
+    once; each trial forks it and runs the rest as a task (a bracket's two ends together).
     """
     auto = [i for i, f in enumerate(scenario.faults) if f.is_auto]
     if not auto:
@@ -278,6 +379,7 @@ def calibrate(
     root.run(first)
     windows = Windows.of(scenario)
     report = CalibrationReport({}, float("nan"))
+    shared = tasks.share(Fork.of(root))
 
     def resolve(severities: dict[int, float]) -> Scenario:
         faults = list(scenario.faults)
@@ -285,10 +387,13 @@ def calibrate(
             faults[i] = faults[i].with_severity(severities.get(i, 0.0))
         return scenario.model_copy(update={"faults": faults})
 
+    def changes_with(trials: list[dict[int, float]]) -> list[float]:
+        args = [(resolved_faults(resolve(sev)), windows) for sev in trials]
+        results = tasks.map(run_trial, args, shared, _hours_done(progress))
+        return [change for change, _ in results]
+
     def change_with(severities: dict[int, float]) -> float:
-        engine = root.fork(copy.deepcopy(root.sink), resolved_faults(resolve(severities)))
-        engine.run()
-        return measure(engine.sink.daily, windows).observed  # type: ignore[attr-defined]
+        return changes_with([severities])[0]
 
     if declared:
         baseline = change_with({})
@@ -297,7 +402,12 @@ def calibrate(
             fault = scenario.faults[i]
             want = baseline + fault.share * (target - baseline)  # type: ignore[operator]
             sev, _, trials = _solve(
-                lambda x, i=i: change_with({i: x}), want, 0.0, 1.0, tol / 2, max_evaluations
+                lambda xs, i=i: changes_with([{i: x} for x in xs]),
+                want,
+                0.0,
+                1.0,
+                tol / 2,
+                max_evaluations,
             )
             report.evaluations += trials
             base[i] = sev
@@ -306,7 +416,7 @@ def calibrate(
         base = {i: top * scenario.faults[i].strength for i in auto}
     ceiling = 1.0 / max(base.values()) if max(base.values()) > 0 else 1.0
     scale, value, trials = _solve(
-        lambda x: change_with({i: x * base[i] for i in auto}),
+        lambda xs: changes_with([{i: x * base[i] for i in auto} for x in xs]),
         target,
         0.0,
         ceiling,
@@ -341,20 +451,52 @@ def effects(scenario: Scenario, cf: Counterfactuals) -> dict[str, float]:
     return out
 
 
+def replicate_world(_: None, arg: tuple[Scenario, Size, int]) -> tuple[dict[str, float], int]:
+    """Task: the effects in one other world (its own warm world and branches, in the
+    worker); and the hours it simulated."""
+    scenario, size, seed = arg
+    cf = run_counterfactuals(scenario, size, seed)
+    return effects(scenario, cf), cf.simulated_hours
+
+
 def replicate_effects(
     scenario: Scenario,
     size: Size,
     seed: int,
     replicates: int,
     progress: Callable[[int], None] | None = None,
+    tasks: Tasks = SERIAL,
 ) -> list[dict[str, float]]:
     """The effects in `replicates` other worlds (other seeds, the seed's own luck), with the
     scenario's severities: what each cause does in expectation, not in this realization."""
     plain = scenario.model_copy(update={"luck": 0})
-    return [
-        effects(plain, run_counterfactuals(plain, size, s, progress=progress))
-        for s in replicate_seeds(seed, replicates)
+    args = [(plain, size, s) for s in replicate_seeds(seed, replicates)]
+    return [e for e, _ in tasks.map(replicate_world, args, None, _hours_done(progress))]
+
+
+def key_runs(
+    scenario: Scenario,
+    size: Size,
+    seed: int,
+    replicates: int = 0,
+    progress: Callable[[int], None] | None = None,
+    tasks: Tasks = SERIAL,
+) -> tuple[Counterfactuals, list[dict[str, float]]]:
+    """Everything the answer key needs: this world's branches and the replicate worlds.
+
+    The replicate worlds are submitted first, so the workers build them while this process
+    simulates the branches' shared part; then the branches join them. Results are merged in
+    a fixed order, so the key does not depend on the backend or the number of workers."""
+    plain = scenario.model_copy(update={"luck": 0})
+    others = [
+        tasks.submit(replicate_world, (plain, size, s)) for s in replicate_seeds(seed, replicates)
     ]
+    root, branches = counterfactual_branches(scenario, size, seed, progress=progress)
+    shared = tasks.share(root)
+    mine = [tasks.submit(run_branch, b, shared) for b in branches]
+    results = tasks.gather(others + mine, _hours_done(progress))
+    cf = _merge(root, branches, results[len(others) :])
+    return cf, [e for e, _ in results[: len(others)]]
 
 
 def expectation(values: list[float], total: float) -> dict[str, Any]:
