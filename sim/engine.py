@@ -28,6 +28,7 @@ from sim.behavior import (
     SessionBatch,
     simulate_sessions,
 )
+from sim.changelog import logged_at, random_version, stream_key, templated_title
 from sim.effects import Effects, FaultView
 from sim.faults.base import FaultBase
 from sim.feed import FeedTransform, Snapshot, snapshot_columns, take_snapshot
@@ -50,9 +51,12 @@ def log_rate(n_users: int) -> float:
 
 
 CONFIG_DEFAULTS = {"ranker.exploration": 0.04, "ranker.temperature": 0.6, **DEFAULT_POLICY}
+# Ordinary entries come from the same services and teams injected changes do, so neither the
+# service nor the author of an entry tells an injected change apart.
 NOISE_SERVICES = (
     "search-api", "cart-service", "user-profile", "ads-bidder", "push-service",
     "coupon-service", "live-room", "item-detail", "feed-api", "review-service",
+    "mobile-app", "item-feed-pipeline", "tracking-sdk", "ranker",
 )  # fmt: skip
 NOISE_CONFIGS = (
     ("push-service", "push.daily_cap", "3 -> 4"),
@@ -60,6 +64,11 @@ NOISE_CONFIGS = (
     ("coupon-service", "coupon.banner_slot", "2 -> 3"),
     ("item-detail", "detail.video_autoplay", "wifi-only"),
     ("ads-bidder", "ads.floor_price", "+2%"),
+    ("ranker", "ranker.dedupe_window", "6 -> 8"),
+    ("ranker", "ranker.cache_ttl", "300 -> 240"),
+    ("platform", "platform.rate_limit", "+10%"),
+    ("tracking-sdk", "tracking.batch_size", "20 -> 50"),
+    ("item-feed-pipeline", "pipeline.sync_interval", "15 -> 10"),
 )
 
 
@@ -324,9 +333,7 @@ class Engine:
             if level > 0 and fid not in state.announced:
                 state.announced.add(fid)
                 if fault.changelog:
-                    self._log_change(
-                        fault.at, fault.changelog_kind, fault.changelog_service, fault.changelog
-                    )
+                    self._log_injected(fid, fault)
         state.install(effects)
         if state.pools_stale():
             state.refresh_pools()
@@ -356,12 +363,21 @@ class Engine:
             },
         )
 
+    def _log_injected(self, fid: str, fault: FaultBase) -> None:
+        """An injected change, logged in the form of an ordinary entry (sim/changelog.py)."""
+        rng = self.streams.generator("changelog.injected", self.period.code, stream_key(fid))
+        kind, service = fault.changelog_kind, fault.changelog_service
+        title = templated_title(kind, service, fault.changelog or "", rng)
+        self._log_change(logged_at(fault.at, rng), kind, service, title)
+
     def _changelog_noise(self, day: int) -> None:
         """Ordinary entries every change log carries: unrelated deploys, configs, campaigns."""
         rng = self.streams.generator("changelog.noise", self.period.code, day)
         for _ in range(rng.poisson(2.2)):
-            hour = float(rng.integers(9, 22)) + rng.integers(0, 60) / 60
-            when = self.period.time_of(day * 24 + hour)
+            hour = int(rng.integers(9, 22))
+            when = self.period.time_of(day * 24 + hour) + timedelta(
+                seconds=int(rng.integers(0, 3600))
+            )
             roll = rng.random()
             if roll < 0.6:
                 service = NOISE_SERVICES[rng.integers(len(NOISE_SERVICES))]
@@ -370,7 +386,7 @@ class Engine:
                     self.state.feed_api_version = (major, minor, patch + 1)
                     version = "v{}.{}.{}".format(*self.state.feed_api_version)
                 else:
-                    version = f"v{rng.integers(1, 9)}.{rng.integers(0, 40)}.{rng.integers(0, 9)}"
+                    version = random_version(rng)
                 self._log_change(when, "deploy", service, f"Deploy {service} {version}")
             elif roll < 0.85:
                 service, key, change = NOISE_CONFIGS[rng.integers(len(NOISE_CONFIGS))]

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from runfolder.layout import CASE_FILE
 from sim import calendar
+from sim.changelog import logged_at, stream_key
 from sim.engine import Engine, EngineState, NullSink, Period, Sink, initial_state
 from sim.experiments import Experiment, assignments_table, experiments_table
 from sim.faults.base import FaultBase
@@ -166,10 +167,12 @@ def run_periods(
         ref.run()
     engine = case_engine(scenario, streams, state, sink, fault_map(scenario), progress)
     for exp in run_plan.experiments:
+        # Logged shortly before the split starts, like every other entry (sim/changelog.py).
+        rng = streams.generator("changelog.experiment", stream_key(str(exp.experiment_id)))
         engine.sink.rows(
             "changelog",
             {
-                "ts": [np.datetime64(exp.start, "s")],
+                "ts": [np.datetime64(logged_at(exp.start, rng), "s")],
                 "kind": ["experiment"],
                 "service": [exp.owner],
                 "title": [
