@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from dashboard.serverlock import FolderInUse, server_lock
+
 APP = Path(__file__).resolve().parent / "app.py"
 THEME = {
     "theme.base": "light",
@@ -111,6 +113,15 @@ def serve(run_dir: Path | None, port: int, data_dir: Path, host_token: str | Non
     `host_token` opens everyone's history; without one a random token is made and printed."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with server_lock(data_dir, port):
+            return _serve(run_dir, port, data_dir, host_token)
+    except FolderInUse as exc:
+        print(f"casesim dashboard: {exc}", file=sys.stderr)
+        return 2
+
+
+def _serve(run_dir: Path | None, port: int, data_dir: Path, host_token: str | None) -> int:
     if run_dir is not None:
         from readout.cube import ensure_cube, is_current
 
