@@ -596,12 +596,16 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Scenario files")]
     bad = 0
     for path in files:
         try:
-            load_scenario(path)
+            scenario = load_scenario(path)
         except ScenarioError as exc:
             bad += 1
             for problem in exc.problems:
                 typer.echo(str(problem), err=True)
         else:
+            from sim.spoilers import spoiler_warnings
+
+            for warning in spoiler_warnings(scenario, path):
+                typer.echo(warning, err=True)
             typer.echo(f"{path}: ok")
     if bad:
         raise typer.Exit(2)

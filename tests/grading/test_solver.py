@@ -12,9 +12,9 @@ from readout.drift import psi_samples as psi
 # note); the solver must keep at least these case scores. Above chance everywhere.
 FLOORS = {
     "late_august_dip": 0.7,
-    "engaged_not_buying": 0.6,
+    "conversion_check": 0.6,
     "monday_release": 0.35,
-    "two_changes": 0.3,
+    "week_35_review": 0.3,
     "alert_review": 0.6,
 }
 
