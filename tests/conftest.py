@@ -36,17 +36,26 @@ CASES = [
 ]
 
 
+_GENERATED: dict[Path, tuple] = {}
+
+
 @pytest.fixture(scope="session", params=CASES)
 def case(request, tmp_path_factory):
-    """Every shipped case at small size, with its key."""
+    """Every shipped case at small size, with its key: generated once per worker process.
+
+    pytest keeps one value of a parametrised session fixture at a time and sets it up again
+    when tests from another module ask for it later (each case was generated twice)."""
     import json
 
     from casesim.compose import make_case
 
-    scenario = load_scenario(request.param)
-    out = tmp_path_factory.mktemp("cases") / scenario.id
-    make_case(scenario, SIZES["small"], out, replicates=0)
-    return scenario, out, json.loads((out / "answer_key.json").read_text())
+    if request.param not in _GENERATED:
+        scenario = load_scenario(request.param)
+        out = tmp_path_factory.mktemp("cases") / scenario.id
+        make_case(scenario, SIZES["small"], out, replicates=0)
+        key = json.loads((out / "answer_key.json").read_text())
+        _GENERATED[request.param] = (scenario, out, key)
+    return _GENERATED[request.param]
 
 
 @pytest.fixture(scope="session")

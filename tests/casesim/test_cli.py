@@ -97,7 +97,7 @@ def test_killed_run_leaves_no_finished_looking_folder(tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
     cmd = [sys.executable, "-m", "casesim.cli", "run", BASELINE, "--out", str(out),
-           "--size", "small", "--quiet"]  # fmt: skip
+           "--size", "small", "--quiet", "--luck-tries", "0", "--no-key"]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 300  # generous: a loaded machine starts slowly; guards a hang only
     while time.time() < deadline and not any(tmp_path.glob(".run.partial-*/tables/*.parquet")):

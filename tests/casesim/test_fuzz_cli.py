@@ -50,7 +50,7 @@ def keyed_run(tmp_path_factory) -> Path:
     text = (ROOT / "scenarios" / "feed_remap.yaml").read_text()
     scenario = parse_scenario(text.replace("severity: auto", "severity: 0.5"))
     out = tmp_path_factory.mktemp("fuzz") / "run"
-    make_case(scenario, SIZES["tiny"], out, luck_tries=0)
+    make_case(scenario, SIZES["tiny"], out, luck_tries=0, replicates=0)
     return out
 
 

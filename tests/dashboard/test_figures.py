@@ -226,7 +226,7 @@ def test_overview_names_are_registry_names_with_one_value(app):
     """Every metric name the Overview shows (tiles, step table) is a registry name, and a
     name shown in two places shows one value (the tile said 15.63%, the table 21.25%)."""
     from readout.metrics import METRICS
-    from tests.dashboard.test_analysis import name_words
+    from tests.readout.test_analysis import name_words
 
     registry = {name_words(n): m for m in METRICS for n in (m.label, m.tile_label)}
     at = go(app(), "overview")

@@ -195,7 +195,7 @@ def test_truth_files_are_private(tmp_path, baseline_scenario):
 
     old = os.umask(0o022)
     try:
-        make_case(baseline_scenario, SIZES["tiny"], tmp_path / "case", luck_tries=0)
+        make_case(baseline_scenario, SIZES["tiny"], tmp_path / "case", luck_tries=0, replicates=0)
     finally:
         os.umask(old)
     for name in ("answer_key.json", "scenario.yaml"):
