@@ -27,8 +27,7 @@ def small_run(tmp_path_factory, baseline_scenario) -> Path:
     return out
 
 
-# Each case's tests share one xdist worker (one generation per case), cases spread over workers;
-# they are the slow lane (`pytest -m "not slow"` runs the rest in minutes).
+# The shipped cases are the slow lane (`pytest -m "not slow"` runs the rest in minutes).
 CASES = [
     pytest.param(p, marks=[pytest.mark.xdist_group(p.stem), pytest.mark.slow], id=p.stem)
     for p in sorted(SCENARIOS.glob("*.yaml"))
@@ -36,26 +35,29 @@ CASES = [
 ]
 
 
-_GENERATED: dict[Path, tuple] = {}
-
-
 @pytest.fixture(scope="session", params=CASES)
 def case(request, tmp_path_factory):
-    """Every shipped case at small size, with its key: generated once per worker process.
+    """Every shipped case at small size, with its key: generated once per test session.
 
-    pytest keeps one value of a parametrised session fixture at a time and sets it up again
-    when tests from another module ask for it later (each case was generated twice)."""
+    The tests of one case run in two modules (tests/sim/test_cases.py, tests/grading/
+    test_solver.py) and may land on different xdist workers, so the case is made in a folder
+    all workers share, under a lock: the first worker generates it, the others wait for it."""
+    import fcntl
     import json
+    import os
 
     from casesim.compose import make_case
 
-    if request.param not in _GENERATED:
-        scenario = load_scenario(request.param)
-        out = tmp_path_factory.mktemp("cases") / scenario.id
-        make_case(scenario, SIZES["small"], out, replicates=0)
-        key = json.loads((out / "answer_key.json").read_text())
-        _GENERATED[request.param] = (scenario, out, key)
-    return _GENERATED[request.param]
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-cases"
+    shared.mkdir(exist_ok=True)
+    scenario = load_scenario(request.param)
+    out = shared / scenario.id
+    with open(shared / f"{scenario.id}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "manifest.json").is_file():
+            make_case(scenario, SIZES["small"], out, replicates=0)
+    return scenario, out, json.loads((out / "answer_key.json").read_text())
 
 
 @pytest.fixture(scope="session")
