@@ -335,17 +335,8 @@ def score(
     with _reading(run_dir / "answer_key.json"):
         report = score_submission(sub, answer["causes"])
         if as_json:
-            names = (
-                "case_score",
-                "order_score",
-                "diag_score",
-                "ndcg5",
-                "ac1",
-                "ac3",
-                "avg5",
-                "mrr",
-            )
-            typer.echo(json.dumps({k: round(report.to_dict()[k], 4) for k in names}, indent=2))
+            numbers = {k: round(report.to_dict()[k], 4) for k in SCORE_NUMBERS}
+            typer.echo(json.dumps(numbers, indent=2))
             return
         text = debrief_text(sub, report, answer)
     typer.echo(text)
