@@ -39,7 +39,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 test: install browser lint
-	$(BIN)/pytest -n 3 -q --durations=15
+	$(BIN)/pytest -n 2 -q --durations=15
 
 bench: install browser
 	$(BIN)/python bench/throughput.py
