@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +42,7 @@ from playwright.async_api import Browser, Page, async_playwright
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dashboard.launch import command  # noqa: E402
+from dashboard.launch import command, wait_healthy  # noqa: E402
 from dashboard.server import children  # noqa: E402
 from dashboard.store import AttemptStore  # noqa: E402
 
@@ -239,20 +238,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited ({proc.returncode})")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.25)
-    raise TimeoutError(f"no healthy server at {url} after {timeout} s")
-
-
 def shared(people: list[Person]) -> int:
     """Attempt numbers that more than one session showed as its own."""
     seen: dict[int, str] = {}
@@ -296,7 +281,7 @@ def run_load(run_dir: Path, sessions: int, seconds: float, workdir: Path, log: P
             env=env,
         )
     try:
-        wait_healthy(url, proc)
+        wait_healthy(url, proc, timeout=120)
         start = time.monotonic()
         people = asyncio.run(drive(url, sessions, seconds))
         elapsed = time.monotonic() - start

@@ -15,6 +15,8 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from types import FrameType
 
@@ -28,6 +30,28 @@ THEME = {
     "theme.secondaryBackgroundColor": "#F5F6F8",
     "theme.textColor": "#1F2430",
 }
+
+
+def wait_healthy(
+    url: str, proc: subprocess.Popen, timeout: float = 90, log: Path | None = None
+) -> None:
+    """Wait until the server at `url` answers its health check; fail at once if it exits.
+    `log` (the server's output) is quoted in the error, to show why it did not come up."""
+
+    def output() -> str:
+        return f":\n{log.read_text()}" if log is not None else ""
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited ({proc.returncode}){output()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.25)
+    raise TimeoutError(f"no healthy server at {url} after {timeout} s{output()}")
 
 
 def has_display() -> bool:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from dashboard.launch import command
+from dashboard.launch import command, wait_healthy
 from tests.dashboard.support import case_folder, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -44,20 +42,6 @@ class Server:
     log: Path
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited ({proc.returncode}):\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.25)
-    raise TimeoutError(f"no healthy server at {url} after {timeout} s:\n{log.read_text()}")
-
-
 @pytest.fixture
 def server(tiny_run: Path, tmp_path: Path) -> Iterator[Server]:
     """A dashboard server on a free port, over a case with a known answer key."""
@@ -74,7 +58,7 @@ def server(tiny_run: Path, tmp_path: Path) -> Iterator[Server]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, proc, log)
+        wait_healthy(url, proc, log=log)
         yield Server(url, data, log)
     finally:
         proc.terminate()

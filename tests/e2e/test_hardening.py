@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
+from dashboard.launch import wait_healthy
 from dashboard.server import children
 from tests.dashboard.support import case_folder, free_port
-from tests.e2e.conftest import wait_healthy
 from tests.e2e.test_walkthrough import TIMEOUT, settle, visit
 
 pytestmark = pytest.mark.e2e
@@ -86,7 +86,7 @@ def test_sigterm_stops_the_server_and_its_workers(tiny_run, tmp_path, browser, t
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, launcher, log)
+        wait_healthy(url, launcher, log=log)
         page = browser.new_page()
         page.goto(url)
         settle(page)
