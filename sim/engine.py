@@ -256,10 +256,12 @@ class Engine:
         if end > self.env.now:
             self.env.run(until=end)
 
-    def fork(self, sink: Sink, faults: dict[str, FaultBase]) -> Engine:
-        """A copy of this engine from the current hour on, with its own sink and faults."""
+    def fork(self, sink: Sink, faults: dict[str, FaultBase], share_state: bool = False) -> Engine:
+        """A copy of this engine from the current hour on, with its own sink and faults.
+        `share_state` hands over this engine's state instead of a copy (when no one else
+        will run this engine again)."""
         return Engine(
-            copy.deepcopy(self.state),
+            self.state if share_state else copy.deepcopy(self.state),
             self.streams,
             self.period,
             sink,

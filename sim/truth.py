@@ -164,20 +164,6 @@ class Fork:
         )
 
 
-def _regraft(engine: Engine, faults: dict[str, FaultBase]) -> Engine:
-    """The same engine with other faults from its current hour (what `fork` does, without
-    copying a state no one else holds)."""
-    return Engine(
-        engine.state,
-        engine.streams,
-        engine.period,
-        engine.sink,
-        faults,
-        start_hour=round(engine.env.now),
-        luck=engine.luck,
-    )
-
-
 @dataclass(frozen=True)
 class Branch:
     """One subset of faults to switch on, each at its onset (in onset order)."""
@@ -200,7 +186,8 @@ def run_branch(root: Fork, branch: Branch) -> tuple[Change, int]:
         engine.run(min(onset_hour(branch.faults[fid], period), period.days * 24))
         if fid in branch.on:
             label = label | {fid}
-        engine = _regraft(engine, {f: branch.faults[f] for f in branch.order if f in label})
+        active = {f: branch.faults[f] for f in branch.order if f in label}
+        engine = engine.fork(engine.sink, active, share_state=True)
         engine.streams = _branch_streams(engine.streams, branch.crn, label)
     engine.run()
     change = measure(engine.sink.daily, branch.windows)  # type: ignore[attr-defined]
