@@ -109,7 +109,7 @@ def test_a_query_deaf_to_interrupt_gets_the_worker_replaced(dash_run):
 
 
 def test_the_pool_answers_while_one_worker_is_stuck(dash_run):
-    pool = WorkerPool(2, lambda: QueryWorker(timeout=8.0, memory_bytes=4 << 30))
+    pool = WorkerPool(2, lambda: QueryWorker(timeout=20.0, memory_bytes=4 << 30))
     try:
         for _ in range(2):  # both workers have the run open
             pool.run(dash_run, "SELECT 1", 1)
@@ -118,12 +118,11 @@ def test_the_pool_answers_while_one_worker_is_stuck(dash_run):
         )
         runaway.start()
         time.sleep(1.0)
-        started = time.monotonic()
         assert pool.run(dash_run, "SELECT 1 AS one", 1).frame.item() == 1
-        took = time.monotonic() - started
-        print(f"SELECT 1 beside a runaway query: {took * 1000:.0f} ms")
-        assert took < 10  # a hang guard only: bench/sql_pool.py measures the figure
-        runaway.join(30)
+        # Answered while the runaway still holds the other worker: it did not queue behind
+        # it (bench/sql_pool.py measures how fast).
+        assert runaway.is_alive()
+        runaway.join(120)
     finally:
         pool.close()
 
