@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from casesim.takehome_cli import takehome_app
 from runfolder.layout import ANSWER_KEY, run_name
 from sim.inputs import InputError, load_json
 
@@ -659,6 +660,8 @@ def _fmt(col: str, value: object) -> str:
         return f"{value:,}"
     return str(value)
 
+
+app.add_typer(takehome_app, name="takehome")
 
 if __name__ == "__main__":
     app()
