@@ -12,22 +12,36 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from casesim.cliutil import (
+    SEED_MAX,
+    RayAddress,
+    Seed,
+    SizeName,
+    Workers,
+    err,
+    fail,
+    out,
+)
+from casesim.cliutil import check_out as _check_out
+from casesim.cliutil import finished as _finished
+from casesim.cliutil import load_scenario_or_fail as _load
+from casesim.cliutil import progress as _progress
+from casesim.cliutil import size_for as _size
+from casesim.cliutil import tasks_for as _tasks
+from casesim.cliutil import terminate_as_interrupt as _terminate_as_interrupt
 from casesim.takehome_cli import takehome_app
 from runfolder.layout import ANSWER_KEY, run_name
 from sim.inputs import InputError, load_json
 
-SEED_MAX = 2**32 - 1
 SCORE_NUMBERS = ("case_score", "order_score", "diag_score", "ndcg5", "ac1", "ac3", "avg5", "mrr")
 
 
@@ -66,77 +80,6 @@ def _bare_ray(argv: list[str]) -> list[str]:
 
 
 app = _App(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
-out = Console()
-err = Console(stderr=True)
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print a plain, unwrapped error line (tools and people grep these) and exit."""
-    typer.echo(message, err=True)
-    return typer.Exit(code)
-
-
-SizeName = Annotated[str, typer.Option(help="small (tests), default (the case), large (1M users)")]
-Seed = Annotated[
-    int | None,
-    typer.Option(min=0, max=SEED_MAX, help="Override the scenario's seed (0..2**32-1)"),
-]
-
-
-Workers = Annotated[
-    int | None,
-    typer.Option(
-        min=1, max=1024, help="Worker processes for the independent runs (default: every core)"
-    ),
-]
-RayAddress = Annotated[
-    str | None,
-    typer.Option(
-        "--ray",
-        help="Run the independent runs on Ray: alone (or `local`) starts a local Ray, an "
-        "ADDRESS (host:port, auto) joins a cluster; needs the `ray` extra",
-    ),
-]
-
-
-@contextlib.contextmanager
-def _tasks(workers: int | None, ray: str | None) -> Iterator[Any]:
-    """The task backend of a command (sim/tasks.py), stopped when the command ends."""
-    from sim.tasks import make_tasks
-
-    try:
-        tasks = make_tasks(workers, None if ray is None else ("" if ray == "local" else ray))
-    except RuntimeError as exc:
-        raise fail(str(exc)) from None
-    with tasks:
-        yield tasks
-
-
-def _size(name: str):
-    from sim.world import SIZES
-
-    if name not in SIZES:
-        raise fail(f"unknown size {name!r}; valid sizes: {', '.join(SIZES)}")
-    return SIZES[name]
-
-
-def _check_out(target: Path, force: bool, keep: tuple[Path, ...] = ()) -> None:
-    """Refuse an unusable output folder before minutes of calibration and simulation."""
-    from sim.output import OutputTargetError, RunFolderExists, check_target
-
-    try:
-        check_target(target, force, keep)
-    except (RunFolderExists, OutputTargetError) as exc:
-        raise fail(str(exc)) from None
-
-
-def _terminate_as_interrupt() -> None:
-    """Turn SIGTERM into KeyboardInterrupt so partial run folders are cleaned up."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
 
 
 @app.command()
@@ -214,23 +157,6 @@ def run(
         found = ", ".join(f"{k}={v:.3f}" for k, v in report.severities.items())
         err.print(f"calibrated severity: {found} (change {report.change:+.2%})")
     typer.echo(str(target))
-
-
-@contextlib.contextmanager
-def _progress(quiet: bool, label: str) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar over simulated hours (they are counted, not known in advance)."""
-    if quiet:
-        yield None
-        return
-    if os.environ.get("CASESIM_PROGRESS") == "lines":  # for a parent process (the dashboard)
-        yield lambda n: print(f"@hours {n}", file=sys.stderr, flush=True)
-        return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("{task.description}"), SpinnerColumn(), TextColumn("{task.completed} h"))
-    with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
-        task = bar.add_task(label, total=None)
-        yield lambda n: bar.advance(task, n)
 
 
 @app.command()
@@ -559,25 +485,6 @@ def bundle(
     except OSError as exc:
         raise fail(f"{target}: cannot write the copy ({exc.strerror or exc})") from None
     out.print(f"{target}: {', '.join(entries)} (no answer key, no scenario)")
-
-
-def _load(path: Path):
-    from sim.scenario import ScenarioError, load_scenario
-
-    try:
-        return load_scenario(path)
-    except ScenarioError as exc:
-        raise fail(str(exc)) from None
-
-
-def _finished(run_dir: Path) -> dict[str, Any]:
-    """The manifest of a sound, finished run folder; anything else exits 2 in one line."""
-    from sim.inputs import check_run_folder
-
-    try:
-        return check_run_folder(run_dir)
-    except InputError as exc:
-        raise fail(str(exc)) from None
 
 
 @app.command()

@@ -1,0 +1,130 @@
+"""Helpers shared by the `casesim` commands and the `casesim takehome` sub-app.
+
+They live here, not in casesim/cli.py, so that casesim/takehome_cli.py (which cli.py imports)
+can use them without an import cycle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from sim.inputs import InputError
+
+SEED_MAX = 2**32 - 1
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a plain, unwrapped error line (tools and people grep these) and exit."""
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+SizeName = Annotated[str, typer.Option(help="small (tests), default (the case), large (1M users)")]
+Seed = Annotated[
+    int | None,
+    typer.Option(min=0, max=SEED_MAX, help="Override the scenario's seed (0..2**32-1)"),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        min=1, max=1024, help="Worker processes for the independent runs (default: every core)"
+    ),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        help="Run the independent runs on Ray: alone (or `local`) starts a local Ray, an "
+        "ADDRESS (host:port, auto) joins a cluster; needs the `ray` extra",
+    ),
+]
+
+
+@contextlib.contextmanager
+def tasks_for(workers: int | None, ray: str | None) -> Iterator[Any]:
+    """The task backend of a command (sim/tasks.py), stopped when the command ends."""
+    from sim.tasks import make_tasks
+
+    try:
+        tasks = make_tasks(workers, None if ray is None else ("" if ray == "local" else ray))
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
+    with tasks:
+        yield tasks
+
+
+def size_for(name: str):
+    """The world size called `name`, or exit 2 naming the valid ones."""
+    from sim.world import SIZES
+
+    if name not in SIZES:
+        raise fail(f"unknown size {name!r}; valid sizes: {', '.join(SIZES)}")
+    return SIZES[name]
+
+
+def check_out(target: Path, force: bool, keep: tuple[Path, ...] = ()) -> None:
+    """Refuse an unusable output folder before minutes of calibration and simulation."""
+    from sim.output import OutputTargetError, RunFolderExists, check_target
+
+    try:
+        check_target(target, force, keep)
+    except (RunFolderExists, OutputTargetError) as exc:
+        raise fail(str(exc)) from None
+
+
+def terminate_as_interrupt() -> None:
+    """Turn SIGTERM into KeyboardInterrupt so partial run folders are cleaned up."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@contextlib.contextmanager
+def progress(quiet: bool, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar over simulated hours (they are counted, not known in advance)."""
+    if quiet:
+        yield None
+        return
+    if os.environ.get("CASESIM_PROGRESS") == "lines":  # for a parent process (the dashboard)
+        yield lambda n: print(f"@hours {n}", file=sys.stderr, flush=True)
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), SpinnerColumn(), TextColumn("{task.completed} h"))
+    with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda n: bar.advance(task, n)
+
+
+def load_scenario_or_fail(path: Path):
+    """The scenario at `path`, or exit 2 with its `file:line: problem` lines."""
+    from sim.scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(path)
+    except ScenarioError as exc:
+        raise fail(str(exc)) from None
+
+
+def finished(run_dir: Path) -> dict[str, Any]:
+    """The manifest of a sound, finished run folder; anything else exits 2 in one line."""
+    from sim.inputs import check_run_folder
+
+    try:
+        return check_run_folder(run_dir)
+    except InputError as exc:
+        raise fail(str(exc)) from None
