@@ -11,6 +11,19 @@ An attempt belongs to the person who started it, not to the run: it carries an u
 submit or resume it. Attempts started one after another by the same person share an `owner`
 token, so a person's history is theirs alone. The database file is readable by its owner
 only (0600); SQLite gives its -wal and -shm files the same mode.
+
+Take-home mode (`casesim takehome serve`, the store is DIR/casesim.sqlite): each seat has
+exactly one attempt, made by `seat_attempt` in one write transaction (a unique index on
+`seat` makes a second one impossible), with `seat` = the seat's variant name,
+`user` = the seat's name, `run_dir` = str(DIR/variants/<variant>) resolved, and `deadline_at`
+= started_at + the cohort's hours. `submit` checks that deadline inside its own write
+transaction: a late submit stores nothing but a "late" event and raises `TooLate`.
+
+Events (`log`, `events`): what a person did during an attempt, timestamped, in order. Kinds:
+"open" {} (the take-home attempt was created: the clock starts), "page" {"page"},
+"choice" {"page", "widget", "value"} (filters and dimensions), "sql" {"sql", "rows" | "error"},
+"order" {"ids": [...]} (the full hypothesis order after a change), "submit" {"ids": [...]},
+"late" {} (a submit refused by the time box). Practice sessions log too (it is cheap).
 """
 
 from __future__ import annotations
@@ -22,7 +35,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +61,27 @@ CREATE TABLE IF NOT EXISTS attempts (
     CHECK ((submitted_at IS NULL) = (submission IS NULL))
 );
 CREATE INDEX IF NOT EXISTS attempts_by_run ON attempts (run_dir, submitted_at);
+CREATE TABLE IF NOT EXISTS events (
+    id         INTEGER PRIMARY KEY,
+    attempt_id INTEGER NOT NULL,
+    at         TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    detail     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_attempt ON events (attempt_id, id);
 """
 # Version 2: each attempt has its person's token and the owner token of their attempts
 # (attempts stored by version 1 have neither: only the host view lists them).
-_COLUMNS_2 = ("token", "owner")
+# Take-home columns and the events table are additive (a version-2 reader ignores them), so
+# the version stays 2: `seat` (one attempt per seat) and `deadline_at` (the time box).
+_COLUMNS_2 = ("token", "owner", "seat", "deadline_at")
 _INDEXES_2 = (
     "CREATE UNIQUE INDEX IF NOT EXISTS attempts_by_token ON attempts (token)",
     "CREATE INDEX IF NOT EXISTS attempts_by_owner ON attempts (owner, id)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS attempts_by_seat ON attempts (seat)",
 )
+EVENT_KINDS = ("open", "page", "choice", "sql", "order", "submit", "late")
+MAX_DETAIL = 16_000  # characters of an event's JSON detail (a long SQL text is cut)
 
 
 class StoreError(RuntimeError):
@@ -64,6 +90,10 @@ class StoreError(RuntimeError):
 
 class AlreadySubmitted(StoreError):
     """The attempt already has a submission: submitting is final."""
+
+
+class TooLate(StoreError):
+    """The attempt's time box is over: the submit was refused (and logged as "late")."""
 
 
 class UnknownAttempt(StoreError):
@@ -87,6 +117,20 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _stamp() -> str:
+    """An event's time: finer than `now()`, so events of one second keep their order visible."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing a person did during an attempt."""
+
+    at: str
+    kind: str
+    detail: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One attempt at one case, as stored."""
@@ -104,10 +148,19 @@ class Attempt:
     scored_at: str | None
     token: str | None = field(default=None, repr=False)
     owner: str | None = field(default=None, repr=False)
+    seat: str | None = None
+    deadline_at: str | None = None
 
     @property
     def submitted(self) -> bool:
         return self.submitted_at is not None
+
+    def seconds_left(self, at: datetime | None = None) -> float | None:
+        """Seconds until the time box closes (negative after; None without a time box)."""
+        if self.deadline_at is None:
+            return None
+        moment = at or datetime.now(UTC)
+        return (datetime.fromisoformat(self.deadline_at) - moment).total_seconds()
 
     @property
     def minutes(self) -> float | None:
@@ -133,6 +186,8 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         scored_at=row["scored_at"],
         token=row["token"],
         owner=row["owner"],
+        seat=row["seat"],
+        deadline_at=row["deadline_at"],
     )
 
 
@@ -214,6 +269,79 @@ class AttemptStore:
         assert attempt_id is not None
         return self.get(attempt_id)
 
+    def seat_attempt(
+        self,
+        seat: str,
+        run_dir: Path | str,
+        scenario_id: str,
+        user: str | None,
+        hours: float,
+    ) -> tuple[Attempt, bool]:
+        """The one attempt of a take-home seat: the existing one, or a new one whose clock
+        starts now (logged as "open"). Returns (attempt, created). Two browsers with the same
+        seat token race here; the write transaction and the unique `seat` index make one."""
+        with self._write() as db:
+            row = db.execute("SELECT id FROM attempts WHERE seat = ?", (seat,)).fetchone()
+            if row is not None:
+                attempt_id, created = int(row["id"]), False
+            else:
+                started = datetime.now(UTC).replace(microsecond=0)
+                deadline = started + timedelta(hours=hours)
+                cur = db.execute(
+                    "INSERT INTO attempts (run_dir, scenario_id, user_name, started_at, token,"
+                    " owner, seat, deadline_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        str(run_dir),
+                        scenario_id,
+                        _name(user),
+                        started.isoformat(),
+                        new_token(),
+                        new_token(),
+                        seat,
+                        deadline.isoformat(),
+                    ),
+                )
+                assert cur.lastrowid is not None
+                attempt_id, created = int(cur.lastrowid), True
+                self._insert_event(db, attempt_id, "open", {"hours": hours})
+        return self.get(attempt_id), created
+
+    def by_seat(self, seat: str) -> Attempt | None:
+        """A take-home seat's attempt (None before its first open)."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM attempts WHERE seat = ?", (seat,)).fetchone()
+        return _attempt(row) if row is not None else None
+
+    @staticmethod
+    def _insert_event(
+        db: sqlite3.Connection, attempt_id: int, kind: str, detail: Mapping[str, Any]
+    ) -> None:
+        if kind not in EVENT_KINDS:
+            raise StoreError(f"unknown event kind {kind!r}")
+        text = json.dumps(dict(detail), sort_keys=True, default=str)
+        if len(text) > MAX_DETAIL:
+            text = json.dumps({"truncated": text[:MAX_DETAIL]})
+        db.execute(
+            "INSERT INTO events (attempt_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+            (attempt_id, _stamp(), kind, text),
+        )
+
+    def log(self, attempt_id: int, token: str | None, kind: str, detail: Mapping[str, Any]) -> None:
+        """Record one event of an attempt, for the attempt's own token only (NotYourAttempt
+        otherwise). Logging continues after the submit (pages opened afterwards)."""
+        with self._write() as db:
+            self._check_token(db, attempt_id, token)
+            self._insert_event(db, attempt_id, kind, detail)
+
+    def events(self, attempt_id: int) -> list[Event]:
+        """An attempt's events in the order they happened."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT at, kind, detail FROM events WHERE attempt_id = ? ORDER BY id",
+                (attempt_id,),
+            ).fetchall()
+        return [Event(r["at"], r["kind"], json.loads(r["detail"])) for r in rows]
+
     def by_token(self, token: str) -> Attempt | None:
         """The attempt this token belongs to (None for an unknown token)."""
         with self._connect() as db:
@@ -222,7 +350,7 @@ class AttemptStore:
 
     def _check_token(self, db: sqlite3.Connection, attempt_id: int, token: str | None) -> Any:
         row = db.execute(
-            "SELECT token, submitted_at FROM attempts WHERE id = ?", (attempt_id,)
+            "SELECT token, submitted_at, deadline_at FROM attempts WHERE id = ?", (attempt_id,)
         ).fetchone()
         if row is None:
             raise UnknownAttempt(f"no attempt with id {attempt_id}")
@@ -262,10 +390,13 @@ class AttemptStore:
         token only.
 
         Raises AlreadySubmitted the second time, NotYourAttempt for another token,
-        SubmissionError for an invalid submission.
+        SubmissionError for an invalid submission, TooLate after the attempt's time box
+        (checked in the same transaction; the refusal is logged as a "late" event).
+        An accepted submit is logged as a "submit" event with its order.
         """
         sub = submission if isinstance(submission, Submission) else parse_submission(submission)
         payload = json.dumps(sub.model_dump(mode="json"), sort_keys=True)
+        late_at = None
         with self._write() as db:
             row = self._check_token(db, attempt_id, token)
             if row["submitted_at"] is not None:
@@ -273,11 +404,20 @@ class AttemptStore:
                     f"attempt {attempt_id} was submitted at {row['submitted_at']}; "
                     "submitting is final"
                 )
-            db.execute(
-                "UPDATE attempts SET submitted_at = ?, submission = ?,"
-                " user_name = COALESCE(?, user_name) WHERE id = ? AND submitted_at IS NULL",
-                (now(), payload, _name(user), attempt_id),
-            )
+            moment = datetime.now(UTC)
+            deadline = row["deadline_at"]
+            if deadline is not None and moment > datetime.fromisoformat(deadline):
+                self._insert_event(db, attempt_id, "late", {})
+                late_at = deadline  # committed with the "late" event, then refused below
+            else:
+                db.execute(
+                    "UPDATE attempts SET submitted_at = ?, submission = ?,"
+                    " user_name = COALESCE(?, user_name) WHERE id = ? AND submitted_at IS NULL",
+                    (moment.isoformat(timespec="seconds"), payload, _name(user), attempt_id),
+                )
+                self._insert_event(db, attempt_id, "submit", {"ids": list(sub.order)})
+        if late_at is not None:
+            raise TooLate(f"the time box of attempt {attempt_id} closed at {late_at}")
         return self.get(attempt_id)
 
     def record_score(self, attempt_id: int, score: Mapping[str, Any]) -> Attempt:
