@@ -16,9 +16,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sim.faults import FaultSpec, fault_type_names
+from sim.faults.base import Scope
 from sim.inputs import MAX_SCENARIO_BYTES, InputError, read_text
 
 SCHEMA_URL = "../scenario.schema.json"
@@ -40,6 +49,26 @@ class Target(BaseModel):
 
     change: float = Field(default=-0.05, ge=-0.5, le=0.5)
     tolerance: float = Field(default=0.005, gt=0, le=0.1)
+
+
+MAX_VARIANT_SCOPES = 12
+
+
+class Variants(BaseModel):
+    """The variant space of a case: what a take-home may change per candidate besides the seed.
+
+    `scope` maps a fault id to the scopes it may take instead of its own (e.g. another set of
+    categories), so two candidates' keys differ in more than chance. Each alternative must be
+    a valid scope for that fault's type; `casesim takehome create` deals them out.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    scope: dict[str, list[Scope]] = Field(
+        default_factory=dict,
+        max_length=8,
+        description="Fault id -> the scopes a variant may give it instead of its own.",
+    )
 
 
 class Scenario(BaseModel):
@@ -80,6 +109,38 @@ class Scenario(BaseModel):
         ),
     )
     faults: list[FaultSpec] = Field(default_factory=list, max_length=8)  # type: ignore[valid-type]
+    variants: Variants | None = Field(
+        default=None,
+        description="What a take-home variant may change per candidate besides the seed.",
+    )
+
+    @field_validator("variants")
+    @classmethod
+    def _valid_variants(cls, variants: Variants | None, info: ValidationInfo) -> Variants | None:
+        """Each fault id is the scenario's, each alternative a scope its type accepts."""
+        faults = info.data.get("faults")
+        if variants is None or faults is None:
+            return variants
+        by_id = dict(zip(_fault_ids(faults), faults, strict=True))
+        for fid, scopes in variants.scope.items():
+            fault = by_id.get(fid)
+            if fault is None:
+                known = ", ".join(by_id) or "none"
+                raise ValueError(f"scope: {fid!r} is not a fault id of this scenario ({known})")
+            if not 1 <= len(scopes) <= MAX_VARIANT_SCOPES:
+                raise ValueError(f"scope.{fid}: give 1..{MAX_VARIANT_SCOPES} alternative scopes")
+            for i, scope in enumerate(scopes):
+                extra = scope.dimensions() - fault.scope_dimensions
+                if extra or not scope.dimensions():
+                    allowed = ", ".join(sorted(fault.scope_dimensions)) or "none"
+                    raise ValueError(
+                        f"scope.{fid}[{i}]: a {fault.type} is scoped by {allowed} "
+                        f"(got {', '.join(sorted(scope.dimensions())) or 'an empty scope'})"
+                    )
+            seen = [s.describe() for s in scopes]
+            if any(x in seen[:i] for i, x in enumerate(seen)):
+                raise ValueError(f"scope.{fid}: the alternative scopes must differ")
+        return variants
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -115,20 +176,24 @@ class Scenario(BaseModel):
 
     def fault_ids(self) -> list[str]:
         """Each fault's id, defaulting to `type` (with a number when a type repeats)."""
-        seen: dict[str, int] = {}
-        out = []
-        for fault in self.faults:
-            if fault.id:
-                out.append(fault.id)
-                continue
-            seen[fault.type] = seen.get(fault.type, 0) + 1
-            out.append(fault.type if seen[fault.type] == 1 else f"{fault.type}_{seen[fault.type]}")
-        return out
+        return _fault_ids(self.faults)
 
     def digest(self) -> str:
         """A hash of the scenario's meaning (not its formatting)."""
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _fault_ids(faults: list[Any]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for fault in faults:
+        if fault.id:
+            out.append(fault.id)
+            continue
+        seen[fault.type] = seen.get(fault.type, 0) + 1
+        out.append(fault.type if seen[fault.type] == 1 else f"{fault.type}_{seen[fault.type]}")
+    return out
 
 
 @dataclass(frozen=True)
