@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -67,9 +68,10 @@ def command(
     data_dir: Path,
     headless: bool = True,
     address: str | None = None,
+    takehome: Path | None = None,
 ) -> list[str]:
     """The `streamlit run` command line (through `dashboard.server`, which warms imports), with
-    the run and data folder as script arguments."""
+    the run and data folder (or the take-home folder) as script arguments."""
     options = {
         "server.port": str(port),
         "server.headless": "true" if headless else "false",
@@ -88,6 +90,8 @@ def command(
     cmd += ["--", "--data-dir", str(Path(data_dir).resolve())]
     if run_dir is not None:
         cmd += ["--run", str(Path(run_dir).resolve())]
+    if takehome is not None:
+        cmd += ["--takehome", str(Path(takehome).resolve())]
     return cmd
 
 
@@ -131,27 +135,41 @@ def host_url(address: str, port: int, token: str) -> str:
     return f"http://{address}:{port}/history?host={token}"
 
 
-def serve(run_dir: Path | None, port: int, data_dir: Path, host_token: str | None = None) -> int:
+def serve(
+    run_dir: Path | None,
+    port: int,
+    data_dir: Path,
+    host_token: str | None = None,
+    takehome: Sequence[Path] | None = None,
+) -> int:
     """Run the dashboard until interrupted (Ctrl-C, SIGTERM, SIGHUP); returns its exit code.
 
-    `host_token` opens everyone's history; without one a random token is made and printed."""
+    `host_token` opens everyone's history; without one a random token is made and printed.
+    `takehome` (the variant folders of a cohort whose folder is `data_dir`) serves the
+    take-home instead: seat tokens open the variants, no run is given."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         with server_lock(data_dir, port):
-            return _serve(run_dir, port, data_dir, host_token)
+            return _serve(run_dir, port, data_dir, host_token, takehome)
     except FolderInUse as exc:
         print(f"casesim dashboard: {exc}", file=sys.stderr)
         return 2
 
 
-def _serve(run_dir: Path | None, port: int, data_dir: Path, host_token: str | None) -> int:
-    if run_dir is not None:
-        from readout.cube import ensure_cube, is_current
+def _serve(
+    run_dir: Path | None,
+    port: int,
+    data_dir: Path,
+    host_token: str | None,
+    takehome: Sequence[Path] | None = None,
+) -> int:
+    from readout.cube import ensure_cube, is_current
 
-        if not is_current(run_dir):
-            print(f"preparing the metric cube of {run_dir} (once per run)…", file=sys.stderr)
-            ensure_cube(run_dir)
+    for folder in [run_dir] if run_dir is not None else list(takehome or ()):
+        if not is_current(folder):
+            print(f"preparing the metric cube of {folder.name} (once per run)…", file=sys.stderr)
+            ensure_cube(folder)
     if host_token is not None and len(host_token.strip()) < 8:
         print("casesim dashboard: --host-token needs at least 8 characters", file=sys.stderr)
         return 2
@@ -160,15 +178,28 @@ def _serve(run_dir: Path | None, port: int, data_dir: Path, host_token: str | No
     # Local only by default (and no lookup of an external address); set
     # CASESIM_DASHBOARD_ADDRESS=0.0.0.0 to serve a container's port.
     address = os.environ.get("CASESIM_DASHBOARD_ADDRESS", "localhost")
-    print(f"casesim dashboard: http://{address}:{port}", file=sys.stderr)
-    if host_token is None:
+    if takehome is not None:
+        print(
+            f"casesim takehome: http://{address}:{port}/?token=<a candidate's token>",
+            file=sys.stderr,
+        )
+    else:
+        print(f"casesim dashboard: http://{address}:{port}", file=sys.stderr)
+    if host_token is None and takehome is None:
         print(f"host view (everyone's attempts): {host_url(address, port, token)}", file=sys.stderr)
     env = {**os.environ, "CASESIM_HOST_TOKEN": token}
     previous = {s: signal.signal(s, _raise_stopped) for s in (signal.SIGTERM, signal.SIGHUP)}
     proc = None
     try:
         proc = subprocess.Popen(
-            command(run_dir, port, data_dir, headless, address),
+            command(
+                run_dir,
+                port,
+                data_dir,
+                headless,
+                address,
+                takehome=data_dir if takehome is not None else None,
+            ),
             env=env,
             start_new_session=True,  # one group to stop; Ctrl-C is forwarded below
             preexec_fn=_die_with_parent,

@@ -10,20 +10,29 @@ resumes it. A session never adopts an attempt whose token it does not hold; the 
 a submission made with another attempt's token. Attempts one person starts after another
 share the first one's `owner` token, which is what "your history" lists. Query parameters
 are bounded and validated before use: a malformed one is ignored, never an error.
+
+In take-home mode (`cfg.takehome`) the run and the attempt come from the seat token only
+(`dashboard.takehome`). `record` logs what the person does to their attempt's events, in
+practice as in take-home mode (cheap: a few small rows per interaction); a failure to log
+never breaks a page.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
+import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
-from dashboard import loaders
+from dashboard import loaders, takehome
 from dashboard.settings import Settings, parse
-from dashboard.store import Attempt, UnknownAttempt
+from dashboard.store import Attempt, StoreError, UnknownAttempt
 from runfolder.layout import MANIFEST
 
 RUN_KEY = "casesim_run"
@@ -65,6 +74,12 @@ def param(name: str, pattern: re.Pattern[str]) -> str | None:
 
 
 def current_run(cfg: Settings) -> Path | None:
+    if cfg.takehome is not None:
+        seat = takehome.seat(cfg)
+        if seat is None:
+            return None
+        run = takehome.run_of(cfg, seat)
+        return run if _is_run(run) else None
     chosen = st.session_state.get(RUN_KEY)
     if chosen and _is_run(Path(chosen)):
         return Path(chosen)
@@ -121,7 +136,17 @@ def _hold(attempt: Attempt) -> Attempt:
 
 def current_attempt(run: Path, cfg: Settings) -> Attempt:
     """This session's attempt at `run`: the one it holds the token of, the one the URL's token
-    names (a reload), or a new one. Never another session's."""
+    names (a reload), or a new one. Never another session's. In take-home mode: the seat's
+    one attempt (the token of which stays out of the URL: the seat token is there)."""
+    if cfg.takehome is not None:
+        seat = takehome.seat(cfg)
+        if seat is None or takehome.run_of(cfg, seat) != run:
+            raise UnknownAttempt("no take-home seat is open in this session")
+        attempt = takehome.attempt(cfg, seat)
+        st.session_state[ATTEMPT_KEY] = attempt.id
+        st.session_state[TOKEN_KEY] = attempt.token
+        st.session_state[OWNER_KEY] = attempt.owner
+        return attempt
     store = loaders.store(str(cfg.data_dir))
     attempt_id = st.session_state.get(ATTEMPT_KEY)
     token = st.session_state.get(TOKEN_KEY)
@@ -200,3 +225,16 @@ def set_name(cfg: Settings) -> None:
         loaders.store(str(cfg.data_dir)).set_user(
             int(attempt_id), token, st.session_state.get(HYPOTHESES_NAME_KEY)
         )
+
+
+def record(kind: str, detail: Mapping[str, Any], cfg: Settings | None = None) -> None:
+    """Log an event of this session's attempt (nothing before it holds one). Never raises:
+    a lost event must not cost the person their page."""
+    attempt_id, token = st.session_state.get(ATTEMPT_KEY), st.session_state.get(TOKEN_KEY)
+    if attempt_id is None or token is None:
+        return
+    try:
+        store = loaders.store(str((cfg or settings()).data_dir))
+        store.log(int(attempt_id), token, kind, detail)
+    except (StoreError, sqlite3.Error, OSError, ValueError, TypeError):
+        logging.getLogger("casesim.dashboard").exception("could not log a %s event", kind)

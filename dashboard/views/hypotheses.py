@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import loaders, state, widgets
-from dashboard.store import AlreadySubmitted, NotYourAttempt
+from dashboard import loaders, state, takehome, widgets
+from dashboard.store import AlreadySubmitted, NotYourAttempt, TooLate
 from grading.scoring import (
     MENU,
     MENU_BY_ID,
@@ -74,8 +74,23 @@ if attempt.submitted:
             "note": st.column_config.TextColumn(width="large"),
         },
     )
-    st.page_link("views/debrief.py", label="Open the debrief", icon=":material/emoji_events:")
+    if ctx.cfg.takehome is None or takehome.cohort(ctx.cfg).allow_debrief:
+        st.page_link("views/debrief.py", label="Open the debrief", icon=":material/emoji_events:")
+    else:
+        st.info("Thank you: the hiring team has your submission.", icon=":material/done_all:")
     st.stop()
+
+if attempt.deadline_at is not None:
+    left = attempt.seconds_left()
+    if left is not None and left <= 0:
+        st.error(f"Time box: {takehome.time_left(attempt)}.", icon=":material/timer_off:")
+    else:
+        st.info(f"Time box: {takehome.time_left(attempt)}.", icon=":material/timer:")
+
+
+def log_order() -> None:
+    """Log the full order after each change (picks, removals, moves)."""
+    state.record("order", {"ids": list(st.session_state.get(ORDER_KEY) or [])}, ctx.cfg)
 
 
 def move(index: int, step: int) -> None:
@@ -84,6 +99,7 @@ def move(index: int, step: int) -> None:
     if 0 <= j < len(order):
         order[index], order[j] = order[j], order[index]
         st.session_state[ORDER_KEY] = order
+        log_order()
 
 
 def draft() -> tuple[Submission | None, list[str]]:
@@ -118,6 +134,10 @@ def submit(attempt_id: int) -> None:
     token = st.session_state.get(state.TOKEN_KEY)
     try:
         store.submit(attempt_id, submission, user=name, token=token)
+    except TooLate:
+        st.session_state[SUBMIT_ERROR_KEY] = (
+            f"Not submitted: the time box is over ({takehome.time_left(attempt)})."
+        )
     except (NotYourAttempt, AlreadySubmitted) as exc:
         st.session_state[SUBMIT_ERROR_KEY] = f"Not submitted: {exc}."
     else:
@@ -155,6 +175,7 @@ with list_col:
         format_func=describe,
         placeholder="pick the first thing you would check…",
         persist_state="session",
+        on_change=log_order,
     )
     spent = 0.0
     claimed: dict[str, float] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import figures, loaders, sqlpool, widgets
+from dashboard import figures, loaders, sqlpool, state, widgets
 from dashboard.sqlresult import (
     CUBE_PREFIX,
     MAX_BYTES,
@@ -115,6 +115,10 @@ def outcome(run: str, query: str, max_rows: int) -> QueryResult | QueryFailed | 
         got = exc
     waiting.empty()
     st.session_state[RESULT_KEY] = (key, got)
+    if isinstance(got, QueryResult):
+        state.record("sql", {"sql": query, "rows": got.frame.height}, ctx.cfg)
+    else:
+        state.record("sql", {"sql": query, "error": str(got)}, ctx.cfg)
     return got
 
 
