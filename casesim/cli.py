@@ -477,14 +477,18 @@ def bundle(
     _check_out(target, force, keep=(run_dir,))
     from sim.case import make_bundle
     from sim.output import OutputTargetError, RunFolderExists
+    from sim.variants import neutral_id, neutralise
 
+    case_id = neutral_id()
     try:
-        entries = make_bundle(run_dir, target, force=force)
+        entries = make_bundle(
+            run_dir, target, force=force, finish=lambda f: neutralise(f, case_id, title=None)
+        )
     except (RunFolderExists, OutputTargetError) as exc:
         raise fail(str(exc)) from None
     except OSError as exc:
         raise fail(f"{target}: cannot write the copy ({exc.strerror or exc})") from None
-    out.print(f"{target}: {', '.join(entries)} (no answer key, no scenario)")
+    out.print(f"{target}: {', '.join(entries)} (no answer key, no scenario; case id {case_id})")
 
 
 @app.command()
@@ -534,8 +538,9 @@ def describe(run_dir: Annotated[Path, typer.Argument(help="A run folder")]) -> N
             dim: funnel_summary(sessions, [dim]).collect()
             for dim in ("platform", "city_tier", "source", "tenure")
         }
+    seed = manifest.get("seed", "-")  # a take-home variant has none
     out.print(
-        f"[bold]{manifest['title']}[/bold]  ({manifest['scenario']}, seed {manifest['seed']}, "
+        f"[bold]{manifest['title']}[/bold]  ({manifest['scenario']}, seed {seed}, "
         f"size {manifest['size']}, {manifest['days']} days from {manifest['start']})"
     )
     _print_frame("Totals", total.drop("all"))

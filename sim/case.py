@@ -123,10 +123,13 @@ def key_for_run(
     return key
 
 
-def make_bundle(run_dir: Path, out: Path, force: bool = False) -> list[str]:
+def make_bundle(
+    run_dir: Path, out: Path, force: bool = False, finish: Callable[[Path], None] | None = None
+) -> list[str]:
     """Copy a finished run for a candidate, without the truth (key and resolved scenario).
 
-    The copy is written atomically, like a run. Returns the top-level entries it holds.
+    The copy is written atomically, like a run, with `finish(copy)` run inside (the CLI
+    strips the scenario id there). Returns the top-level entries it holds.
     """
     if not (run_dir / MANIFEST).is_file():
         raise FileNotFoundError(f"{run_dir} is not a finished run folder (no {MANIFEST})")
@@ -138,4 +141,6 @@ def make_bundle(run_dir: Path, out: Path, force: bool = False) -> list[str]:
                 shutil.copytree(entry, tmp / entry.name)
             else:
                 shutil.copy2(entry, tmp / entry.name)
+        if finish is not None:
+            finish(tmp)
         return sorted(p.name for p in tmp.iterdir())

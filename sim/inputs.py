@@ -179,7 +179,6 @@ def load_json(path: str | Path, cap: int = MAX_TEXT_BYTES) -> Any:
 _MANIFEST_FIELDS: dict[str, type | tuple[type, ...]] = {
     "scenario": str,
     "title": str,
-    "seed": int,
     "size": str,
     "start": str,
     "days": int,
@@ -211,8 +210,11 @@ def check_run_folder(run_dir: Path) -> dict[str, Any]:
         value = manifest.get(name)
         if not isinstance(value, kind) or isinstance(value, bool):
             raise InputError(where, f"{name}: missing or not a {_kind(kind)}")
-    if not 0 <= manifest["seed"] <= SEED_MAX:
-        raise InputError(where, f"seed: {manifest['seed']} is outside 0..{SEED_MAX}")
+    seed = manifest.get("seed")  # absent from a take-home variant or bundle (sim/variants.py)
+    if seed is not None and (
+        not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= SEED_MAX
+    ):
+        raise InputError(where, f"seed: {seed!r} is not an integer in 0..{SEED_MAX}")
     if not 1 <= manifest["days"] <= 1000:
         raise InputError(where, f"days: {manifest['days']} is not a plausible number of days")
     if not manifest["tables"]:
