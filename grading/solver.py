@@ -31,6 +31,8 @@ from readout.tables import CONVERTED, CONVERTED_LEDGER, scan, session_outcomes
 
 DIMENSIONS = ("platform", "app_version", "city_tier", "device", "network", "tenure", "source")
 CASE_FILE = "case.yaml"
+PRICE_PSI = 0.1  # a price shift in a category the solver calls a cause
+STOCK_FALL = 0.05  # a fall in a category's in-stock share it calls a cause
 
 
 @dataclass
@@ -237,14 +239,25 @@ class Evidence:
                 }
             )
         frame = pl.DataFrame(out)
+        # What the pipeline publishes wrongly (categories, image signal, a stock flag that no
+        # longer updates) is the feed's own drift; prices and real stock-outs are other causes.
         return frame.with_columns(
             drift=pl.max_horizontal(
                 pl.col("mismatch") * 4,
                 pl.col("psi_image"),
-                pl.col("psi_price"),
-                pl.col("in_stock_shift").abs() * 4,
+                pl.col("in_stock_shift").clip(lower_bound=0) * 4,
             )
         ).sort("drift", descending=True)
+
+    def price_moved(self, onset: date | None) -> list[str]:
+        """Categories whose feed prices shifted (PSI of log price) since before the onset."""
+        drift = self.feed_drift(onset)
+        return drift.filter(pl.col("psi_price") > PRICE_PSI)["category"].to_list()
+
+    def stock_fell(self, onset: date | None) -> list[str]:
+        """Categories whose share of in-stock items fell since before the onset."""
+        drift = self.feed_drift(onset)
+        return drift.filter(pl.col("in_stock_shift") < -STOCK_FALL)["category"].to_list()
 
     def latency_shift(self) -> pl.DataFrame:
         """Median total latency before and after, by platform and city tier."""
@@ -374,6 +387,21 @@ def solve(run_dir: Path) -> SolverResult:
             )
         if "RANK" in est:
             est["RANK"] = max(0.0, (1 - feed_share)) * remaining / observed
+    # 5a. prices and stock, localised to categories the same way
+    for hypothesis, cats, what in (
+        ("PRICE", ev.price_moved(onset), "Prices rose"),
+        ("SUPPLY", ev.stock_fell(onset), "In-stock shares fell"),
+    ):
+        if cats and remaining < 0:
+            total_delta = float(contrib["delta"].sum()) or -1e-9
+            part = float(contrib.filter(pl.col("category").is_in(cats))["delta"].sum())
+            share = max(0.0, min(1.0, part / total_delta))
+            if share > 0.1:
+                est[hypothesis] = share * remaining / observed
+                why.append(
+                    f"{what} in {', '.join(cats)}; those categories carry {share:.0%} of the "
+                    "fall in orders."
+                )
     # 5b. latency
     lat = ev.latency_shift()
     slow = lat.filter((pl.col("rise") > 0.15) | (pl.col("error_rise") > 0.01))

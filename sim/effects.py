@@ -14,6 +14,8 @@ in only the fields of the mechanism it acts on:
     version     the feed-api version the requests report
     incentive   the click reward sellers perceive (they chase it with clickbait over days)
     app_upgrade users moved to a new app version (mask of users, minor version)
+    price       a price multiplier per item (a promotion ends, a fee is passed on)
+    supply      a mask of items whose supply is cut: no stock on hand, no restock
 
 Faults read the world through `FaultView` and keep what they must remember (the stock flags
 at onset, say) in its `memory`.
@@ -46,6 +48,8 @@ class Effects:
     version: str | None = None
     incentive: float = 0.0
     app_upgrade: tuple[np.ndarray, int] | None = None
+    price: np.ndarray | None = None
+    supply: np.ndarray | None = None
 
 
 NO_EFFECTS = Effects()

@@ -56,7 +56,7 @@ CONFIG_DEFAULTS = {"ranker.exploration": 0.04, "ranker.temperature": 0.6, **DEFA
 NOISE_SERVICES = (
     "search-api", "cart-service", "user-profile", "ads-bidder", "push-service",
     "coupon-service", "live-room", "item-detail", "feed-api", "review-service",
-    "mobile-app", "item-feed-pipeline", "tracking-sdk", "ranker",
+    "mobile-app", "item-feed-pipeline", "tracking-sdk", "ranker", "fulfilment-service",
 )  # fmt: skip
 NOISE_CONFIGS = (
     ("push-service", "push.daily_cap", "3 -> 4"),
@@ -117,6 +117,8 @@ class EngineState:
     version_overrides: dict[str, str] = field(default_factory=dict)
     fault_memory: dict[str, dict[str, Any]] = field(default_factory=dict)  # per fault id
     app_minor_base: np.ndarray | None = None  # users' app versions before any fault's upgrade
+    price_base: np.ndarray | None = None  # items' prices before any fault's change
+    supply_cut: np.ndarray | None = None  # items no seller can supply this hour
     pools_config: tuple[float, ...] = ()
 
     def install(self, effects: dict[str, Effects]) -> None:
@@ -144,6 +146,26 @@ class EngineState:
             for who, version in upgrades:
                 minor[who] = version
             self.world.users.app_minor = minor
+        self._install_prices([e.price for _, e in ordered if e.price is not None])
+        self._install_supply([e.supply for _, e in ordered if e.supply is not None])
+
+    def _install_prices(self, multipliers: list[np.ndarray]) -> None:
+        """Prices are the base prices times every active multiplier (rounded like list
+        prices), so a change switched off leaves the base prices exactly."""
+        items = self.world.items
+        if multipliers and self.price_base is None:
+            self.price_base = items.price.copy()
+        if self.price_base is not None:
+            factor = np.prod(multipliers, axis=0) if multipliers else 1.0
+            items.price = np.round(self.price_base * factor, 1).astype(np.float32)
+
+    def _install_supply(self, masks: list[np.ndarray]) -> None:
+        """Items whose supply is cut have nothing on hand while it lasts (and are not restocked:
+        see the sellers' day); sellers restock them once it is over."""
+        self.supply_cut = np.logical_or.reduce(masks) if masks else None
+        if self.supply_cut is not None:
+            items = self.world.items
+            items.stock = np.where(self.supply_cut, 0, items.stock).astype(np.int32)
 
     def refresh_pools(self) -> None:
         from sim.ranker import item_features
@@ -410,6 +432,8 @@ class Engine:
         low = items.stock < 0.5 * target
         restock_p = np.where(sellers.shop_type[items.seller] == 0, 0.98, 0.92)
         restock = low & (rng.random(items.n) < restock_p)
+        if self.state.supply_cut is not None:
+            restock &= ~self.state.supply_cut
         items.stock = np.where(restock, target, items.stock).astype(np.int32)
         # Sellers move toward their habit plus whatever the platform's incentives reward.
         target = sellers.clickbait_habit + self.state.seller_incentive * 8.0

@@ -11,8 +11,10 @@ from sim.faults.base import FaultBase
 from sim.faults.config_change import ConfigChange
 from sim.faults.deploy import Deploy
 from sim.faults.feed_change import FeedChange
+from sim.faults.price_change import PriceChange
 from sim.faults.reward_shift import RewardShift
 from sim.faults.seasonality import Seasonality
+from sim.faults.supply_shortage import SupplyShortage
 from sim.faults.tracking_bug import TrackingBug
 
 FAULT_TYPES: dict[str, type[FaultBase]] = {
@@ -25,6 +27,8 @@ FAULT_TYPES: dict[str, type[FaultBase]] = {
         AppRelease,
         TrackingBug,
         ConfigChange,
+        PriceChange,
+        SupplyShortage,
     )
 }
 

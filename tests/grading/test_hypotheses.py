@@ -22,8 +22,6 @@ NOT_PRODUCED_YET = {
     "DEF",
     "MIX",
     "BOT",
-    "PRICE",
-    "SUPPLY",
     "COMP",
 }
 

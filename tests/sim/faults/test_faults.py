@@ -186,3 +186,35 @@ def test_nothing_changes_before_onset(warm, text):
         not all(np.array_equal(a, b) for a, b in zip(runs[0][h], runs[1][h], strict=True))
         for h in range(onset, onset + 30)
     )
+
+
+def test_price_change_raises_scoped_prices_and_restores_them(warm):
+    _, state = warm
+    state = copy.deepcopy(state)
+    items = state.world.items
+    base = items.price.copy()
+    f = fault("{type: price_change, rise: 0.5, at: 2026-08-10T00:00:00, "
+              "scope: {category: [beauty]}}")  # fmt: skip
+    apply(state, f, 0.5, "p")
+    scoped = items.category == CATEGORIES.index("beauty")
+    assert np.allclose(items.price[scoped], base[scoped] * 1.25, atol=0.051)  # list prices
+    assert np.array_equal(items.price[~scoped], base[~scoped])
+    assert take_snapshot(state.world, 1, 0).price[scoped].mean() > base[scoped].mean() * 1.2
+    apply(state, f, 0.0, "p")  # switched off: the base prices exactly
+    assert np.array_equal(items.price, base)
+
+
+def test_supply_shortage_empties_a_share_of_scoped_stock_and_blocks_restock(warm):
+    streams, state = warm
+    state = copy.deepcopy(state)
+    period = plan(parse_scenario(BASE)).current
+    f = fault("{type: supply_shortage, id: s, severity: 0.6, at: 2026-08-03T00:00:00, "
+              "scope: {category: [pets]}}")  # fmt: skip
+    items = state.world.items
+    scoped = items.category == CATEGORIES.index("pets")
+    engine = Engine(state, streams, period, NullSink(), {"s": f})
+    engine.run(24 * 3)  # three sellers' days: no restock of what the shortage holds
+    out = items.stock == 0
+    assert out[scoped].mean() == pytest.approx(0.6, abs=0.08)
+    assert out[~scoped].mean() < 0.1
+    assert not state.snapshot.in_stock[scoped & out].any()  # the feed follows at its refresh
