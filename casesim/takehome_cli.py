@@ -16,6 +16,117 @@ takehome_app = typer.Typer(
 )
 
 
+@takehome_app.command("create")
+def create(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file (a shipped case)")],
+    candidates: Annotated[
+        Path, typer.Option(help="Candidates: a CSV with a `name` column, or one name per line")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="The take-home folder to write (new)")],
+    size: Annotated[str, typer.Option(help="small, default (the case), large")] = "default",
+    hours: Annotated[
+        float, typer.Option(min=0.25, max=72, help="The time box, from a candidate's first open")
+    ] = 3.0,
+    allow_debrief: Annotated[
+        bool, typer.Option(help="Let candidates see the debrief after submitting")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Replace --out if it is an empty folder")] = False,
+    verbose: Annotated[
+        bool, typer.Option(help="Also print each variant's causes' shares (coaches only)")
+    ] = False,
+    luck_tries: Annotated[
+        int, typer.Option(min=0, max=64, help="Draws of chance tried for quiet case windows")
+    ] = 12,
+    replicates: Annotated[
+        int, typer.Option(min=0, max=20, help="Other worlds for each cause's expected effect")
+    ] = 2,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=1024, help="Worker processes (default: every core)")
+    ] = None,
+    ray: Annotated[
+        str | None, typer.Option("--ray", help="Run the independent runs on Ray (see `run`)")
+    ] = None,
+) -> None:
+    """Make one audited variant of a case per candidate, with sealed keys and tokens."""
+    import time
+
+    from casesim.cliutil import (
+        check_out,
+        err,
+        fail,
+        load_scenario_or_fail,
+        size_for,
+        tasks_for,
+        terminate_as_interrupt,
+    )
+    from casesim.takehome_create import CandidatesError, create_cohort, read_candidates
+    from runfolder.takehome import COHORT_FILE, TOKENS_FILE
+    from sim.intent import IntentError
+    from sim.output import OutputTargetError, RunFolderExists
+    from sim.truth import CalibrationError
+
+    spec = load_scenario_or_fail(scenario)
+    chosen = size_for(size)
+    try:
+        names = read_candidates(candidates)
+    except CandidatesError as exc:
+        raise fail(str(exc)) from None
+    check_out(out_dir, force)
+
+    def say(message: str) -> None:
+        err.print(message, highlight=False, soft_wrap=True)
+
+    def report(made) -> None:
+        a = made.audit
+        band = "in band" if a.in_band else "OUT OF BAND"
+        quiet = "ok" if a.noise_ok else "TOO NOISY"
+        say(
+            f"{made.variant} ({made.name}): {made.seconds:.0f} s, change {a.change:+.2%} "
+            f"({band}), noise {a.noise_effect:+.2%} of ±{a.noise_bound:.1%} ({quiet}), "
+            f"noise share {a.noise_share:+.0%}"
+        )
+        if verbose:
+            shares = ", ".join(f"{k} {v:+.0%}" for k, v in a.shares.items())
+            say(f"  scope {made.scope or '-'}; shares: {shares}")
+
+    terminate_as_interrupt()
+    started = time.perf_counter()
+    say(f"{len(names)} variants of {scenario} at size {chosen.name}")
+    try:
+        with tasks_for(workers, ray) as tasks:
+            made = create_cohort(
+                spec,
+                scenario,
+                chosen,
+                names,
+                out_dir,
+                hours,
+                allow_debrief=allow_debrief,
+                force=force,
+                luck_tries=luck_tries,
+                replicates=replicates,
+                tasks=tasks,
+                log=say,
+                on_variant=report,
+            )
+    except (RunFolderExists, OutputTargetError) as exc:
+        raise fail(str(exc)) from None
+    except IntentError as exc:
+        raise fail(f"{scenario}: refused, nothing was written: {exc}") from None
+    except CalibrationError as exc:
+        raise fail(f"{scenario}: calibration failed, nothing was written: {exc}") from None
+    except KeyboardInterrupt:
+        raise fail("interrupted: nothing was written", 130) from None
+    bad = [m.variant for m in made if not (m.audit.in_band and m.audit.noise_ok)]
+    say(
+        f"{len(made)} variants in {time.perf_counter() - started:.0f} s; seeds distinct: "
+        f"{len({m.seed for m in made}) == len(made)}; "
+        + (f"outside the audits: {', '.join(bad)}" if bad else "all in band and quiet")
+    )
+    say(f"the team's file: {out_dir / COHORT_FILE}")
+    typer.echo(str(out_dir / TOKENS_FILE))
+
+
 @takehome_app.command("serve")
 def serve(
     folder: Annotated[Path, typer.Argument(help="The take-home folder (`takehome create`)")],
