@@ -21,6 +21,13 @@ Files under `RUN/cube/` (all Parquet, plus `cube.json` written last):
   delta-method confidence intervals) by window, and daily conversion.
 
 It reads the tables and `case.yaml` only: never the answer key or the scenario.
+
+Built a few days at a time: the log tables are written one day after another and a session's
+rows never leave its day, so each table is read as session-id spans of whole days (row groups
+are skipped by their statistics) and the per-span tables are concatenated. Every key but the
+experiments' user-level sums includes the date, so no sum is split across spans and the cube
+is the same as one built from whole tables; the user-level sums are integers, merged exactly.
+Memory stays at a day's rows, not the run's.
 """
 
 from __future__ import annotations
@@ -36,11 +43,12 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 from readout.drift import decile_edges
 from readout.tables import CONVERTED, CONVERTED_LEDGER, scan, session_outcomes
 from runfolder.brief import Windows, case_windows, read_case, window_label
-from runfolder.layout import CUBE_DIR, CUBE_META
+from runfolder.layout import CUBE_DIR, CUBE_META, table_path
 
 CUBE_VERSION = 1
 
@@ -105,6 +113,12 @@ ITEM_MEASURES: tuple[str, ...] = (
     "converted_ledger",
     "gmv",
 )
+# A span of session ids, both ends included: the sessions of whole days (see `session_spans`).
+Span = tuple[int, int]
+NO_SESSIONS: Span = (0, -1)
+# Sessions read at once (whole days, so a `large` day alone): memory against per-read cost.
+SPAN_SESSIONS = 250_000
+
 TABLES: tuple[str, ...] = (
     "sessions_hourly",
     "sessions_daily",
@@ -116,6 +130,65 @@ TABLES: tuple[str, ...] = (
     "experiments",
     "experiments_daily",
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Spans: the run read a few days at a time
+# --------------------------------------------------------------------------------------------
+
+
+def merge_spans(spans: list[Span], sizes: list[int] | None = None, least: int = 0) -> list[Span]:
+    """Overlapping spans joined, in order: each result holds its inputs' rows whole.
+
+    With `sizes` (rows per span), neighbours are also joined until a span holds `least`
+    rows: fewer, larger reads."""
+    sizes = [0] * len(spans) if sizes is None else sizes
+    merged: list[Span] = []
+    held: list[int] = []
+    for (lo, hi), size in sorted(zip(spans, sizes, strict=True)):
+        if merged and (lo <= merged[-1][1] or held[-1] < least):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            held[-1] += size
+        else:
+            merged.append((lo, hi))
+            held.append(size)
+    return merged
+
+
+def session_spans(run_dir: Path | str, least: int = SPAN_SESSIONS) -> list[Span]:
+    """Session-id spans that each hold whole days (per period), in id order, of at least
+    `least` sessions where the run has them (1: a day per span).
+
+    Session ids grow with the hour, so a day's sessions are one narrow span; should two
+    days' ids ever interleave, their spans merge and the days are read together."""
+    days = (
+        scan(run_dir, "sessions")
+        .group_by("period", "date")
+        .agg(lo=pl.col("session_id").min(), hi=pl.col("session_id").max(), n=pl.len())
+        .collect(engine="streaming")
+    )
+    spans = list(zip(days["lo"].to_list(), days["hi"].to_list(), strict=True))
+    return merge_spans(spans, days["n"].to_list(), least)
+
+
+def in_span(span: Span, column: str = "session_id") -> pl.Expr:
+    return pl.col(column).is_between(*span)
+
+
+def row_group_spans(path: Path, column: str) -> list[Span]:
+    """(min, max) of an integer column per row group, merged: spans that split no value."""
+    meta = pq.read_metadata(path)
+    spans = []
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        if group.num_rows == 0:
+            continue
+        names = [group.column(j).path_in_schema for j in range(group.num_columns)]
+        stats = group.column(names.index(column)).statistics
+        if stats is None or not stats.has_min_max:
+            raise ValueError(f"{path}: row group {i} has no statistics for {column}")
+        spans.append((int(stats.min), int(stats.max)))
+    return merge_spans(spans)
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,16 +204,17 @@ def _first_page_label() -> pl.Expr:
     return expr.otherwise(pl.lit(FIRST_PAGE_LABELS[-1]))
 
 
-def session_facts(run_dir: Path | str) -> pl.LazyFrame:
-    """One row per session: its dimensions and every session measure.
+def session_facts(run_dir: Path | str, span: Span | None = None) -> pl.LazyFrame:
+    """One row per session (of `span`, or all): its dimensions and every session measure.
 
     Dimensions stay categorical here (cheap to group on); `_labelled` turns them into the
     cube's plain strings after aggregation, on far fewer rows.
     """
     total_ms = pl.col("server_ms").cast(pl.Float64) + pl.col("client_ms").cast(pl.Float64)
     first = pl.col("page") == 0
+    where = None if span is None else in_span(span)
     requests = (
-        scan(run_dir, "requests")
+        _scan(run_dir, "requests", span)
         .group_by("session_id")
         .agg(
             pages=pl.len(),
@@ -152,7 +226,7 @@ def session_facts(run_dir: Path | str) -> pl.LazyFrame:
         )
     )
     return (
-        session_outcomes(run_dir)
+        session_outcomes(run_dir, where)
         .join(requests, on="session_id", how="left")
         .with_columns(
             pl.col("pages", "errors", "unrendered").fill_null(0).cast(pl.Int64),
@@ -170,6 +244,12 @@ def session_facts(run_dir: Path | str) -> pl.LazyFrame:
         )
         .select("session_id", "user_id", "period", "date", "hour", *SESSION_DIMS, *SESSION_MEASURES)
     )
+
+
+def _scan(run_dir: Path | str, table: str, span: Span | None) -> pl.LazyFrame:
+    """A log table, restricted to a span's sessions (row groups outside it are not read)."""
+    frame = scan(run_dir, table)
+    return frame if span is None else frame.filter(in_span(span))
 
 
 def _labelled(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -217,19 +297,26 @@ def sessions_daily(facts: pl.LazyFrame) -> pl.LazyFrame:
 # --------------------------------------------------------------------------------------------
 
 
-def items_hourly(run_dir: Path | str) -> pl.LazyFrame:
-    """Item-level funnel by the catalogue category and shop type of the item shown."""
-    items = (
+def item_dims(run_dir: Path | str) -> pl.LazyFrame:
+    """Each item's category and its seller's shop type."""
+    return (
         scan(run_dir, "items")
         .join(scan(run_dir, "sellers").select("seller_id", "shop_type"), on="seller_id")
         .select("item_id", *ITEM_DIMS)
     )
-    when = scan(run_dir, "sessions").select("session_id", "period", "date", "hour")
+
+
+def items_hourly(
+    run_dir: Path | str, span: Span | None = None, items: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
+    """Item-level funnel by the catalogue category and shop type of the item shown."""
+    items = item_dims(run_dir) if items is None else items
+    when = _scan(run_dir, "sessions", span).select("session_id", "period", "date", "hour")
     keys = ["period", "date", "hour", *ITEM_DIMS]
 
     def located(table: str, cols: list[str]) -> pl.LazyFrame:
         return (
-            scan(run_dir, table)
+            _scan(run_dir, table, span)
             .select("session_id", "item_id", *cols)
             .join(items, on="item_id")
             .join(when, on="session_id")
@@ -284,19 +371,21 @@ def bucket_bounds(bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 10 ** (b / BUCKETS_PER_DECADE), 10 ** ((b + 1) / BUCKETS_PER_DECADE)
 
 
-def latency_tables(run_dir: Path | str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+def latency_tables(
+    run_dir: Path | str, span: Span | None = None
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """(daily by dimension, hourly in total) request counts per latency bucket and kind.
 
-    Requests are joined to their session's dimensions once and held in memory; the many
-    small group-bys then run in parallel over it.
+    Requests (of `span`) are joined to their session's dimensions once and held in memory;
+    the many small group-bys then run in parallel over it.
     """
-    dims = scan(run_dir, "sessions").select(
+    dims = _scan(run_dir, "sessions", span).select(
         "session_id", "period", "date", "hour", *LATENCY_DIMS[:-1]
     )
     server = pl.col("server_ms").cast(pl.Float64)
     client = pl.col("client_ms").cast(pl.Float64)
     req = (
-        scan(run_dir, "requests")
+        _scan(run_dir, "requests", span)
         .select(
             "session_id",
             "service_version",
@@ -338,24 +427,69 @@ def latency_tables(run_dir: Path | str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
 # Feed snapshots
 # --------------------------------------------------------------------------------------------
 
+FEED_KEYS = ["snapshot", "taken_at", "category"]
 
-def _feed_edges(feed: pl.DataFrame) -> dict[str, list[float]]:
+
+def _feed_edges(first: pl.DataFrame) -> dict[str, list[float]]:
     """Decile edges of each attribute in the first snapshot: the PSI bins for every snapshot
     (readout.drift's one binning rule; a value is in bin b when it exceeds b edges)."""
-    first = feed.filter(pl.col("snapshot") == feed["snapshot"].min())
     return {
         attr: decile_edges(first[attr].drop_nulls().cast(pl.Float64).to_numpy(), FEED_BINS)
         for attr in FEED_ATTRIBUTES
     }
 
 
-def feed_tables(run_dir: Path | str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(attribute histograms, per-snapshot summaries) by the feed's own category."""
-    feed = (
-        scan(run_dir, "feed_snapshots").with_columns(pl.col("category").cast(pl.String)).collect()
+def _feed_hist(feed: pl.DataFrame, edges: dict[str, list[float]]) -> pl.DataFrame:
+    parts = []
+    for attr in FEED_ATTRIBUTES:
+        bin_expr = pl.sum_horizontal([(pl.col(attr) > e) for e in edges[attr]] or [pl.lit(0)])
+        parts.append(
+            feed.lazy()
+            .group_by(*FEED_KEYS, bin=bin_expr.cast(pl.Int16))
+            .agg(items=pl.len())
+            .with_columns(attribute=pl.lit(attr))
+        )
+    parts.append(
+        feed.lazy()
+        .group_by(*FEED_KEYS, bin=pl.col("in_stock").cast(pl.Int16))
+        .agg(items=pl.len())
+        .with_columns(attribute=pl.lit("in_stock"))
     )
-    keys = ["snapshot", "taken_at", "category"]
-    if feed.is_empty():
+    hist_cols = [*FEED_KEYS, "attribute", "bin", "items"]
+    return pl.concat([p.select(hist_cols) for p in parts]).sort(hist_cols[:-1]).collect()
+
+
+def _feed_summary(feed: pl.DataFrame, last: pl.DataFrame) -> pl.DataFrame:
+    """Per-snapshot summaries; an item moved in when its category differs from the one it
+    had in its previous snapshot (in this span, or `last`: each item's latest one before)."""
+    same_item = pl.col("item_id") == pl.col("item_id").shift(1)
+    before = pl.when(same_item).then(pl.col("category").shift(1)).otherwise(pl.col("last"))
+    seen = same_item | pl.col("seen").fill_null(False)
+    return (
+        feed.join(last, on="item_id", how="left")
+        .sort("item_id", "snapshot")
+        .with_columns(moved=seen & (pl.col("category") != before))
+        .group_by(FEED_KEYS)
+        .agg(
+            items=pl.len(),
+            moved_in=pl.col("moved").sum(),
+            in_stock=pl.col("in_stock").mean(),
+            median_price=pl.col("price").median(),
+            seller_rating=pl.col("seller_rating").mean(),
+            image_score=pl.col("image_score").mean(),
+            title_score=pl.col("title_score").mean(),
+        )
+        .sort(FEED_KEYS)
+    )
+
+
+def feed_tables(run_dir: Path | str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(attribute histograms, per-snapshot summaries) by the feed's own category.
+
+    Read a row group (a day's snapshots) at a time, carrying each item's latest category."""
+    feed_scan = scan(run_dir, "feed_snapshots").with_columns(pl.col("category").cast(pl.String))
+    spans = row_group_spans(table_path(run_dir, "feed_snapshots"), "snapshot")
+    if not spans:
         hist = pl.DataFrame(
             schema={
                 "snapshot": pl.Int32,
@@ -366,56 +500,36 @@ def feed_tables(run_dir: Path | str) -> tuple[pl.DataFrame, pl.DataFrame]:
                 "items": pl.UInt32,
             }
         )
-        return hist, pl.DataFrame(schema={k: hist.schema[k] for k in keys})
-    edges = _feed_edges(feed)
-    parts = []
-    for attr in FEED_ATTRIBUTES:
-        bin_expr = pl.sum_horizontal([(pl.col(attr) > e) for e in edges[attr]] or [pl.lit(0)])
-        parts.append(
-            feed.lazy()
-            .group_by(*keys, bin=bin_expr.cast(pl.Int16))
-            .agg(items=pl.len())
-            .with_columns(attribute=pl.lit(attr))
+        return hist, pl.DataFrame(schema={k: hist.schema[k] for k in FEED_KEYS})
+    edges = _feed_edges(feed_scan.filter(pl.col("snapshot") == spans[0][0]).collect())
+    last = pl.DataFrame(schema={"item_id": pl.Int32, "last": pl.String, "seen": pl.Boolean})
+    hists, summaries = [], []
+    for span in spans:
+        feed = feed_scan.filter(in_span(span, "snapshot")).collect()
+        hists.append(_feed_hist(feed, edges))
+        summaries.append(_feed_summary(feed, last))
+        latest = feed.sort("item_id", "snapshot").select(
+            "item_id", last="category", seen=pl.lit(True)
         )
-    parts.append(
-        feed.lazy()
-        .group_by(*keys, bin=pl.col("in_stock").cast(pl.Int16))
-        .agg(items=pl.len())
-        .with_columns(attribute=pl.lit("in_stock"))
-    )
-    hist_cols = [*keys, "attribute", "bin", "items"]
-    hist = pl.concat([p.select(hist_cols) for p in parts]).sort(hist_cols[:-1]).collect()
-    same_item = pl.col("item_id") == pl.col("item_id").shift(1)
-    summary = (
-        feed.sort("item_id", "snapshot")
-        .with_columns(moved=same_item & (pl.col("category") != pl.col("category").shift(1)))
-        .group_by(keys)
-        .agg(
-            items=pl.len(),
-            moved_in=pl.col("moved").sum(),
-            in_stock=pl.col("in_stock").mean(),
-            median_price=pl.col("price").median(),
-            seller_rating=pl.col("seller_rating").mean(),
-            image_score=pl.col("image_score").mean(),
-            title_score=pl.col("title_score").mean(),
-        )
-        .sort(keys)
-    )
-    return hist, summary
+        last = pl.concat([last, latest]).unique("item_id", keep="last", maintain_order=True)
+    return pl.concat(hists), pl.concat(summaries)
 
 
 # --------------------------------------------------------------------------------------------
 # Experiments
 # --------------------------------------------------------------------------------------------
 
+EXPOSURE_KEYS = ["experiment_id", "arm", "window", "user_id"]
 
-def experiment_tables(
+
+def experiment_exposure(
     run_dir: Path | str, facts: pl.LazyFrame, windows: Windows
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Per arm: user-level moments by window (for delta-method intervals), and daily rates.
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """(user-level sums by window, daily sums) per arm, of the sessions in `facts`.
 
     Only sessions while the experiment runs count. Windows: `running` (the whole time it ran
     within the case), and its intersection with the brief's `before` and `after` windows.
+    The user-level sums of several spans add up (`merge_exposure`); the daily ones concatenate.
     """
     exps = scan(run_dir, "experiments").select("experiment_id", "start", "end")
     assigned = scan(run_dir, "assignments").select("experiment_id", "user_id", "arm")
@@ -428,7 +542,7 @@ def experiment_tables(
         .join(exps, on="experiment_id")
         .filter(at >= pl.col("start"), at < pl.col("end").fill_null(case_end))
         .with_columns(window=window_label(windows))
-        .collect()
+        .cache()
     )
     per_window = [
         exposed.with_columns(window=pl.lit("running")),
@@ -436,15 +550,32 @@ def experiment_tables(
     ]
     users = (
         pl.concat(per_window)
-        .group_by("experiment_id", "arm", "window", "user_id")
+        .group_by(EXPOSURE_KEYS)
         .agg(
             s=pl.col("sessions").sum(),
             c=pl.col("converted").sum(),
             l=pl.col("converted_ledger").sum(),
         )
     )
+    daily = (
+        exposed.group_by("experiment_id", "arm", "date")
+        .agg(pl.col("sessions", "converted", "converted_ledger").sum())
+        .sort("experiment_id", "arm", "date")
+    )
+    return users, daily
+
+
+def merge_exposure(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """User-level sums of several spans as one (integers: exact in any order)."""
+    if len(parts) == 1:
+        return parts[0]
+    return pl.concat(parts).group_by(EXPOSURE_KEYS).agg(pl.col("s", "c", "l").sum())
+
+
+def experiment_moments(users: pl.DataFrame) -> pl.DataFrame:
+    """Per arm and window: users and the moments of their sums (delta-method intervals)."""
     s, c, l_ = pl.col("s"), pl.col("c"), pl.col("l")
-    moments = (
+    return (
         users.group_by("experiment_id", "arm", "window")
         .agg(
             users=pl.len(),
@@ -460,46 +591,83 @@ def experiment_tables(
         .with_columns(pl.exclude("experiment_id", "arm", "window").cast(pl.Int64))
         .sort("experiment_id", "window", "arm")
     )
-    daily = (
-        exposed.group_by("experiment_id", "arm", "date")
-        .agg(pl.col("sessions", "converted", "converted_ledger").sum())
-        .sort("experiment_id", "arm", "date")
-    )
-    return moments, daily
+
+
+def experiment_tables(
+    run_dir: Path | str, facts: pl.LazyFrame, windows: Windows
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per arm: user-level moments by window, and daily rates, of the sessions in `facts`."""
+    users, daily = pl.collect_all(experiment_exposure(run_dir, facts, windows))
+    return experiment_moments(users), daily
 
 
 # --------------------------------------------------------------------------------------------
 # Building and locating the cube
 # --------------------------------------------------------------------------------------------
 
+# How each table is ordered (its keys; unique per row), to put the spans' parts together.
+SORT_KEYS: dict[str, list[str]] = {
+    "sessions_hourly": ["period", "date", "hour", "dim", "value"],
+    "sessions_daily": ["period", "date", *SESSION_DIMS],
+    "items_hourly": ["period", "date", "hour", *ITEM_DIMS],
+    "latency_daily": ["period", "date", "kind", "dim", "value", "bucket"],
+    "latency_hourly": ["period", "date", "hour", "kind", "bucket"],
+    "experiments_daily": ["experiment_id", "arm", "date"],
+}
+SPAN_TABLES = tuple(SORT_KEYS)
 
-def build_cube(run_dir: Path | str) -> dict[str, pl.DataFrame]:
-    """Every cube table of a run, in memory (`ensure_cube` writes them)."""
-    run_dir = Path(run_dir)
-    windows = case_windows(read_case(run_dir))
-    facts = session_facts(run_dir).collect().lazy()
-    latency_day, latency_hour = latency_tables(run_dir)
-    hourly, daily, items, lat_d, lat_h = pl.collect_all(
+
+def span_tables(
+    run_dir: Path, span: Span, windows: Windows, items: pl.LazyFrame
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """The cube's rows of one span's sessions, and its experiment users' sums."""
+    facts = session_facts(run_dir, span).collect().lazy()
+    latency_day, latency_hour = latency_tables(run_dir, span)
+    users, exp_daily = experiment_exposure(run_dir, facts, windows)
+    frames = pl.collect_all(
         [
             sessions_hourly(facts),
             sessions_daily(facts),
-            items_hourly(run_dir),
+            items_hourly(run_dir, span, items),
             latency_day,
             latency_hour,
+            exp_daily,
+            users,
         ]
     )
+    return dict(zip(SPAN_TABLES, frames[:-1], strict=True)), frames[-1]
+
+
+def build_cube(run_dir: Path | str, span_sessions: int = SPAN_SESSIONS) -> dict[str, pl.DataFrame]:
+    """Every cube table of a run, in memory (`ensure_cube` writes them), a span of days of
+    about `span_sessions` sessions at a time."""
+    run_dir = Path(run_dir)
+    windows = case_windows(read_case(run_dir))
+    items = item_dims(run_dir).collect().lazy()
+    parts: dict[str, list[pl.DataFrame]] = {name: [] for name in SPAN_TABLES}
+    users: list[pl.DataFrame] = []
+    pending = merged = 0
+    for span in session_spans(run_dir, span_sessions) or [NO_SESSIONS]:
+        frames, span_users = span_tables(run_dir, span, windows, items)
+        for name, frame in frames.items():
+            parts[name].append(frame)
+        users.append(span_users)
+        pending += span_users.height
+        if pending > max(merged, 1_000_000):  # keep the users' sums about their final size
+            users = [merge_exposure(users)]
+            pending = merged = users[0].height
     feed_hist, feed_summary = feed_tables(run_dir)
-    exp, exp_daily = experiment_tables(run_dir, facts, windows)
+    cube = {name: pl.concat(frames).sort(SORT_KEYS[name]) for name, frames in parts.items()}
     return {
-        "sessions_hourly": hourly,
-        "sessions_daily": daily,
-        "items_hourly": items,
-        "latency_daily": lat_d,
-        "latency_hourly": lat_h,
+        "sessions_hourly": cube["sessions_hourly"],
+        "sessions_daily": cube["sessions_daily"],
+        "items_hourly": cube["items_hourly"],
+        "latency_daily": cube["latency_daily"],
+        "latency_hourly": cube["latency_hourly"],
         "feed_hist": feed_hist,
         "feed_summary": feed_summary,
-        "experiments": exp,
-        "experiments_daily": exp_daily,
+        "experiments": experiment_moments(merge_exposure(users)),
+        "experiments_daily": cube["experiments_daily"],
     }
 
 

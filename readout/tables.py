@@ -25,10 +25,18 @@ def scan(run_dir: Path | str, table: str) -> pl.LazyFrame:
     return pl.scan_parquet(Path(run_dir) / TABLES_DIR / f"{table}.parquet")
 
 
-def session_outcomes(run_dir: Path | str) -> pl.LazyFrame:
-    """One row per session with its dimensions and funnel flags (observed and ledger)."""
+def session_outcomes(run_dir: Path | str, where: pl.Expr | None = None) -> pl.LazyFrame:
+    """One row per session with its dimensions and funnel flags (observed and ledger).
+
+    `where` (a predicate on `session_id`) restricts every table read to those sessions, so
+    the cube can build a day at a time."""
+
+    def read(table: str) -> pl.LazyFrame:
+        frame = scan(run_dir, table)
+        return frame if where is None else frame.filter(where)
+
     events = (
-        scan(run_dir, "events")
+        read("events")
         .group_by("session_id")
         .agg(
             clicks=(pl.col("event") == "click").sum(),
@@ -37,13 +45,13 @@ def session_outcomes(run_dir: Path | str) -> pl.LazyFrame:
         )
     )
     orders = (
-        scan(run_dir, "orders")
+        read("orders")
         .group_by("session_id")
         .agg(ledger_orders=pl.len(), gmv=pl.col("amount").filter(pl.col("status") == "paid").sum())
     )
-    impressions = scan(run_dir, "impressions").group_by("session_id").agg(impressions=pl.len())
+    impressions = read("impressions").group_by("session_id").agg(impressions=pl.len())
     return (
-        scan(run_dir, "sessions")
+        read("sessions")
         .join(impressions, on="session_id", how="left")
         .join(events, on="session_id", how="left")
         .join(orders, on="session_id", how="left")

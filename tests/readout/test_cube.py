@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
+from polars.testing import assert_frame_equal
 
 from readout import cube
 from readout.tables import scan, session_outcomes
@@ -146,3 +149,131 @@ def test_windows_come_from_the_brief(cube_run):
     after_days = brief.read_case(cube_run)["windows"]["after_days"]
     assert (w.after[1] - w.after[0]).days + 1 == after_days
     assert (w.after[0] - w.before[1]).days == 1 and w.end == w.after[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Built a few days at a time, the cube equals the one computed from whole tables
+# --------------------------------------------------------------------------------------------
+
+
+def whole_table_feed(run: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The feed tables as computed before span-wise reads: every snapshot at once."""
+    feed = scan(run, "feed_snapshots").with_columns(pl.col("category").cast(pl.String)).collect()
+    first = feed.filter(pl.col("snapshot") == feed["snapshot"].min())
+    hists = [cube._feed_hist(feed, cube._feed_edges(first))]
+    same_item = pl.col("item_id") == pl.col("item_id").shift(1)
+    summary = (
+        feed.sort("item_id", "snapshot")
+        .with_columns(moved=same_item & (pl.col("category") != pl.col("category").shift(1)))
+        .group_by(cube.FEED_KEYS)
+        .agg(
+            items=pl.len(),
+            moved_in=pl.col("moved").sum(),
+            in_stock=pl.col("in_stock").mean(),
+            median_price=pl.col("price").median(),
+            seller_rating=pl.col("seller_rating").mean(),
+            image_score=pl.col("image_score").mean(),
+            title_score=pl.col("title_score").mean(),
+        )
+        .sort(cube.FEED_KEYS)
+    )
+    return pl.concat(hists), summary
+
+
+def whole_table_cube(run: Path) -> dict[str, pl.DataFrame]:
+    """Every cube table from whole-table queries (no span): the reference."""
+    facts = cube.session_facts(run).collect().lazy()
+    day, hour = cube.latency_tables(run)
+    frames = pl.collect_all(
+        [cube.sessions_hourly(facts), cube.sessions_daily(facts), cube.items_hourly(run), day, hour]
+    )
+    exp, exp_daily = cube.experiment_tables(run, facts, brief.case_windows(brief.read_case(run)))
+    feed_hist, feed_summary = whole_table_feed(run)
+    names = ("sessions_hourly", "sessions_daily", "items_hourly", "latency_daily")
+    return {
+        **dict(zip(names, frames, strict=False)),
+        "latency_hourly": frames[4],
+        "feed_hist": feed_hist,
+        "feed_summary": feed_summary,
+        "experiments": exp,
+        "experiments_daily": exp_daily,
+    }
+
+
+def test_a_day_at_a_time_equals_whole_tables_exactly(cube_run):
+    spans = cube.session_spans(cube_run, least=1)
+    assert len(spans) > 10  # one span per day: many merges to get wrong
+    reference = whole_table_cube(cube_run)
+    for built in (cube.build_cube(cube_run, span_sessions=1), cube.build_cube(cube_run)):
+        assert set(built) == set(cube.TABLES)
+        for name in cube.TABLES:
+            assert_frame_equal(built[name], reference[name], check_exact=True)
+    assert cube.build_cube(cube_run, span_sessions=1)["experiments"].height > 0
+
+
+def test_the_written_cube_is_the_whole_table_one(cube_run):
+    reference = whole_table_cube(cube_run)
+    for name in cube.TABLES:
+        assert_frame_equal(table(cube_run, name), reference[name], check_exact=True)
+
+
+def test_spans_merge_overlaps_and_small_neighbours():
+    assert cube.merge_spans([(5, 9), (0, 3), (3, 4)]) == [(0, 4), (5, 9)]
+    assert cube.merge_spans([(0, 3), (4, 9), (10, 12)], [2, 2, 2], least=4) == [(0, 9), (10, 12)]
+    assert cube.merge_spans([(0, 3), (2, 9)], [9, 9], least=1) == [(0, 9)]
+    assert cube.merge_spans([]) == []
+
+
+def test_spans_cover_every_session_once(cube_run):
+    sessions = scan(cube_run, "sessions").select("session_id").collect()["session_id"]
+    for least in (1, 10**9):
+        spans = cube.session_spans(cube_run, least)
+        counts = [sessions.is_between(lo, hi).sum() for lo, hi in spans]
+        assert sum(counts) == sessions.len() and all(counts)
+        assert all(a[1] < b[0] for a, b in itertools.pairwise(spans))
+
+
+def test_feed_moves_are_counted_across_row_groups(tmp_path):
+    """Items recategorised, dropped and back, with snapshots in several row groups: each
+    snapshot's `moved_in` compares an item with its previous appearance, wherever it is."""
+    rows = []
+    cats = {0: "a", 1: "a", 2: "b"}
+    for snap in range(6):
+        for item in range(3):
+            if item == 1 and snap in (2, 3):
+                continue  # dropped for two snapshots, back in another row group
+            category = cats[item]
+            if item == 0 and snap >= 2:
+                category = "b"  # moves at snapshot 2, within the second row group
+            if item == 1 and snap >= 4:
+                category = "b"  # back in a new category after its gap
+            if item == 2 and snap == 3:
+                category = None  # an unknown category is not a move, nor is leaving it
+            if item == 2 and snap == 5:
+                category = "c"  # moves within the last row group
+            rows.append((snap, item, category, float(snap + item)))
+    frame = pl.DataFrame(
+        rows, schema=["snapshot", "item_id", "category", "price"], orient="row"
+    ).with_columns(
+        pl.col("snapshot", "item_id").cast(pl.Int32),
+        pl.col("price").cast(pl.Float32),
+        taken_at=pl.from_epoch(pl.col("snapshot").cast(pl.Int64) * 3600, "s"),
+        in_stock=pl.lit(True),
+        seller_rating=pl.lit(4.5, pl.Float32),
+        image_score=pl.col("price") / 10,
+        title_score=pl.lit(0.5, pl.Float32),
+    )
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    path = tables / "feed_snapshots.parquet"
+    table = frame.to_arrow()
+    with pq.ParquetWriter(path, table.schema) as writer:  # two snapshots per row group
+        for first in (0, 2, 4):
+            writer.write_table(frame.filter(pl.col("snapshot") // 2 == first // 2).to_arrow())
+    assert cube.row_group_spans(path, "snapshot") == [(0, 1), (2, 3), (4, 5)]
+    hist, summary = cube.feed_tables(tmp_path)
+    ref_hist, ref_summary = whole_table_feed(tmp_path)
+    assert_frame_equal(hist, ref_hist, check_exact=True)
+    assert_frame_equal(summary, ref_summary, check_exact=True)
+    moved = summary.group_by("snapshot").agg(pl.col("moved_in").sum()).sort("snapshot")
+    assert moved["moved_in"].to_list() == [0, 0, 1, 0, 1, 1]
