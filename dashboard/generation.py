@@ -8,10 +8,15 @@ Jobs run one at a time on one worker thread per server (two at once would halve 
 speed on a small machine and double the memory); the others wait in a queue whose position
 the picker shows. Pages poll the job's counters, never block on it, and a rerun or a page
 switch does not interrupt it.
+
+A retry after a debrief generates a fresh variant of the same case (`fresh_variant`): same
+scenario and size, the next seed after the run's that this person has not attempted, so the
+second attempt measures diagnosis rather than memory of the data.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -19,12 +24,16 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from runfolder.layout import MANIFEST
+from runfolder.layout import MANIFEST, run_name
+
+MAX_SEED = 2**32  # `casesim run --seed` takes 0..2**32-1
+SEED_SEARCH = 256  # seeds tried after the run's before giving up (each a folder lookup)
 
 
 @dataclass
@@ -157,3 +166,82 @@ class Jobs:
                 job = self._current = self._queue.popleft()
             job.started = time.monotonic()  # the clock counts from the start, not the queue
             job.run()
+
+
+JOBS = Jobs()
+
+
+def jobs() -> Jobs:
+    """This server's jobs: one queue for the picker and the retries alike, so the limit of one
+    generation at a time holds for both."""
+    return JOBS
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Another seed of the same case: generated into `target` unless it is there already."""
+
+    scenario_path: Path
+    scenario_id: str
+    size: str
+    seed: int
+    target: Path
+
+
+def _manifest(folder: Path) -> dict | None:
+    try:
+        data = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def fresh_variant(
+    run: Path,
+    data_dir: Path,
+    scenarios: dict[str, Path],
+    attempted: Iterable[tuple[str, str | None, str | None, int | None]],
+    queue: Jobs | None = None,
+) -> Variant | None:
+    """The variant a retry of `run` opens: the same scenario at the same size with the first
+    seed after the run's (run's seed + 1, + 2, ...) that this person has not attempted
+    (`attempted`: their attempts' run folder, scenario id, size and seed). A folder of the
+    data folder that already holds that variant is reused; one that holds something else, a
+    partial one, or one whose generation failed is skipped. Deterministic: the same history
+    gives the same seed. None when the run's scenario is not one of `scenarios` (id -> file:
+    a bundle or a take-home variant cannot be regenerated here)."""
+    manifest = _manifest(run)
+    if manifest is None:
+        return None
+    scenario_id, size = str(manifest.get("scenario", "")), str(manifest.get("size") or "")
+    scenario_path = scenarios.get(scenario_id)
+    if scenario_path is None or not size:
+        return None
+    try:
+        base = int(manifest.get("seed") or 0)
+    except (TypeError, ValueError):
+        base = 0
+    tried_dirs, tried_seeds = set(), set()
+    for run_dir, a_scenario, a_size, a_seed in attempted:
+        tried_dirs.add(str(Path(run_dir).absolute()))
+        if a_scenario == scenario_id and a_size == size and a_seed is not None:
+            tried_seeds.add(int(a_seed))
+    tried_seeds.add(base)
+    for step in range(1, SEED_SEARCH + 1):
+        seed = (base + step) % MAX_SEED
+        target = (data_dir / run_name(scenario_id, size, seed)).absolute()
+        if seed in tried_seeds or str(target) in tried_dirs:
+            continue
+        job = queue.get(target) if queue is not None else None
+        if job is not None and job.done and job.error is not None:
+            continue  # this seed failed to generate: the next one
+        if target.exists() and (job is None or job.done):
+            found = _manifest(target)
+            if found is None or (
+                str(found.get("scenario")) != scenario_id
+                or str(found.get("size")) != size
+                or found.get("seed") != seed
+            ):
+                continue  # not this variant (or unfinished): leave it alone
+        return Variant(scenario_path, scenario_id, size, seed, target)
+    return None

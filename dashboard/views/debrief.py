@@ -8,7 +8,7 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from dashboard import debrief_data, figures, loaders, state, widgets
+from dashboard import debrief_data, figures, loaders, retry, widgets
 from dashboard.pages import view_path
 from grading import hypotheses
 from grading.scoring import MENU_BY_ID, MENU_IDS, UNEXPLAINED, score, true_shares_by_id
@@ -207,7 +207,4 @@ if words:
 
 st.divider()
 download_submission()
-if st.button("Start a new attempt at this case", key="debrief_new", icon=":material/replay:"):
-    state.new_attempt(ctx.run, ctx.cfg)
-    state.go_to("brief")
-    st.rerun()
+retry.offer(ctx)

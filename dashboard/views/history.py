@@ -1,7 +1,11 @@
-"""History: your own attempts and scores over time; the host (with the server's host token)
-sees everyone's. Never shows where the data folder is."""
+"""History: your own attempts, grouped by case, each with its variant (the run folder: the
+case's seed), time taken and score, so attempts on fresh variants of one case compare; the
+host (with the server's host token) sees everyone's. Never shows where the data folder is,
+nor anything of a case's answer key beyond the scores."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import polars as pl
 import streamlit as st
@@ -39,7 +43,7 @@ if not attempts:
     st.stop()
 
 # An attempt that started after an earlier attempt at the same run was submitted (and its
-# key shown) is not a first try. Ids grow with time; timestamps are to the second.
+# key shown) is not a first try on that data. Ids grow with time; timestamps are to the second.
 submissions = [(a.run_dir, a.id, a.submitted_at) for a in attempts if a.submitted_at]
 
 
@@ -47,27 +51,26 @@ def key_seen(a: Attempt) -> bool:
     return any(r == a.run_dir and i < a.id and t <= a.started_at for r, i, t in submissions)
 
 
-rows = []
-for a in attempts:
+def row(a: Attempt) -> dict:
     s = a.score or {}
-    rows.append(
-        {
-            "attempt": a.id,
-            "label": f"#{a.id}",
-            "case": a.scenario_id,
-            "first try": not key_seen(a),
-            "size": a.size,
-            "who": a.user or "",
-            "started": a.started_at.replace("T", " ")[:16],
-            "minutes": a.minutes,
-            "status": "scored" if a.score else ("submitted" if a.submitted else "open"),
-            "case score": s.get("case_score"),
-            "order": s.get("order_score"),
-            "diagnosis": s.get("diag_score"),
-        }
-    )
-table = pl.DataFrame(rows)
-scored = table.filter(pl.col("case score").is_not_null()).sort("attempt")
+    return {
+        "attempt": a.id,
+        "variant": Path(a.run_dir).name,  # the folder's name only, never where it is
+        "seed": a.seed,
+        "size": a.size,
+        "first try": not key_seen(a),
+        "who": a.user or "",
+        "started": a.started_at.replace("T", " ")[:16],
+        "minutes": a.minutes,
+        "status": "scored" if a.score else ("submitted" if a.submitted else "open"),
+        "case score": s.get("case_score"),
+        "order": s.get("order_score"),
+        "diagnosis": s.get("diag_score"),
+    }
+
+
+table = pl.DataFrame([row(a) for a in attempts], infer_schema_length=None)
+scored = table.filter(pl.col("case score").is_not_null())
 first_tries = scored.filter(pl.col("first try"))
 c = st.columns(4)
 c[0].metric("Attempts", f"{table.height}", border=True)
@@ -76,52 +79,83 @@ c[2].metric(
     "Mean case score, first tries",
     "–" if first_tries.is_empty() else f"{first_tries['case score'].mean():.2f}",
     border=True,
-    help="Attempts at a run whose key the user had not seen yet",
+    help="Attempts at data whose key the person had not seen yet (a fresh variant counts)",
 )
 c[3].metric(
     "Best case score",
     "–" if scored.is_empty() else f"{scored['case score'].max():.2f}",
     border=True,
 )
+st.caption(
+    "Case score = 0.7 × order + 0.3 × diagnosis. Submitted attempts are scored when their "
+    "debrief is first opened. A retry after the debrief opens a fresh variant of the case "
+    "(another seed), so attempts on one case compare without measuring memory."
+)
 
-if not scored.is_empty():
-    fig = figures.figure()
-    for name, col, color in (
-        ("case score", "case score", figures.AFTER),
-        ("order", "order", figures.MIX),
-        ("diagnosis", "diagnosis", figures.GOOD),
-    ):
-        fig.add_trace(
-            figures.scatter(
-                x=scored["label"].to_list(),
-                y=scored[col].to_list(),
-                name=name,
-                mode="lines+markers",
-                line={"color": color, "width": 3 if col == "case score" else 1.5},
-                customdata=list(zip(scored["case"], scored["started"], strict=True)),
-                hovertemplate="%{customdata[0]}, %{customdata[1]}: %{y:.2f}",
-            )
+titles = {s["id"]: s["title"] for s in loaders.shipped_scenarios(str(cfg.scenarios_dir))}
+cases: dict[str, list[Attempt]] = {}
+for a in sorted(attempts, key=lambda a: -a.id):  # the case tried last comes first
+    cases.setdefault(a.scenario_id, []).append(a)
+
+
+def score_chart(rows: pl.DataFrame, index: int) -> None:
+    """Case score by attempt, each point labelled with its variant's seed."""
+    done = rows.filter(pl.col("case score").is_not_null())
+    if done.is_empty():
+        st.caption("No scored attempt at this case yet.")
+        return
+    labels = [
+        f"#{i}" + (f" · {w}" if host and w else "")
+        for i, w in zip(done["attempt"], done["who"], strict=True)
+    ]
+    seeds = ["" if s is None else f"s{s}" for s in done["seed"].to_list()]
+    minutes = ["–" if m is None else f"{m:.0f} min" for m in done["minutes"].to_list()]
+    fig = figures.figure(
+        figures.scatter(
+            x=labels,
+            y=done["case score"].to_list(),
+            name="case score",
+            mode="lines+markers+text",
+            text=seeds,
+            textposition="top center",
+            line={"color": figures.AFTER, "width": 2},
+            marker={"size": 9},
+            customdata=list(zip(done["variant"].to_list(), minutes, strict=True)),
+            hovertemplate="%{x} · %{customdata[0]} · %{customdata[1]}: %{y:.2f}<extra></extra>",
         )
+    )
     fig.add_hline(y=0, line={"color": "#ADB5BD", "width": 1})
     fig.update_xaxes(type="category", title="attempt")
-    widgets.chart(figures.styled(fig, 320, title="Scores over time"), key="history_chart")
-    st.caption(
-        "Case score = 0.7 × order + 0.3 × diagnosis. Submitted attempts are scored when "
-        "their debrief is first opened."
-    )
+    fig.update_yaxes(title="case score")
+    widgets.chart(figures.styled(fig, 240, title="Score by attempt"), key=f"history_chart_{index}")
 
-st.dataframe(
-    table.sort("attempt", descending=True).drop("label"),
-    hide_index=True,
-    column_config={
-        "first try": st.column_config.CheckboxColumn(
-            "First try", help="Unticked: started after the key of this run was shown"
-        ),
-        "minutes": st.column_config.NumberColumn("Minutes", format="%.0f"),
-        "case score": st.column_config.ProgressColumn(
-            "Case score", min_value=-0.5, max_value=1, format="%.2f"
-        ),
-        "order": st.column_config.NumberColumn("Order", format="%.2f"),
-        "diagnosis": st.column_config.NumberColumn("Diagnosis", format="%.2f"),
-    },
-)
+
+COLUMNS = {
+    "first try": st.column_config.CheckboxColumn(
+        "First try", help="Unticked: started after the key of this very data was shown"
+    ),
+    "variant": st.column_config.TextColumn("Variant", help="The run folder: case, size, seed"),
+    "minutes": st.column_config.NumberColumn("Minutes", format="%.0f"),
+    "case score": st.column_config.ProgressColumn(
+        "Case score", min_value=-0.5, max_value=1, format="%.2f"
+    ),
+    "order": st.column_config.NumberColumn("Order", format="%.2f"),
+    "diagnosis": st.column_config.NumberColumn("Diagnosis", format="%.2f"),
+}
+for index, (scenario_id, group) in enumerate(cases.items()):
+    title = titles.get(scenario_id)
+    st.subheader(f"{title} ({scenario_id})" if title and title != scenario_id else scenario_id)
+    ids = {a.id for a in group}
+    rows = table.filter(pl.col("attempt").is_in(ids)).sort("attempt")
+    variants = rows["variant"].n_unique()
+    st.caption(
+        f"{rows.height} attempt{'s' if rows.height != 1 else ''} on "
+        f"{variants} variant{'s' if variants != 1 else ''}."
+    )
+    score_chart(rows, index)
+    st.dataframe(
+        rows,
+        hide_index=True,
+        column_config=COLUMNS,
+        key=f"history_table_{index}",
+    )

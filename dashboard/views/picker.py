@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import loaders, state, widgets
-from dashboard.generation import Job, Jobs
+from dashboard.generation import Job, jobs
 from runfolder.layout import run_name
 
 JOB_KEY = "picker_job_target"
@@ -17,11 +17,6 @@ SIZES = {
     "small": "small · 50k users · a few minutes",
     "default": "default · 100k users · the real case",
 }
-
-
-@st.cache_resource
-def jobs() -> Jobs:
-    return Jobs()
 
 
 cfg = state.settings()
