@@ -127,6 +127,76 @@ def create(
     typer.echo(str(out_dir / TOKENS_FILE))
 
 
+@takehome_app.command("grade")
+def grade(
+    folder: Annotated[Path, typer.Argument(help="The take-home folder (`takehome create`)")],
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write the cohort report (one HTML file)")
+    ] = None,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="Write one row per candidate (CSV)")
+    ] = None,
+) -> None:
+    """Score every submission against its own variant's sealed key; report the cohort."""
+    from casesim.cliutil import fail
+    from casesim.takehome_grade import gather_seats
+    from grading.cohort import grade_cohort
+    from grading.report import render_html, to_csv
+    from runfolder.takehome import CohortError, load_cohort
+
+    try:
+        cohort = load_cohort(folder)
+    except CohortError as exc:
+        raise fail(f"casesim takehome grade: {exc}") from None
+    try:
+        seats = gather_seats(cohort)
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
+    grades = grade_cohort(seats)
+    for g in grades:
+        if g.report is None:
+            typer.echo(f"{g.name} ({g.variant}): not graded: {g.problem}", err=True)
+        else:
+            solver = "-" if g.solver_score is None else f"{g.solver_score:.3f}"
+            typer.echo(
+                f"{g.name} ({g.variant}, {g.source}): case {g.report.case_score:.3f} "
+                f"(order {g.report.order_score:.3f}, diagnosis {g.report.diag_score:.3f}); "
+                f"solver {solver}"
+            )
+    done = sum(1 for g in grades if g.report)
+    typer.echo(f"graded {done} of {len(grades)}")
+    scenario = cohort.meta.get("scenario") or {}
+    meta = {
+        "case": scenario.get("id", "?"),
+        "size": cohort.meta.get("size", "?"),
+        "hours": f"{cohort.hours:g}",
+        "candidates": len(grades),
+    }
+    if csv_file is not None:
+        _write_report(csv_file, to_csv(grades))
+    if html is not None:
+        _write_report(html, render_html(grades, "Take-home cohort report", meta))
+
+
+def _write_report(target: Path, text: str) -> None:
+    """Write a report file whole (a temporary sibling, renamed), readable by its owner only
+    (it names each variant's causes), then print its path."""
+    import os
+
+    from casesim.cliutil import fail
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.unlink(missing_ok=True)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+            fh.write(text)
+        tmp.replace(target)
+    except OSError as exc:
+        raise fail(f"{target}: cannot write ({exc.strerror or exc})") from None
+    typer.echo(str(target))
+
+
 @takehome_app.command("serve")
 def serve(
     folder: Annotated[Path, typer.Argument(help="The take-home folder (`takehome create`)")],
