@@ -56,7 +56,7 @@ CONFIG_DEFAULTS = {"ranker.exploration": 0.04, "ranker.temperature": 0.6, **DEFA
 NOISE_SERVICES = (
     "search-api", "cart-service", "user-profile", "ads-bidder", "push-service",
     "coupon-service", "live-room", "item-detail", "feed-api", "review-service",
-    "mobile-app", "item-feed-pipeline", "tracking-sdk", "ranker", "fulfilment-service",
+    "mobile-app", "item-feed-pipeline", "tracking-sdk", "ranker",
 )  # fmt: skip
 NOISE_CONFIGS = (
     ("push-service", "push.daily_cap", "3 -> 4"),

@@ -28,7 +28,7 @@ class SupplyShortage(FaultBase):
         "from the onset; carts and orders fall there while sessions and clicks elsewhere hold."
     )
     changelog_kind: ClassVar[str] = "config"
-    changelog_service: ClassVar[str] = "fulfilment-service"
+    changelog_service: ClassVar[str] = "item-detail"  # stock shows on the item page
     scope_dimensions: ClassVar[frozenset[str]] = frozenset({"category"})
 
     def effects(self, level: float, key: str, view: FaultView) -> Effects:
