@@ -132,7 +132,7 @@ def shares_figure(grades: Sequence[SeatGrade]) -> go.Figure:
         )
     )  # fmt: skip
     fig.update_xaxes(title="true share", tickformat=".0%", range=[-0.05, 1.05])
-    fig.update_yaxes(title="claimed share", tickformat=".0%", range=[-0.05, 1.05])
+    fig.update_yaxes(title="claimed share", tickformat=".0%", range=[-0.05, 1.12])
     return _layout(fig, "Shares claimed against the truth", 460)
 
 
@@ -167,7 +167,7 @@ def first_correct_figure(grades: Sequence[SeatGrade]) -> go.Figure:
         )
     )
     fig.update_xaxes(title="minutes since the first open", rangemode="tozero")
-    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(autorange="reversed", ticksuffix="  ")
     title = "Time to the first correct hypothesis (the top cause put first)"
     return _layout(fig, title, _rows_height(len(grades)))
 
