@@ -369,8 +369,12 @@ def solve(run_dir: Path) -> SolverResult:
             f"add-to-cart per click {funnel['cart_per_click']:+.1%}."
         )
     elif funnel["ctr"] > -0.01 and funnel["cart_per_click"] < -0.04 and remaining < 0:
-        est["RANK"] = 0.0
-        why.append("CTR held while add-to-cart per click fell: the ranking serves clickier items.")
+        priced = ev.price_moved(onset)
+        if priced:  # the same funnel signature, with the prices to show for it
+            why.append("CTR held while add-to-cart per click fell, and prices rose with it.")
+        else:
+            est["RANK"] = 0.0
+            why.append("CTR held while add-to-cart per click fell: the ranker serves clickbait.")
     # 5. feed drift, localised to categories
     drift = ev.feed_drift(onset)
     drifted = drift.filter(pl.col("drift") > 0.1)["category"].to_list()

@@ -16,6 +16,8 @@ FLOORS = {
     "monday_release": 0.35,
     "week_35_review": 0.3,
     "alert_review": 0.6,
+    "mid_september_review": 0.7,  # measured 1.00 (price_change)
+    "mid_october_review": 0.7,  # measured 0.97 (supply_shortage)
 }
 
 
