@@ -57,7 +57,10 @@ def _waiting() -> Job | None:
 
 
 def offer(ctx: Context) -> None:
-    """The retry buttons under the debrief, and the fresh variant's progress once asked for."""
+    """The retry buttons under the debrief, and the fresh variant's progress once asked for.
+    None in a take-home: a seat has one attempt, at its own variant."""
+    if ctx.cfg.takehome is not None:
+        return
     st.subheader("Try this case again")
     variant = next_variant(ctx)
     cols = st.columns([1, 1, 2], vertical_alignment="center")
