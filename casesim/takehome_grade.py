@@ -53,7 +53,13 @@ def _seat(cohort: Cohort, seat: Seat, store: AttemptStore | None) -> SeatInput:
         )
     path = cohort.submission_file(seat.variant)
     if not path.exists():
-        return SeatInput(**base, causes=key["causes"], **timing)
+        problem = None
+        if attempt is not None:
+            late = any(step.kind == "late" for step in steps)
+            problem = f"opened at {attempt.started_at}, never submitted" + (
+                " (a submit was refused by the time box)" if late else ""
+            )
+        return SeatInput(**base, causes=key["causes"], problem=problem, **timing)
     try:
         submission = load_json(path)
     except InputError as exc:

@@ -30,7 +30,8 @@ FIGURE_IDS = ("scores", "orders", "shares", "first-correct", "timeline", "solver
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
     fig.update_layout(
         title=title, height=height, margin={"l": 160, "r": 30, "t": 60, "b": 50},
-        template="plotly_white", legend={"orientation": "h", "y": -0.15},
+        template="plotly_white",
+        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"},
     )  # fmt: skip
     return fig
 
