@@ -44,7 +44,21 @@ def page(name: str, default: bool = False) -> st.Page:
 
 LAST_PAGE_KEY = "casesim_last_page"  # the page last logged as opened in this session
 CHOICES_KEY = "casesim_choices"  # the keyed widgets' values after the previous run
-_UNLOGGED = ("casesim_", "hyp_", "sql_query", "sql_last", "sql_history", "sql_result", "$$")
+# Not choices: this app's own state, typed texts (the hypotheses form is logged as "order",
+# queries as "sql"), and buttons (True for one run only).
+_UNLOGGED = (
+    "casesim_",
+    "hyp_",
+    "sql_query",
+    "sql_last",
+    "sql_history",
+    "sql_result",
+    "sql_run",
+    "sql_example_",
+    "history_",
+    "picker_",
+    "$$",
+)
 _SIMPLE = (str, int, float, bool)
 
 

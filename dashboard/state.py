@@ -219,8 +219,12 @@ def new_attempt(run: Path, cfg: Settings) -> Attempt:
 
 
 def set_name(cfg: Settings) -> None:
-    """Store the name typed into the name field on this session's open attempt."""
+    """Store the name typed into the name field on this session's open attempt. An emptied
+    field keeps the stored name (Streamlit empties a keyed field that moves from one page to
+    another); in take-home mode the name is the seat's, set by the hiring team."""
     attempt_id, token = st.session_state.get(ATTEMPT_KEY), st.session_state.get(TOKEN_KEY)
+    if cfg.takehome is not None or not str(st.session_state.get(HYPOTHESES_NAME_KEY) or ""):
+        return
     if attempt_id is not None:
         loaders.store(str(cfg.data_dir)).set_user(
             int(attempt_id), token, st.session_state.get(HYPOTHESES_NAME_KEY)

@@ -126,6 +126,8 @@ def submit(attempt_id: int) -> None:
     refuses an attempt that is not the session's, and a second submission."""
     submission, problems = draft()
     name = str(st.session_state.get(state.HYPOTHESES_NAME_KEY) or "").strip()
+    if ctx.cfg.takehome is not None:
+        name = attempt.user or "candidate"  # the seat's name, as the hiring team gave it
     if submission is None or not name or not st.session_state.get(CONFIRM_KEY):
         reason = problems[0] if problems else "give your name and confirm first."
         st.session_state[SUBMIT_ERROR_KEY] = f"Not submitted: {reason}"
@@ -242,16 +244,20 @@ with list_col:
         st.warning(p, icon=":material/warning:")
 
     st.divider()
-    if state.HYPOTHESES_NAME_KEY not in st.session_state and attempt.user:
-        st.session_state[state.HYPOTHESES_NAME_KEY] = attempt.user
-    name = st.text_input(
-        "Your name (it goes with your submission)",
-        key=state.HYPOTHESES_NAME_KEY,
-        max_chars=80,
-        on_change=state.set_name,
-        args=(ctx.cfg,),
-        persist_state="session",
-    )
+    if ctx.cfg.takehome is not None:
+        name = attempt.user or "candidate"
+        st.caption(f"Submitting as **{name}**.")
+    else:
+        if not st.session_state.get(state.HYPOTHESES_NAME_KEY) and attempt.user:
+            st.session_state[state.HYPOTHESES_NAME_KEY] = attempt.user
+        name = st.text_input(
+            "Your name (it goes with your submission)",
+            key=state.HYPOTHESES_NAME_KEY,
+            max_chars=80,
+            on_change=state.set_name,
+            args=(ctx.cfg,),
+            persist_state="session",
+        )
     if not (name or "").strip():
         st.caption("Give your name to submit.")
     confirm = st.checkbox(

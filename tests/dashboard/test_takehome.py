@@ -20,15 +20,7 @@ from dashboard.sqlresult import QueryFailed, QueryRefused
 from dashboard.sqlworker import QueryWorker
 from dashboard.store import AttemptStore, TooLate
 from runfolder.takehome import load_cohort, token_hash
-from tests.dashboard.support import (
-    APP,
-    SECRETS,
-    fill_and_submit,
-    go,
-    ok,
-    page_text,
-    pages_of,
-)
+from tests.dashboard.support import APP, SECRETS, go, ok, page_text, pages_of
 
 TRUTH = ("answer_key.json", "scenario.yaml")
 
@@ -101,6 +93,21 @@ def candidate(
         return at
 
     return open_session
+
+
+def fill_and_submit(at: AppTest, **_: str) -> AppTest:
+    """The hypotheses form as a candidate fills it (no name field: the seat's name is used)."""
+    at = go(at, "hypotheses")
+    assert not [t for t in at.text_input if t.key == state.HYPOTHESES_NAME_KEY]
+    at.multiselect(key="hyp_order").set_value(["FEED", "RANK", "DEPLOY"]).run()
+    at.number_input(key="hyp_share_FEED").set_value(60.0).run()
+    at.button(key="hyp_down_FEED").click().run()  # FEED below RANK ...
+    at.button(key="hyp_up_FEED").click().run()  # ... and back on top
+    at.checkbox(key="hyp_confirm").check().run()
+    ok(at)
+    at.button(key="hyp_submit").click().run()
+    ok(at)
+    return at
 
 
 def store_of(root: Path) -> AttemptStore:
@@ -176,7 +183,7 @@ def test_events_are_logged_for_pages_choices_sql_order_and_submit(candidate, coh
     at.text_area(key="sql_query").input("SELECT nope FROM nowhere").run()
     at.button(key="sql_run").click().run()
     ok(at)
-    at = fill_and_submit(at, name="Ada")
+    at = fill_and_submit(at)
     events = store_of(root).events(attempt_id)
     by_kind: dict[str, list[dict]] = {}
     for e in events:
@@ -192,7 +199,9 @@ def test_events_are_logged_for_pages_choices_sql_order_and_submit(candidate, coh
     assert orders[0] == ["FEED", "RANK", "DEPLOY"]
     assert ["RANK", "FEED", "DEPLOY"] in orders and orders[-1] == ["FEED", "RANK", "DEPLOY"]
     assert by_kind["submit"] == [{"ids": ["FEED", "RANK", "DEPLOY"]}]
-    assert store_of(root).get(attempt_id).submitted
+    assert not any(d["widget"] == "sql_run" for d in by_kind["choice"])  # a button
+    done = store_of(root).get(attempt_id)
+    assert done.submitted and done.user == "Candidate v1"  # the seat's name
 
 
 def test_debrief_hidden_unless_allowed(candidate, cohort_dir):
