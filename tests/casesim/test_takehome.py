@@ -193,6 +193,10 @@ def test_grade_scores_store_and_file_submissions_and_reports_the_missing_and_mal
     store.log(attempt.id, attempt.token, "order", {"ids": ["FEED", "NOISE"]})
     good = {"order": ["FEED", "NOISE", "DATA"], "shares": {"FEED": 0.9, "unexplained": 0.1}}
     store.submit(attempt.id, good, token=attempt.token)
+    store.seat_attempt(  # opened, never submitted: missing too
+        missing.variant, cohort.variant_dir(missing.variant).resolve(), missing.variant,
+        missing.name, cohort.hours,
+    )  # fmt: skip
     other = {"order": ["NOISE", "FEED"], "shares": {"FEED": 0.5, "unexplained": 0.5}}
     (folder / "submissions").mkdir()
     cohort.submission_file(by_file.variant).write_text(json.dumps(other))
@@ -202,7 +206,7 @@ def test_grade_scores_store_and_file_submissions_and_reports_the_missing_and_mal
     result = invoke(["takehome", "grade", folder, "--html", report, "--csv", table])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert any(missing.name in ln and "no submission" in ln for ln in lines), result.output
+    assert any(missing.name in ln and "never submitted" in ln for ln in lines), result.output
     assert any(malformed.name in ln and "malformed" in ln for ln in lines), result.output
     assert "graded 2 of 4" in result.output
 
