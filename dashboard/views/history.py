@@ -42,13 +42,18 @@ elif cfg.host_token:
 if not attempts:
     st.stop()
 
-# An attempt that started after an earlier attempt at the same run was submitted (and its
-# key shown) is not a first try on that data. Ids grow with time; timestamps are to the second.
-submissions = [(a.run_dir, a.id, a.submitted_at) for a in attempts if a.submitted_at]
+# An attempt that started after the same person's earlier attempt at the same run was
+# submitted (and its key shown) is not a first try on that data. Ids grow with time;
+# timestamps are to the second. Owner tokens group a person's attempts; never shown.
+submissions = [(a.owner, a.run_dir, a.id, a.submitted_at) for a in attempts if a.submitted_at]
+owner_of = {a.id: a.owner for a in attempts}
 
 
 def key_seen(a: Attempt) -> bool:
-    return any(r == a.run_dir and i < a.id and t <= a.started_at for r, i, t in submissions)
+    return any(
+        o == a.owner and r == a.run_dir and i < a.id and t <= a.started_at
+        for o, r, i, t in submissions
+    )
 
 
 def row(a: Attempt) -> dict:
@@ -104,28 +109,36 @@ def score_chart(rows: pl.DataFrame, index: int) -> None:
     if done.is_empty():
         st.caption("No scored attempt at this case yet.")
         return
-    labels = [
-        f"#{i}" + (f" · {w}" if host and w else "")
-        for i, w in zip(done["attempt"], done["who"], strict=True)
-    ]
-    seeds = ["" if s is None else f"s{s}" for s in done["seed"].to_list()]
-    minutes = ["–" if m is None else f"{m:.0f} min" for m in done["minutes"].to_list()]
-    fig = figures.figure(
-        figures.scatter(
-            x=labels,
-            y=done["case score"].to_list(),
-            name="case score",
-            mode="lines+markers+text",
-            text=seeds,
-            textposition="top center",
-            line={"color": figures.AFTER, "width": 2},
-            marker={"size": 9},
-            customdata=list(zip(done["variant"].to_list(), minutes, strict=True)),
-            hovertemplate="%{x} · %{customdata[0]} · %{customdata[1]}: %{y:.2f}<extra></extra>",
+    people: dict[str | None, list[int]] = {}  # one line per person (one in a person's view)
+    for n, i in enumerate(done["attempt"].to_list()):
+        people.setdefault(owner_of.get(i) if host else None, []).append(n)
+    colors = (figures.AFTER, figures.BEFORE, figures.GOOD, figures.MIX)
+    fig = figures.figure()
+    for k, picked in enumerate(people.values()):
+        part = done[picked]
+        who = next((w for w in part["who"].to_list() if w), f"person {k + 1}")
+        minutes = ["–" if m is None else f"{m:.0f} min" for m in part["minutes"].to_list()]
+        fig.add_trace(
+            figures.scatter(
+                x=[f"#{i}" for i in part["attempt"].to_list()],
+                y=part["case score"].to_list(),
+                name=who if host else "case score",
+                mode="lines+markers+text",
+                text=["" if s is None else f"s{s}" for s in part["seed"].to_list()],
+                textposition="top center",
+                line={"color": colors[k % len(colors)], "width": 2},
+                marker={"size": 9},
+                customdata=list(zip(part["variant"].to_list(), minutes, strict=True)),
+                hovertemplate="%{x} · %{customdata[0]} · %{customdata[1]}: %{y:.2f}<extra></extra>",
+            )
         )
-    )
     fig.add_hline(y=0, line={"color": "#ADB5BD", "width": 1})
-    fig.update_xaxes(type="category", title="attempt")
+    fig.update_xaxes(
+        type="category",
+        title="attempt",
+        categoryorder="array",
+        categoryarray=[f"#{i}" for i in done["attempt"].to_list()],  # in time, across people
+    )
     fig.update_yaxes(title="case score")
     widgets.chart(figures.styled(fig, 240, title="Score by attempt"), key=f"history_chart_{index}")
 
