@@ -23,6 +23,7 @@ from grading.scoring import score
 from runfolder.layout import ANSWER_KEY, CASE_FILE, MANIFEST, SCENARIO_FILE, TRUTH_FILES
 from runfolder.takehome import load_cohort
 
+pytestmark = pytest.mark.xdist_group("takehome")  # one worker builds the cohort, once
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["Ada Lovelace", "Barbara Liskov", "Claude Shannon", "Donald Knuth"]
 SCENARIO_ID = "late_august_dip"
