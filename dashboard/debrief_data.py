@@ -19,6 +19,7 @@ import streamlit as st
 from dashboard.store import Attempt, AttemptStore
 from grading.scoring import SUBMISSION_ABOUT, score
 from runfolder.layout import ANSWER_KEY, MANIFEST
+from runfolder.takehome import COHORT_FILE, SEALED_DIR, VARIANTS_DIR
 
 
 class NotSubmitted(PermissionError):
@@ -29,9 +30,18 @@ class KeyUnavailable(RuntimeError):
     """The run has no answer key (a hiring bundle, or a run made with --no-key)."""
 
 
+def _key_path(run: Path) -> Path:
+    """The run's key; a take-home variant's is sealed away: DIR/sealed/<variant>/."""
+    path = run / ANSWER_KEY
+    home = run.parent.parent
+    if not path.is_file() and run.parent.name == VARIANTS_DIR and (home / COHORT_FILE).is_file():
+        return home / SEALED_DIR / run.name / ANSWER_KEY
+    return path
+
+
 @st.cache_data(show_spinner="Reading the answer key…")
 def _key(run: str) -> dict[str, Any]:
-    path = Path(run) / ANSWER_KEY
+    path = _key_path(Path(run))
     if not path.is_file():
         raise KeyUnavailable(
             f"no key: {Path(run).name} has no {ANSWER_KEY} (`casesim key {run}` computes it)"

@@ -13,7 +13,7 @@ ctx = widgets.context()
 case = ctx.case
 widgets.header(case.title, "Case brief", ctx)
 
-if not ctx.attempt.submitted:
+if not ctx.attempt.submitted and ctx.cfg.takehome is None:  # a take-home seat is named
     if state.HYPOTHESES_NAME_KEY not in st.session_state and ctx.attempt.user:
         st.session_state[state.HYPOTHESES_NAME_KEY] = ctx.attempt.user
     who, note = st.columns([2, 3], vertical_alignment="bottom")
@@ -72,7 +72,9 @@ steps[3].markdown("**4 · Submit**  \nSubmitting is final; the debrief then show
 st.page_link("views/overview.py", label="Start with the overview", icon=":material/arrow_forward:")
 
 st.divider()
-timer_on = st.toggle("Time-box this attempt", key="brief_timer", persist_state="session")
+timer_on = ctx.cfg.takehome is None and st.toggle(  # a take-home's box is the server's
+    "Time-box this attempt", key="brief_timer", persist_state="session"
+)
 if timer_on:
     box = st.number_input(
         "Time box (minutes)",

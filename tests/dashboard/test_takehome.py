@@ -216,6 +216,8 @@ def test_debrief_hidden_unless_allowed(candidate, cohort_dir):
     at.run()
     ok(at)
     assert "debrief" in pages_of(at)
+    at = go(at, "debrief")  # the key comes from sealed/<variant>/, after the submit only
+    assert "no key" not in page_text(at) and "secret_feed_remap" in page_text(at)
 
 
 def test_a_late_submit_is_refused_and_logged(candidate, cohort_dir):

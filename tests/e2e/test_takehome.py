@@ -107,10 +107,10 @@ async def open_seat(page: Page, url: str) -> None:
     await settle(page)
 
 
-async def submit(page: Page, order: list[str], outcome: str) -> None:
+async def submit(page: Page, order: list[str], outcome: str, shot: Path | None = None) -> None:
     """Fill the hypotheses form with `order` and submit; wait for the text `outcome`."""
     try:
-        await _submit(page, order)
+        await _submit(page, order, shot)
         await page.get_by_text(outcome).wait_for(timeout=TIMEOUT)
         await settle(page)
     except Exception:
@@ -118,7 +118,7 @@ async def submit(page: Page, order: list[str], outcome: str) -> None:
         raise
 
 
-async def _submit(page: Page, order: list[str]) -> None:
+async def _submit(page: Page, order: list[str], shot: Path | None) -> None:
     await visit(page, "Hypotheses")
     shares = page.get_by_label("Share of the change (%)")
     for n, hid in enumerate(order, start=1):
@@ -135,6 +135,8 @@ async def _submit(page: Page, order: list[str]) -> None:
     await settle(page)
     await page.get_by_text("I understand that submitting is final").click()
     await settle(page)
+    if shot is not None:
+        await page.screenshot(path=str(shot), full_page=True)
     await page.get_by_role("button", name="Submit diagnosis").click()
     await settle(page)
 
@@ -153,14 +155,16 @@ async def sql(page: Page, query: str, marker: str) -> str:
     return await alert.inner_text()
 
 
-async def candidate(browser: Browser, url: str, variant: str, token: str) -> dict:
+async def candidate(
+    browser: Browser, url: str, variant: str, token: str, shot: Path | None = None
+) -> dict:
     context = await browser.new_context(viewport={"width": 1440, "height": 1800})
     page = await context.new_page()
     page.set_default_timeout(TIMEOUT)
     try:
         await open_seat(page, f"{url}/?token={token}")
         sidebar = await page.locator('[data-testid="stSidebar"]').inner_text()
-        await submit(page, ORDERS[variant], "hiring team has your submission")
+        await submit(page, ORDERS[variant], "hiring team has your submission", shot)
         text = await page.locator('[data-testid="stMain"]').inner_text()
         return {"sidebar": sidebar, "after_submit": text}
     finally:
@@ -223,7 +227,11 @@ async def cohort_run(urls: dict[str, str], root: Path, tokens: dict, late_token:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            jobs = [candidate(browser, urls["main"], v, t) for v, t in tokens.items()]
+            shot = shots / "takehome-form.png"
+            jobs = [
+                candidate(browser, urls["main"], v, t, shot if v == "v3" else None)
+                for v, t in tokens.items()
+            ]
             results = await asyncio.gather(
                 *jobs,
                 intruder(browser, urls["main"], root, tokens, shots),
@@ -281,4 +289,5 @@ def test_five_candidates_hosted(tiny_run, tmp_path, shots):
     (late_attempt,) = AttemptStore(late_root).history()
     assert not late_attempt.submitted
     assert [e.kind for e in AttemptStore(late_root).events(late_attempt.id)][-1] == "late"
-    assert (shots / "takehome-candidate.png").stat().st_size > 10_000
+    for name in ("takehome-candidate.png", "takehome-form.png"):
+        assert (shots / name).stat().st_size > 10_000
