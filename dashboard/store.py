@@ -280,6 +280,9 @@ class AttemptStore:
         """The one attempt of a take-home seat: the existing one, or a new one whose clock
         starts now (logged as "open"). Returns (attempt, created). Two browsers with the same
         seat token race here; the write transaction and the unique `seat` index make one."""
+        existing = self.by_seat(seat)  # every page run asks: a read, no write lock
+        if existing is not None:
+            return existing, False
         with self._write() as db:
             row = db.execute("SELECT id FROM attempts WHERE seat = ?", (seat,)).fetchone()
             if row is not None:

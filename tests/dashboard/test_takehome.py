@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -250,6 +251,24 @@ def test_the_store_keeps_one_attempt_per_seat(tmp_path):
     with pytest.raises(Exception, match="unknown event kind"):
         store.log(a.id, a.token, "debug", {})
     assert [e.kind for e in store.events(a.id)] == ["open"]
+
+
+def test_browsers_racing_on_one_seat_share_one_attempt(tmp_path):
+    AttemptStore(tmp_path)
+    got: list[int] = []
+
+    def open_seat() -> None:
+        attempt, _ = AttemptStore(tmp_path).seat_attempt("v1", "/t/variants/v1", "v1", "A", 1.0)
+        got.append(attempt.id)
+
+    threads = [threading.Thread(target=open_seat) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 8 and len(set(got)) == 1
+    assert len(AttemptStore(tmp_path).history()) == 1
+    assert [e.kind for e in AttemptStore(tmp_path).events(got[0])] == ["open"]
 
 
 def test_sql_cannot_read_the_team_files(cohort_dir, tmp_path):
