@@ -306,3 +306,20 @@ def test_sql_cannot_read_the_team_files(cohort_dir, tmp_path):
                 assert got.frame.height == 0, (sql, text[:200])
     finally:
         worker.close()
+
+
+def test_serve_refuses_a_bad_folder(cohort_dir, tmp_path):
+    """`casesim takehome serve` checks the folder before serving: exit 2, one line a problem."""
+    from typer.testing import CliRunner
+
+    from casesim.cli import app as cli
+
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["takehome", "serve", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "cohort.json: cannot read" in missing.output
+    root, _ = cohort_dir
+    shutil.copy(root / "sealed" / "v2" / "answer_key.json", root / "variants" / "v2")
+    shutil.rmtree(root / "variants" / "v3")
+    bad = runner.invoke(cli, ["takehome", "serve", str(root)])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert "v2: holds truth files" in bad.output and "v3: not a finished run" in bad.output
