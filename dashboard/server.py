@@ -39,8 +39,9 @@ def stop_children() -> None:
 def main(argv: list[str]) -> None:
     """Run the Streamlit CLI with `argv` (e.g. ["run", "app.py", "--server.port=8501"])."""
     atexit.register(stop_children)
-    preload.start()
     from streamlit.web.cli import main as streamlit_main
+
+    preload.start()  # after Streamlit's import: two threads importing it at once can fail
 
     sys.argv = ["streamlit", *argv]
     try:
