@@ -68,7 +68,10 @@ steps[0].markdown(
 )
 steps[1].markdown("**2 · Rank**  \nOrder hypotheses from the menu: each costs time to check.")
 steps[2].markdown("**3 · Attribute**  \nClaim how much of the change each one explains.")
-steps[3].markdown("**4 · Submit**  \nSubmitting is final; the debrief then shows the truth.")
+steps[3].markdown(
+    "**4 · Submit**  \nSubmitting is final"
+    + ("." if ctx.cfg.takehome else "; the debrief then shows the truth.")  # the team's call
+)
 st.page_link("views/overview.py", label="Start with the overview", icon=":material/arrow_forward:")
 
 st.divider()
