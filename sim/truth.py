@@ -588,7 +588,7 @@ def answer_key(
         "after": {"observed": full.after_observed, "business": full.after_business},
         "control": control,
         "target": target.model_dump() if target else None,
-        "within_target": (abs(full.observed - target.change) <= target.tolerance)
+        "within_target": bool(abs(full.observed - target.change) <= target.tolerance)
         if target
         else None,
         "causes": causes,

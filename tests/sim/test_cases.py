@@ -16,7 +16,7 @@ def test_lands_in_its_band(case):
         assert key["control"] is True
         assert abs(key["observed_change"]) < 0.03
     else:
-        assert key["within_target"], key["observed_change"]
+        assert key["within_target"] is True, key["observed_change"]
 
 
 def test_shares_add_up_to_the_measured_change(case):
