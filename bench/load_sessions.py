@@ -178,7 +178,7 @@ async def one_attempt(page: Page, person: Person, round_: int) -> None:
     caption = await page.get_by_text(re.compile(r"^Attempt #\d+, submitted")).inner_text()
     if ATTEMPT.search(caption) and int(ATTEMPT.search(caption).group(1)) != shown:
         person.foreign.append(f"{person.name}: the debrief of another attempt ({caption})")
-    await page.get_by_role("button", name="Start a new attempt at this case").click()
+    await page.get_by_role("button", name="Retry on the same data").click()
     await page.get_by_text("Case brief").wait_for(timeout=TIMEOUT)
     await settle(page)
 
