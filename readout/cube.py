@@ -243,6 +243,7 @@ def session_facts(run_dir: Path | str, span: Span | None = None) -> pl.LazyFrame
             sessions=pl.lit(1, pl.Int64),
         )
         .select("session_id", "user_id", "period", "date", "hour", *SESSION_DIMS, *SESSION_MEASURES)
+        .sort("session_id")  # float sums (GMV, latency) in one order, whatever the join's
     )
 
 
@@ -318,8 +319,8 @@ def items_hourly(
         return (
             _scan(run_dir, table, span)
             .select("session_id", "item_id", *cols)
-            .join(items, on="item_id")
-            .join(when, on="session_id")
+            .join(items, on="item_id", maintain_order="left")  # the GMV summed in file order
+            .join(when, on="session_id", maintain_order="left")
         )
 
     shown = located("impressions", []).group_by(keys).agg(impressions=pl.len())
