@@ -277,3 +277,18 @@ def test_feed_moves_are_counted_across_row_groups(tmp_path):
     assert_frame_equal(summary, ref_summary, check_exact=True)
     moved = summary.group_by("snapshot").agg(pl.col("moved_in").sum()).sort("snapshot")
     assert moved["moved_in"].to_list() == [0, 0, 1, 0, 1, 1]
+
+
+def test_a_run_without_sessions_has_an_empty_cube_of_the_same_schema(cube_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(cube_run, run, ignore=shutil.ignore_patterns("cube"))
+    for name in ("sessions", "requests", "impressions", "events", "orders"):
+        path = run / "tables" / f"{name}.parquet"
+        empty = pq.read_table(path).schema.empty_table()
+        pq.write_table(empty, path)
+    built = cube.build_cube(run)
+    for name in cube.SPAN_TABLES:
+        assert built[name].is_empty()
+        assert built[name].schema == table(cube_run, name).schema
+    assert built["experiments"].is_empty()
+    assert built["feed_summary"].height == table(cube_run, "feed_summary").height
