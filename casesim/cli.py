@@ -29,6 +29,7 @@ from casesim.cliutil import (
     Workers,
     err,
     fail,
+    making_cases,
     out,
 )
 from casesim.cliutil import check_out as _check_out
@@ -121,35 +122,27 @@ def run(
     _check_out(target, force)
 
     from casesim.compose import make_case
-    from sim.intent import IntentError
-    from sim.output import OutputTargetError, RunFolderExists
-    from sim.truth import CalibrationError
 
     _terminate_as_interrupt()
     started = time.perf_counter()
-    try:
-        with _tasks(workers, ray) as tasks, _progress(quiet, f"simulating {spec.id}") as tick:
-            manifest, report = make_case(
-                spec,
-                chosen,
-                target,
-                seed=seed,
-                force=force,
-                with_key=key,
-                progress=tick,
-                luck_tries=luck_tries,
-                replicates=replicates,
-                log=None if quiet else err.print,
-                tasks=tasks,
-            )
-    except (RunFolderExists, OutputTargetError) as exc:
-        raise fail(str(exc)) from None
-    except IntentError as exc:
-        raise fail(f"{scenario}: {exc}") from None
-    except CalibrationError as exc:
-        raise fail(f"{scenario}: calibration failed: {exc}") from None
-    except KeyboardInterrupt:
-        raise fail("interrupted: nothing was written", 130) from None
+    with (
+        making_cases(scenario),
+        _tasks(workers, ray) as tasks,
+        _progress(quiet, f"simulating {spec.id}") as tick,
+    ):
+        manifest, report = make_case(
+            spec,
+            chosen,
+            target,
+            seed=seed,
+            force=force,
+            with_key=key,
+            progress=tick,
+            luck_tries=luck_tries,
+            replicates=replicates,
+            log=None if quiet else err.print,
+            tasks=tasks,
+        )
     if not quiet:
         imps = manifest["tables"]["impressions"]["rows"]
         err.print(f"{imps:,} impressions; {time.perf_counter() - started:.1f} s in all")

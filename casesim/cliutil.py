@@ -94,6 +94,26 @@ def terminate_as_interrupt() -> None:
 
 
 @contextlib.contextmanager
+def making_cases(scenario: Path) -> Iterator[None]:
+    """Making cases from `scenario`: each way it can be refused as one line (exit 2), an
+    interrupt as 130; in every case the target was written atomically, so nothing was."""
+    from sim.intent import IntentError
+    from sim.output import OutputTargetError, RunFolderExists
+    from sim.truth import CalibrationError
+
+    try:
+        yield
+    except (RunFolderExists, OutputTargetError) as exc:
+        raise fail(str(exc)) from None
+    except IntentError as exc:
+        raise fail(f"{scenario}: refused, nothing was written: {exc}") from None
+    except CalibrationError as exc:
+        raise fail(f"{scenario}: calibration failed, nothing was written: {exc}") from None
+    except KeyboardInterrupt:
+        raise fail("interrupted: nothing was written", 130) from None
+
+
+@contextlib.contextmanager
 def progress(quiet: bool, label: str) -> Iterator[Callable[[int], None] | None]:
     """A progress bar over simulated hours (they are counted, not known in advance)."""
     if quiet:

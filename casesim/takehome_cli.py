@@ -55,15 +55,13 @@ def create(
         err,
         fail,
         load_scenario_or_fail,
+        making_cases,
         size_for,
         tasks_for,
         terminate_as_interrupt,
     )
     from casesim.takehome_create import CandidatesError, create_cohort, read_candidates
     from runfolder.takehome import COHORT_FILE, TOKENS_FILE
-    from sim.intent import IntentError
-    from sim.output import OutputTargetError, RunFolderExists
-    from sim.truth import CalibrationError
 
     spec = load_scenario_or_fail(scenario)
     chosen = size_for(size)
@@ -92,31 +90,22 @@ def create(
     terminate_as_interrupt()
     started = time.perf_counter()
     say(f"{len(names)} variants of {scenario} at size {chosen.name}")
-    try:
-        with tasks_for(workers, ray) as tasks:
-            made = create_cohort(
-                spec,
-                scenario,
-                chosen,
-                names,
-                out_dir,
-                hours,
-                allow_debrief=allow_debrief,
-                force=force,
-                luck_tries=luck_tries,
-                replicates=replicates,
-                tasks=tasks,
-                log=say,
-                on_variant=report,
-            )
-    except (RunFolderExists, OutputTargetError) as exc:
-        raise fail(str(exc)) from None
-    except IntentError as exc:
-        raise fail(f"{scenario}: refused, nothing was written: {exc}") from None
-    except CalibrationError as exc:
-        raise fail(f"{scenario}: calibration failed, nothing was written: {exc}") from None
-    except KeyboardInterrupt:
-        raise fail("interrupted: nothing was written", 130) from None
+    with making_cases(scenario), tasks_for(workers, ray) as tasks:
+        made = create_cohort(
+            spec,
+            scenario,
+            chosen,
+            names,
+            out_dir,
+            hours,
+            allow_debrief=allow_debrief,
+            force=force,
+            luck_tries=luck_tries,
+            replicates=replicates,
+            tasks=tasks,
+            log=say,
+            on_variant=report,
+        )
     bad = [m.variant for m in made if not (m.audit.in_band and m.audit.noise_ok)]
     say(
         f"{len(made)} variants in {time.perf_counter() - started:.0f} s; seeds distinct: "
