@@ -161,6 +161,9 @@ def test_a_failed_variant_shows_no_cause_and_the_next_retry_takes_the_next_seed(
     assert not any(s in t for s in SECRETS for t in shown)  # the child's message is logged only
     ada.button(key="debrief_variant").click().run()
     ok(ada)
+    end = time.monotonic() + 60  # the generation thread starts the child when it gets to it
+    while len(calls) < 2 and time.monotonic() < end:
+        time.sleep(0.1)
     assert [c[3] for c in calls] == ["8", "9"]
 
 
