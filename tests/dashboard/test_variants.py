@@ -106,10 +106,10 @@ def test_retry_opens_a_fresh_variant_and_history_compares_them(
 
     ada.button(key="debrief_variant").click().run()
     ok(ada)
-    assert calls == [["baseline.yaml", "tiny", "baseline-tiny-s8", "8"]]  # the next seed
     ada = rerun_until(
         ada, lambda at: any("24 simulated hours" in p.proto.text for p in at.get("progress"))
     )
+    assert calls == [["baseline.yaml", "tiny", "baseline-tiny-s8", "8"]]  # the next seed
     (box,) = statuses(ada)
     assert "baseline-tiny-s8" in box.label and box.state == "running"
     assert ada.session_state[state.ATTEMPT_KEY] == first.id  # not opened before it is ready
