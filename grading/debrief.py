@@ -53,6 +53,8 @@ def debrief_text(sub: Submission, report: ScoreReport, key: dict[str, Any]) -> s
             lines.append(
                 f"  - {cause['id']} ({cause['type']}): effect {cause['effect']:+.2%}{hint}"
             )
+    if key.get("teaching"):
+        lines += ["", "What a strong candidate checks first:", *_indented(key["teaching"])]
     best = _covering_prefix(
         report.best_order, [c["hit_set"] for c in key["causes"] if c["share"] > 0]
     )
@@ -65,6 +67,10 @@ def debrief_text(sub: Submission, report: ScoreReport, key: dict[str, Any]) -> s
         + ".",
     ]
     return "\n".join(lines)
+
+
+def _indented(text: str) -> list[str]:
+    return ["  " + line for line in text.strip().splitlines()]
 
 
 def _expected(cause: dict[str, Any]) -> str:

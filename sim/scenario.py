@@ -79,6 +79,14 @@ class Scenario(BaseModel):
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=60)
     title: str = Field(min_length=1, max_length=120)
     brief: str = Field(default="", max_length=4000)
+    teaching: str = Field(
+        default="",
+        max_length=2000,
+        description=(
+            "For the debrief, shown only after a submission: what a strong candidate checks "
+            "first, and why. Never in the candidate's brief."
+        ),
+    )
     start: date = Field(description="First day of the period under study.")
     days: int = Field(default=28, ge=15, le=120)
     reference_days: int = Field(

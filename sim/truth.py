@@ -597,4 +597,5 @@ def answer_key(
             "changes, with common random numbers"
         ),
         "counterfactual_cost": round(cf.cost_ratio, 2),
+        "teaching": scenario.teaching,
     }

@@ -150,6 +150,10 @@ for c in causes:
                     view_path(where.page), label=where.page_label, icon=":material/arrow_forward:"
                 )
 
+if key.get("teaching"):
+    st.subheader("What a strong candidate checks first")
+    st.markdown(key["teaching"])
+
 st.subheader("Orders, side by side")
 hits = {h for c in causes if c["share"] > 0 for h in c["hit_set"]}
 orders = {
