@@ -39,6 +39,7 @@ from casesim.cliutil import progress as _progress
 from casesim.cliutil import size_for as _size
 from casesim.cliutil import tasks_for as _tasks
 from casesim.cliutil import terminate_as_interrupt as _terminate_as_interrupt
+from casesim.coach_cli import register as register_coach_commands
 from casesim.takehome_cli import takehome_app
 from runfolder.layout import ANSWER_KEY, run_name
 from sim.inputs import InputError, load_json
@@ -567,6 +568,7 @@ def _fmt(col: str, value: object) -> str:
 
 
 app.add_typer(takehome_app, name="takehome")
+register_coach_commands(app)  # new, preview, reference (casesim/coach_cli.py)
 
 if __name__ == "__main__":
     app()
