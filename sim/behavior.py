@@ -144,7 +144,7 @@ def simulate_sessions(
     u_cat = streams.uniform("feed.slot", slot_ctr)
     slots = users.category_slots
     cat = slots[imp_user, (u_cat * slots.shape[1]).astype(np.int64)].astype(np.int64)
-    item = pools.sample(cat, streams.uniform_rows("feed.item", slot_ctr, pools.depth))
+    item = pools.sample_keyed(cat, streams, "feed.item", slot_ctr)
     # --- click: position bias x appeal x affinity (clickbait titles attract clicks) ---
     item_logit = (items.appeal + 0.9 * items.clickbait + cond.click_offset).astype(np.float32)
     click_logit = item_logit[item] + users.affinity_logit[imp_user, items.category[item]]

@@ -19,6 +19,7 @@ import numpy as np
 
 from sim.feed import Snapshot
 from sim.logit import Logit, fit_logistic
+from sim.rng import Streams
 from sim.world import N_CAT
 
 DEFAULT_POLICY = {"reward.click": 1.0, "reward.conversion": 1.0, "reward.price": 0.15}
@@ -185,9 +186,9 @@ class Pools:
     p_left: np.ndarray = field(init=False)  # (N_CAT, leaves): chance of going left at a node
 
     def __post_init__(self) -> None:
-        inner = self.tree[:, : self.leaves]
-        left = self.tree[:, 0 : 2 * self.leaves : 2]
-        self.p_left = np.divide(left, inner, out=np.full(inner.shape, 0.5), where=inner > 0)
+        from sim import kernels
+
+        self.p_left = kernels.p_left(self.tree)
 
     @property
     def leaves(self) -> int:
@@ -202,9 +203,33 @@ class Pools:
             node = 2 * node + (u[level] >= flat[base + node])
         return (node - self.leaves).astype(np.int32)
 
+    def sample_keyed(
+        self, category: np.ndarray, streams: Streams, mechanism: str, counters: np.ndarray
+    ) -> np.ndarray:
+        """`sample(category, streams.uniform_rows(mechanism, counters, depth))`, compiled:
+        each slot's uniforms are drawn as it descends (identical items, no (depth, n) array)."""
+        from sim import kernels
+
+        return kernels.tree_sample(
+            self.p_left.reshape(-1),
+            self.leaves,
+            self.depth,
+            np.ascontiguousarray(category, dtype=np.int64),
+            np.ascontiguousarray(counters, dtype=np.uint64).reshape(-1),
+            streams.row_salts(mechanism, self.depth),
+        )
+
 
 def _sum_tree(weights: np.ndarray) -> np.ndarray:
-    """Heap-ordered sums over leaf weights (a power-of-two count)."""
+    """Heap-ordered sums over leaf weights (a power-of-two count): sim/kernels.py's compiled
+    version of `_sum_tree_reference`."""
+    from sim import kernels
+
+    return kernels.sum_tree(np.ascontiguousarray(weights, dtype=np.float64))
+
+
+def _sum_tree_reference(weights: np.ndarray) -> np.ndarray:
+    """Heap-ordered sums over leaf weights, level by level in numpy."""
     leaves = len(weights)
     tree = np.zeros(2 * leaves)
     tree[leaves:] = weights

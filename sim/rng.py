@@ -36,6 +36,15 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
+def splitmix64_int(x: int) -> int:
+    """The splitmix64 finaliser on one Python int (for salts)."""
+    mask = 0xFFFFFFFFFFFFFFFF
+    z = (x + 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
+
+
 class Streams:
     """The run's random streams, all derived from one seed (and a luck number: see `lucky`)."""
 
@@ -43,6 +52,7 @@ class Streams:
         self.seed = int(seed)
         self.luck = int(luck)
         self._root = np.random.SeedSequence(self.seed)
+        self._salts: dict[str, int] = {}
 
     def lucky(self, luck: int) -> Streams:
         """The same world's streams with other luck: every draw differs, none is shared."""
@@ -56,35 +66,47 @@ class Streams:
         )
         return np.random.Generator(np.random.PCG64(seq))
 
+    def salt(self, mechanism: str) -> int:
+        """The mechanism's 64-bit salt (cached: a run asks for the same few thousands of times)."""
+        salt = self._salts.get(mechanism)
+        if salt is None:
+            mix = self.seed * 0x1000193 + stable_hash(mechanism) + self.luck * 0x9E3779B1
+            salt = self._salts[mechanism] = splitmix64_int(mix % 2**64)
+        return salt
+
+    def _counters(self, counters: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(counters, dtype=np.uint64).reshape(-1)
+
     def _bits(self, mechanism: str, counters: np.ndarray) -> np.ndarray:
-        mix = self.seed * 0x1000193 + stable_hash(mechanism) + self.luck * 0x9E3779B1
-        salt = _splitmix64(np.array([mix % 2**64], np.uint64))
-        with np.errstate(over="ignore"):
-            state = (counters.astype(np.uint64, copy=False) ^ salt[0]) * _GOLDEN
-        return _splitmix64(state)
+        from sim import kernels
+
+        flat = kernels.bits(self._counters(counters), np.uint64(self.salt(mechanism)))
+        return flat.reshape(np.shape(counters))
 
     def uniform(self, mechanism: str, counters: np.ndarray) -> np.ndarray:
         """Uniform floats in [0, 1), one per counter, fixed by (seed, mechanism, counter)."""
-        bits = self._bits(mechanism, counters)
-        return (bits >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+        from sim import kernels
+
+        flat = kernels.uniform(self._counters(counters), np.uint64(self.salt(mechanism)))
+        return flat.reshape(np.shape(counters))
 
     def uniform_pair(self, mechanism: str, counters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Two independent uniforms per counter from one hash (32 bits each): half the cost."""
-        bits = self._bits(mechanism, counters)
-        scale = 1.0 / (1 << 32)
-        low = (bits & np.uint64(0xFFFFFFFF)).astype(np.float64) * scale
-        high = (bits >> np.uint64(32)).astype(np.float64) * scale
-        return low, high
+        from sim import kernels
+
+        salt = np.uint64(self.salt(mechanism))
+        low, high = kernels.uniform_pair(self._counters(counters), salt)
+        return low.reshape(np.shape(counters)), high.reshape(np.shape(counters))
+
+    def row_salts(self, mechanism: str, k: int) -> np.ndarray:
+        """The salts of `uniform_rows`' k rows: one per pair of rows."""
+        return np.array([self.salt(f"{mechanism}.{i}") for i in range((k + 1) // 2)], np.uint64)
 
     def uniform_rows(self, mechanism: str, counters: np.ndarray, k: int) -> np.ndarray:
         """`k` independent uniforms per counter (32-bit each), shape (k, n): two per hash."""
-        out = np.empty((k, len(counters)))
-        for i in range(0, k, 2):
-            low, high = self.uniform_pair(f"{mechanism}.{i // 2}", counters)
-            out[i] = low
-            if i + 1 < k:
-                out[i + 1] = high
-        return out
+        from sim import kernels
+
+        return kernels.uniform_rows(self._counters(counters), self.row_salts(mechanism, k), k)
 
 
 def slot_counter(session_key: np.ndarray, slot: np.ndarray | int) -> np.ndarray:

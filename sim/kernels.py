@@ -1,0 +1,144 @@
+"""Compiled kernels (numba) for the simulator's per-row hot loops.
+
+Numpy spends most of a run's counter-based draws on temporaries: the splitmix64 finaliser is
+ten array passes, and the ranker's tree descent draws `depth` uniforms per slot before it
+reads one of them. These kernels do the same integer arithmetic one row at a time, so every
+result is bit-identical to the numpy reference in sim/rng.py and sim/ranker.py (wrapping
+uint64 arithmetic, uint64 -> float64 conversions of values below 2**53, and multiplications by
+powers of two are exact). Transcendental functions (exp, log) stay in numpy: numba's may
+differ in the last bit.
+
+Importing this module imports numba (about half a second), so it is imported only when a
+simulation draws (sim/rng.py imports it lazily); compiled code is cached next to the module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_S11 = np.uint64(11)
+_S27 = np.uint64(27)
+_S30 = np.uint64(30)
+_S31 = np.uint64(31)
+_S32 = np.uint64(32)
+_SCALE53 = 1.0 / (1 << 53)
+_SCALE32 = 1.0 / (1 << 32)
+
+
+@njit(cache=True, inline="always")
+def _splitmix64(x: np.uint64) -> np.uint64:
+    z = x + _GOLDEN
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+@njit(cache=True, inline="always")
+def _hash(counter: np.uint64, salt: np.uint64) -> np.uint64:
+    return _splitmix64((counter ^ salt) * _GOLDEN)
+
+
+@njit(cache=True)
+def bits(counters: np.ndarray, salt: np.uint64) -> np.ndarray:
+    """64 random bits per counter (uint64, 1-D)."""
+    out = np.empty(counters.shape[0], np.uint64)
+    for j in range(counters.shape[0]):
+        out[j] = _hash(counters[j], salt)
+    return out
+
+
+@njit(cache=True)
+def uniform(counters: np.ndarray, salt: np.uint64) -> np.ndarray:
+    """A 53-bit uniform in [0, 1) per counter."""
+    out = np.empty(counters.shape[0], np.float64)
+    for j in range(counters.shape[0]):
+        out[j] = np.float64(_hash(counters[j], salt) >> _S11) * _SCALE53
+    return out
+
+
+@njit(cache=True)
+def uniform_pair(counters: np.ndarray, salt: np.uint64) -> tuple[np.ndarray, np.ndarray]:
+    """Two 32-bit uniforms per counter from one hash: the low and the high half."""
+    n = counters.shape[0]
+    low = np.empty(n, np.float64)
+    high = np.empty(n, np.float64)
+    for j in range(n):
+        b = _hash(counters[j], salt)
+        low[j] = np.float64(b & _LOW32) * _SCALE32
+        high[j] = np.float64(b >> _S32) * _SCALE32
+    return low, high
+
+
+@njit(cache=True)
+def uniform_rows(counters: np.ndarray, salts: np.ndarray, k: int) -> np.ndarray:
+    """`k` 32-bit uniforms per counter, shape (k, n): row 2i and 2i+1 from salt i."""
+    n = counters.shape[0]
+    out = np.empty((k, n), np.float64)
+    for j in range(n):
+        b = np.uint64(0)
+        for i in range(k):
+            if i % 2 == 0:
+                b = _hash(counters[j], salts[i // 2])
+                out[i, j] = np.float64(b & _LOW32) * _SCALE32
+            else:
+                out[i, j] = np.float64(b >> _S32) * _SCALE32
+    return out
+
+
+@njit(cache=True)
+def tree_sample(
+    p_left: np.ndarray,
+    leaves: int,
+    depth: int,
+    category: np.ndarray,
+    counters: np.ndarray,
+    salts: np.ndarray,
+) -> np.ndarray:
+    """The ranker's sum-tree descent with its keyed uniforms drawn on the way down: the same
+    items as `Pools.sample(category, uniform_rows(...))` without the (depth, n) array."""
+    n = category.shape[0]
+    out = np.empty(n, np.int32)
+    for j in range(n):
+        base = category[j] * leaves
+        node = 1
+        b = np.uint64(0)
+        for level in range(depth):
+            if level % 2 == 0:
+                b = _hash(counters[j], salts[level // 2])
+                u = np.float64(b & _LOW32) * _SCALE32
+            else:
+                u = np.float64(b >> _S32) * _SCALE32
+            node = 2 * node + (1 if u >= p_left[base + node] else 0)
+        out[j] = node - leaves
+    return out
+
+
+@njit(cache=True)
+def sum_tree(weights: np.ndarray) -> np.ndarray:
+    """Heap-ordered sums over leaf weights (a power-of-two count), summed pairwise as
+    sim/ranker.py's numpy reference does (each node = left + right)."""
+    leaves = weights.shape[0]
+    tree = np.zeros(2 * leaves)
+    tree[leaves:] = weights
+    for node in range(leaves - 1, 0, -1):
+        tree[node] = tree[2 * node] + tree[2 * node + 1]
+    return tree
+
+
+@njit(cache=True)
+def p_left(tree: np.ndarray) -> np.ndarray:
+    """Per category and inner node, the chance of going left (left child / node; 0.5 under a
+    node of zero weight), shape (N_CAT, leaves)."""
+    cats, width = tree.shape
+    leaves = width // 2
+    out = np.empty((cats, leaves))
+    for c in range(cats):
+        for node in range(leaves):
+            total = tree[c, node]
+            out[c, node] = tree[c, 2 * node] / total if total > 0 else 0.5
+    return out

@@ -1,0 +1,121 @@
+"""The compiled kernels (sim/kernels.py) give bit-identical results to the numpy code they
+replace, on random inputs and on edge values (0, 2**64-1, high bits set, zero-weight trees)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim import kernels
+from sim.ranker import Pools, _sum_tree, _sum_tree_reference
+from sim.rng import Streams, _splitmix64, splitmix64_int, stable_hash
+
+EDGES = np.array(
+    [0, 1, 2**16 - 1, 2**32 - 1, 2**32, 2**39, 2**53 + 1, 2**63, 2**64 - 2, 2**64 - 1],
+    np.uint64,
+)
+
+
+def _counters(seed: int, n: int = 20_000) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    random = rng.integers(0, 2**64 - 1, n, dtype=np.uint64, endpoint=True)
+    return np.concatenate([EDGES, random, np.arange(1000, dtype=np.uint64)])
+
+
+def _reference_bits(streams: Streams, mechanism: str, counters: np.ndarray) -> np.ndarray:
+    """The numpy implementation sim/rng.py used before the kernels (kept here verbatim)."""
+    mix = streams.seed * 0x1000193 + stable_hash(mechanism) + streams.luck * 0x9E3779B1
+    salt = _splitmix64(np.array([mix % 2**64], np.uint64))
+    with np.errstate(over="ignore"):
+        state = (counters.astype(np.uint64, copy=False) ^ salt[0]) * np.uint64(0x9E3779B97F4A7C15)
+    return _splitmix64(state)
+
+
+def _bytes(a: np.ndarray) -> bytes:
+    return np.ascontiguousarray(a).tobytes()
+
+
+@pytest.mark.parametrize(("seed", "luck"), [(7, 0), (0, 3), (2**32 - 1, 64), (123456, 1)])
+def test_draws_equal_the_numpy_reference(seed, luck):
+    streams = Streams(seed, luck)
+    counters = _counters(seed % 1000)
+    ref = _reference_bits(streams, "behavior.click", counters)
+    assert _bytes(streams._bits("behavior.click", counters)) == _bytes(ref)
+    uniform = (ref >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+    assert _bytes(streams.uniform("behavior.click", counters)) == _bytes(uniform)
+    low, high = streams.uniform_pair("behavior.click", counters)
+    scale = 1.0 / (1 << 32)
+    assert _bytes(low) == _bytes((ref & np.uint64(0xFFFFFFFF)).astype(np.float64) * scale)
+    assert _bytes(high) == _bytes((ref >> np.uint64(32)).astype(np.float64) * scale)
+    assert uniform.min() >= 0 and uniform.max() < 1 and high.max() < 1
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 17])
+def test_uniform_rows_equal_the_pairs(k):
+    streams = Streams(11)
+    counters = _counters(k)
+    rows = streams.uniform_rows("feed.item", counters, k)
+    assert rows.shape == (k, len(counters))
+    for i in range(k):
+        low, high = streams.uniform_pair(f"feed.item.{i // 2}", counters)
+        assert _bytes(rows[i]) == _bytes(low if i % 2 == 0 else high)
+
+
+def test_draws_keep_the_counters_shape_and_accept_other_integer_types():
+    streams = Streams(5)
+    grid = np.arange(24, dtype=np.int64).reshape(4, 6)
+    assert streams.uniform("x", grid).shape == (4, 6)
+    assert _bytes(streams.uniform("x", grid)) == _bytes(
+        streams.uniform("x", grid.astype(np.uint64).ravel())
+    )
+    assert streams.uniform("x", np.zeros(0, np.uint64)).shape == (0,)
+
+
+def test_salt_matches_the_array_finaliser():
+    for x in [0, 1, 2**63, 2**64 - 1, 0x1234567890ABCDEF]:
+        assert splitmix64_int(x) == int(_splitmix64(np.array([x], np.uint64))[0])
+
+
+def _random_pools(seed: int, cats: int = 5, leaves: int = 256) -> Pools:
+    rng = np.random.default_rng(seed)
+    weights = rng.random((cats, leaves)) * (rng.random((cats, leaves)) < 0.3)
+    weights[0] = 0.0  # an empty category: every node has zero weight
+    weights[1, :] = 0.0
+    weights[1, leaves - 1] = 1.0  # one item holds the whole category
+    tree = np.stack([_sum_tree_reference(w) for w in weights])
+    return Pools(tree, leaves.bit_length() - 1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tree_descent_equals_sampling_from_uniform_rows(seed):
+    pools = _random_pools(seed)
+    streams = Streams(seed + 40)
+    n = 30_000
+    rng = np.random.default_rng(seed)
+    category = rng.integers(0, 5, n)
+    counters = rng.integers(0, 2**56, n, dtype=np.uint64)
+    u = streams.uniform_rows("feed.item", counters, pools.depth)
+    expected = pools.sample(category, u)
+    drawn = pools.sample_keyed(category, streams, "feed.item", counters)
+    assert drawn.dtype == np.int32
+    assert _bytes(drawn) == _bytes(expected)
+    assert (drawn[category == 1] == 255).all()
+
+
+def test_p_left_equals_numpy_division():
+    pools = _random_pools(3)
+    tree, leaves = pools.tree, pools.leaves
+    inner = tree[:, :leaves]
+    left = tree[:, 0 : 2 * leaves : 2]
+    expected = np.divide(left, inner, out=np.full(inner.shape, 0.5), where=inner > 0)
+    assert _bytes(pools.p_left) == _bytes(expected)
+
+
+@pytest.mark.parametrize("leaves", [2, 8, 1024])
+def test_sum_tree_equals_the_reference(leaves):
+    rng = np.random.default_rng(leaves)
+    weights = rng.random(leaves) * (rng.random(leaves) < 0.5)
+    weights[0] = 1e-300
+    weights[-1] = 1e300
+    assert _bytes(_sum_tree(weights)) == _bytes(_sum_tree_reference(weights))
+    assert kernels.sum_tree(np.zeros(leaves)).sum() == 0
