@@ -12,15 +12,17 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from runfolder.layout import ANSWER_KEY, MANIFEST, SCENARIO_FILE, TRUTH_FILES
-from sim.intent import LUCK_TRIES, check_intent, quiet_luck
+from sim.calibration_record import Calibration, StaleRecordError, lookup, stale_problems
+from sim.intent import LUCK_TRIES, check_intent, intent_problems, quiet_luck
 from sim.output import atomic_folder
-from sim.runner import simulate
+from sim.runner import plan, simulate
 from sim.scenario import Scenario, load_scenario
 from sim.tasks import SERIAL, Tasks
 from sim.truth import (
@@ -33,6 +35,7 @@ from sim.truth import (
 from sim.world import SIZES, Size
 
 Progress = Callable[[int], None]
+Steps = Callable[[str], None]  # a line per step, for output that is not a terminal
 REPLICATES = 2  # other worlds for each cause's expected effect (each costs about a key)
 
 
@@ -53,6 +56,137 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     write_private(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
+class StepTasks(Tasks):
+    """A task backend that reports each finished task as a step (progress off a terminal):
+    `step(n, total)` after the n-th task of a batch of `total`."""
+
+    def __init__(self, inner: Tasks, step: Callable[[int, int, Any], None]) -> None:
+        self.inner, self.step = inner, step
+        self.workers, self.name = inner.workers, inner.name
+
+    def share(self, obj: Any) -> Any:
+        return self.inner.share(obj)
+
+    def submit(self, fn: Any, arg: Any, shared: Any = None) -> Any:
+        return self.inner.submit(fn, arg, shared)
+
+    def gather(self, pending: list[Any], on_done: Any = None) -> list[Any]:
+        done = [0]
+
+        def finished(result: Any) -> None:
+            done[0] += 1
+            self.step(done[0], len(pending), result)
+            if on_done is not None:
+                on_done(result)
+
+        return self.inner.gather(pending, finished)
+
+    def cancel(self) -> None:
+        self.inner.cancel()
+
+
+def _stepped(tasks: Tasks, steps: Steps | None, say: Callable[[int, int, Any], str]) -> Tasks:
+    if steps is None:
+        return tasks
+    return StepTasks(tasks, lambda n, total, result: steps(say(n, total, result)))
+
+
+def _days(scenario: Scenario, steps: Steps | None, progress: Progress | None) -> Progress | None:
+    """The run's hour ticks, also told as `simulated day d/D` lines when `steps` is given."""
+    if steps is None:
+        return progress
+    total = plan(scenario).total_hours // 24
+    hours = [0]
+
+    def tick(n: int) -> None:
+        before = hours[0] // 24
+        hours[0] += n
+        for day in range(before + 1, hours[0] // 24 + 1):
+            steps(f"simulated day {day}/{total}")
+        if progress is not None:
+            progress(n)
+
+    return tick
+
+
+@dataclass
+class Realization:
+    """A scenario resolved for a (size, seed): its quiet luck and calibrated severities."""
+
+    scenario: Scenario
+    tried: list[tuple[int, float]] | None  # None: the luck was not searched (kept as written)
+    report: CalibrationReport | None  # None without `severity: auto`
+    record: Calibration | None = None  # the record entry it came from, if any
+
+
+def realize(
+    scenario: Scenario,
+    size: Size,
+    seed: int,
+    luck_tries: int = LUCK_TRIES,
+    progress: Progress | None = None,
+    log: Steps | None = None,
+    steps: Steps | None = None,
+    tasks: Tasks = SERIAL,
+) -> Realization:
+    """Search the quiet luck (unless `luck_tries` is 0) and calibrate `severity: auto`."""
+    tried = None
+    if luck_tries > 0:
+        count = iter(range(1, luck_tries + 1))
+        tell = log or steps
+        luck_log = (
+            None if tell is None else (lambda m: tell(f"luck try {next(count)}/{luck_tries}: {m}"))
+        )
+        search = quiet_luck(scenario, size, seed, luck_tries, progress, luck_log, tasks)
+        scenario = scenario.model_copy(update={"luck": search.luck})
+        tried = search.tried
+    report = None
+    if any(f.is_auto for f in scenario.faults):
+        trials = _stepped(
+            tasks, steps, lambda n, _, r: f"calibration trial: the metric moves {r[0]:+.2%}"
+        )
+        scenario, report = calibrate(scenario, size, seed, progress, tasks=trials)
+    return Realization(scenario, tried, report)
+
+
+def from_record(scenario: Scenario, entry: Calibration) -> Realization:
+    report = None
+    if entry.severities:
+        report = CalibrationReport(dict(entry.severities), entry.change or float("nan"))
+    return Realization(entry.apply(scenario), list(entry.tried), report, entry)
+
+
+def case_key(
+    realized: Realization,
+    size: Size,
+    seed: int,
+    replicates: int = REPLICATES,
+    progress: Progress | None = None,
+    steps: Steps | None = None,
+    tasks: Tasks = SERIAL,
+) -> dict[str, Any]:
+    """The answer key of a realized case, checked: against the author's intent when the luck
+    was searched, and against its record's promise when it came from one."""
+    scenario = realized.scenario
+    branches = _stepped(tasks, steps, lambda n, total, _: f"key branch {n}/{total}")
+    cf, others = key_runs(scenario, size, seed, replicates, progress, branches)
+    key = answer_key(scenario, size, seed, cf, others)
+    if realized.tried is not None:
+        key["realization"] = {"luck": scenario.luck, "tried": realized.tried}
+        if realized.record is not None:
+            problems = stale_problems(key, scenario, realized.record)
+            problems += intent_problems(key, scenario)
+            if problems:
+                raise StaleRecordError(
+                    "its calibration record no longer fits ("
+                    + "; ".join(problems)
+                    + f"): re-run `casesim calibrate` on the scenario with --size {size.name} "
+                    f"--seed {seed} (or run with --recalibrate)"
+                )
+        check_intent(key, scenario)
+    return key
+
+
 def make_case(
     scenario: Scenario,
     size: Size,
@@ -66,6 +200,8 @@ def make_case(
     log: Callable[[str], None] | None = None,
     finish: Callable[[Path], None] | None = None,
     tasks: Tasks = SERIAL,
+    calibration: Path | None = None,
+    steps: Steps | None = None,
 ) -> tuple[dict[str, Any], CalibrationReport | None]:
     """Find a quiet realization, calibrate if needed, simulate into `out`, add the answer
     key (checked against the author's intent), then `finish(folder)` (the composition root
@@ -74,35 +210,47 @@ def make_case(
 
     `luck_tries` bounds the search for the luck of the case windows whose null branch stays
     within the scenario's noise bound (0 keeps the scenario's luck, unchecked); `replicates`
-    other worlds give each cause's expected effect beside its realized share. Returns the
-    manifest and the calibration report (None without `severity: auto`). The luck tries,
-    calibration trials, branches and replicate worlds run as `tasks`; the folder is written
-    by this process alone."""
+    other worlds give each cause's expected effect beside its realized share. With
+    `calibration` (the scenario's record file, sim/calibration_record.py), an entry for this
+    scenario, size and seed replaces the search and the calibration; its key is then checked
+    against the record (StaleRecordError: nothing is written). `steps` receives a line per
+    step (luck try, calibration trial, simulated day, key branch) for output that is not a
+    terminal. Returns the manifest and the calibration report (None without `severity:
+    auto`). The luck tries, calibration trials, branches and replicate worlds run as `tasks`;
+    the folder is written by this process alone."""
     seed = scenario.seed if seed is None else seed
-    search = None
-    if luck_tries > 0:
-        search = quiet_luck(scenario, size, seed, luck_tries, progress, log, tasks)
-        scenario = scenario.model_copy(update={"luck": search.luck})
-    report = None
-    if any(f.is_auto for f in scenario.faults):
-        scenario, report = calibrate(scenario, size, seed, progress, tasks=tasks)
+    entry = None
+    if calibration is not None and with_key and luck_tries > 0:
+        entry = lookup(calibration, scenario, size.name, seed)
+    if entry is not None:
+        realized = from_record(scenario, entry)
+        if log:
+            log(
+                f"reusing the calibration record {calibration} (size {size.name}, seed {seed}): "
+                "no luck search, no calibration"
+            )
+    else:
+        realized = realize(scenario, size, seed, luck_tries, progress, log, steps, tasks)
+    scenario = realized.scenario
 
     def complete(folder: Path) -> None:
         write_private(folder / SCENARIO_FILE, resolved_yaml(scenario))
         if with_key:
-            cf, others = key_runs(scenario, size, seed, replicates, progress, tasks)
-            key = answer_key(scenario, size, seed, cf, others)
-            if search is not None:
-                key["realization"] = {"luck": search.luck, "tried": search.tried}
-                check_intent(key, scenario)
+            key = case_key(realized, size, seed, replicates, progress, steps, tasks)
             write_json_atomic(folder / ANSWER_KEY, key)
         if finish is not None:
             finish(folder)
 
     manifest = simulate(
-        scenario, size, out, seed=seed, force=force, progress=progress, finish=complete
+        scenario,
+        size,
+        out,
+        seed=seed,
+        force=force,
+        progress=_days(scenario, steps, progress),
+        finish=complete,
     )
-    return manifest, report
+    return manifest, realized.report
 
 
 def key_for_run(
