@@ -30,7 +30,7 @@ SCHEMA_FILE = ROOT / "scenario.schema.json"
 WIDTH = 96
 SCOPE_ORDER = ("category", "platform", "city_tier", "app_version", "source")
 SCOPE_EXAMPLES: dict[str, list[Any]] = {
-    "category": ["beauty", "shoes_bags"],
+    "category": ["womens_apparel", "mens_apparel", "shoes_bags", "beauty"],  # enough to reach -5%
     "platform": ["android"],
     "city_tier": [3, 4],
     "app_version": ["10.21"],
@@ -203,9 +203,10 @@ def _fault_lines(
     else:
         lines += _comment(f"severity: {base['severity'].description}", inner)
         lines.append(f"{inner}severity: auto")
-        lines += _comment(f"share (optional): {base['share'].description} Give it on every "
-                          "auto fault or on none.", inner)  # fmt: skip
-        lines.append(f"{inner}# share: 1.0")
+        if not any(p.name == "share" for p in parameters(cls)):  # a type may reuse the name
+            lines += _comment(f"share (optional): {base['share'].description} Give it on every "
+                              "auto fault or on none.", inner)  # fmt: skip
+            lines.append(f"{inner}# share: 1.0")
         lines += _comment(f"strength (optional, without shares): {base['strength'].description}",
                           inner)  # fmt: skip
     for param in parameters(cls):
@@ -322,6 +323,21 @@ def scaffold(
         for line in fault_lines(decoy_type, "other_change", decoy_at, decoy=True)
     ]
     return "\n".join(lines) + "\n"
+
+
+def calendar_events(scenario: Any) -> list[str]:
+    """The built-in calendar's events (festival run-ups and hangovers) inside the case windows:
+    the metric moves there by itself, so no quiet realization may exist."""
+    from sim.calendar import day_factors
+
+    after = scenario.end_date - timedelta(days=scenario.windows.after_days - 1)
+    first = after - timedelta(days=scenario.windows.before_days)
+    found: dict[str, list[date]] = {}
+    for offset in range((scenario.end_date - first).days + 1):
+        day = first + timedelta(days=offset)
+        for event in day_factors(day).events:
+            found.setdefault(event, []).append(day)
+    return [f"{e} ({days[0]:%d %b}..{days[-1]:%d %b})" for e, days in found.items()]
 
 
 def _span(first: date, days: int) -> str:

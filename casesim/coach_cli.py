@@ -78,9 +78,14 @@ def new(
     from sim.scenario import ScenarioError, parse_scenario
 
     try:
-        parse_scenario(text, str(out_file))
+        spec = parse_scenario(text, str(out_file))
     except ScenarioError as exc:  # a bad --id or --title: say so before writing anything
         raise fail(str(exc)) from None
+    from casesim.coach import calendar_events
+
+    for event in calendar_events(spec):
+        typer.echo(f"warning: the case windows hold {event}: the metric moves by itself "
+                   "there; pick another --start unless that is the case", err=True)  # fmt: skip
     try:
         out_file.parent.mkdir(parents=True, exist_ok=True)
         out_file.write_text(text)

@@ -75,10 +75,15 @@ def make_preview(
 ) -> PreviewReport:
     """Run the case once (kept in `keep`, else in a temporary folder), check it, score the
     solver on it, and audit it over `seeds` other seeds."""
+    from casesim.coach import calendar_events
     from sim.spoilers import spoiler_warnings
 
     started = time.perf_counter()
     report = PreviewReport(path, scenario, size.name, warnings=spoiler_warnings(scenario, path))
+    report.warnings += [
+        f"calendar: the case windows hold {event}; the metric moves by itself there"
+        for event in calendar_events(scenario)
+    ]
     with tempfile.TemporaryDirectory(prefix="casesim-preview-") as tmp:
         folder = keep or Path(tmp) / "run"
         _one_case(report, scenario, size, replicates, tasks, folder, log)
@@ -121,7 +126,12 @@ def _one_case(
             lucky, size, folder, luck_tries=0, replicates=replicates, log=log, tasks=tasks
         )
     except CalibrationError as exc:
-        report.refused = f"calibration failed: {exc}"
+        report.refused = f"calibration failed: {exc}" + (
+            " (at full severity the faults fall short: widen the scope or raise the fault's "
+            "own strength parameter; docs/faults.md lists them)"
+            if "out of reach" in str(exc)
+            else ""
+        )
         return
     if calibration is not None:
         report.severities = dict(calibration.severities)
