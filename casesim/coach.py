@@ -296,6 +296,7 @@ def scaffold(
         *_scenario_comment("brief"),
         "brief: |",
         *("  " + line for line in textwrap.wrap(brief, WIDTH - 2)),
+        *_teaching(Scenario, fault_type),
         *_scenario_comment("start"),
         f"start: {start.isoformat()}",
         *_scenario_comment("days"),
@@ -338,6 +339,19 @@ def calendar_events(scenario: Any) -> list[str]:
         for event in day_factors(day).events:
             found.setdefault(event, []).append(day)
     return [f"{e} ({days[0]:%d %b}..{days[-1]:%d %b})" for e, days in found.items()]
+
+
+def _teaching(model: Any, fault_type: str) -> list[str]:
+    """The debrief's teaching note, drafted from the fault's evidence (when scenarios have
+    one): the coach rewrites it as what a strong candidate checks first, and why."""
+    if "teaching" not in model.model_fields:
+        return []
+    draft = f"Draft from the fault's evidence, to rewrite: {FAULT_TYPES[fault_type].evidence}"
+    return [
+        *_scenario_comment("teaching"),
+        "teaching: |",
+        *("  " + line for line in textwrap.wrap(" ".join(draft.split()), WIDTH - 2)),
+    ]
 
 
 def _span(first: date, days: int) -> str:
