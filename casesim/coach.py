@@ -46,10 +46,14 @@ FIELD_NOTES = {
     "days": "The period's length in days (the case windows are its last days).",
 }
 DECOY_FOR = {"config_change": "app_release"}  # the decoy example's type (default config_change)
-# Required parameters whose first choice or middle value would make a poor example.
+# Parameters whose default (harmless: a decoy's) or first choice makes a poor cause to start
+# from; an auto severity cannot calibrate a deploy that changes nothing.
 EXAMPLES: dict[tuple[str, str], Any] = {
     ("config_change", "value"): 0.08,  # ranker.exploration, from its default 0.04
     ("seasonality", "name"): "Mid-Autumn Festival",
+    ("deploy", "server_factor"): 8.0,  # as in scenarios/drafts/android_latency.yaml
+    ("deploy", "error_rate"): 0.08,
+    ("app_release", "client_factor"): 5.0,
 }
 
 
@@ -132,12 +136,15 @@ def scope_values(dimension: str) -> str:
     return ", ".join(str(v) for v in typing.get_args(typing.get_args(inner)[0]))
 
 
-def example_value(fault_type: str, param: Param) -> Any:
-    """A valid value for a parameter: its default, else the first choice or a bounded number."""
-    if not param.required:
+def example_value(fault_type: str, param: Param, decoy: bool = False) -> Any:
+    """A valid value for a parameter: a cause's example, its default (a decoy keeps those), or
+    the first choice or a bounded number."""
+    if decoy and not param.required:
         return param.default
     if (fault_type, param.name) in EXAMPLES:
         return EXAMPLES[fault_type, param.name]
+    if not param.required:
+        return param.default
     info = FAULT_TYPES[fault_type].model_fields[param.name]
     args = typing.get_args(info.annotation)
     if typing.get_origin(info.annotation) is Literal:
@@ -212,7 +219,7 @@ def _fault_lines(
     for param in parameters(cls):
         what = "; ".join(x for x in (param.type_text, param.bounds, param.description) if x)
         lines += _comment(f"{param.name}: {what}", inner)
-        lines.append(f"{inner}{param.name}: {_yaml(example_value(fault_type, param))}")
+        lines.append(f"{inner}{param.name}: {_yaml(example_value(fault_type, param, decoy))}")
     lines += _scope_lines(cls, inner)
     lines += _comment(f"changelog: {base['changelog'].description} Service: "
                       f"{cls.changelog_service} ({cls.changelog_kind}).", inner)  # fmt: skip
