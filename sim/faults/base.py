@@ -69,6 +69,11 @@ class Scope(BaseModel):
     def category_codes(self) -> tuple[int, ...]:
         return tuple(CATEGORIES.index(c) for c in self.category or ())
 
+    def items_in_scope(self, item_category: np.ndarray) -> np.ndarray:
+        """A mask of the items in the scope's categories (every item when it names none)."""
+        cats = self.category_codes()
+        return np.isin(item_category, cats) if cats else np.ones(len(item_category), bool)
+
     def describe(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
 

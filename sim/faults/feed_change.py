@@ -41,13 +41,12 @@ class FeedChange(FaultBase):
             view.memory.clear()
             return NO_EFFECTS
         items = view.world.items
-        cats = self.scope.category_codes() or tuple(range(N_CAT))
-        in_scope = np.isin(items.category, cats)
+        in_scope = self.scope.items_in_scope(items.category)
         hit = in_scope & (stable_share(key, np.arange(items.n)) < level)
         if self.mode == "stale_stock" and "in_stock" not in view.memory:
             view.memory["in_stock"] = view.snapshot.in_stock.copy()
         frozen = view.memory.get("in_stock")
-        remap = _rotation(cats)
+        remap = _rotation(self.scope.category_codes() or tuple(range(N_CAT)))
         mode = self.mode
         wrong_key = np.roll(np.arange(items.n), 7_919)  # another item's row
 

@@ -15,7 +15,6 @@ from pydantic import Field
 
 from sim.effects import NO_EFFECTS, Effects, FaultView
 from sim.faults.base import FaultBase
-from sim.world import N_CAT
 
 
 class PriceChange(FaultBase):
@@ -40,6 +39,5 @@ class PriceChange(FaultBase):
         if level <= 0:
             return NO_EFFECTS
         items = view.world.items
-        cats = self.scope.category_codes() or tuple(range(N_CAT))
-        in_scope = np.isin(items.category, cats)
+        in_scope = self.scope.items_in_scope(items.category)
         return Effects(price=np.where(in_scope, 1.0 + self.rise * level, 1.0))

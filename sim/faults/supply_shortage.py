@@ -14,7 +14,6 @@ import numpy as np
 
 from sim.effects import NO_EFFECTS, Effects, FaultView
 from sim.faults.base import FaultBase, stable_share
-from sim.world import N_CAT
 
 
 class SupplyShortage(FaultBase):
@@ -35,6 +34,5 @@ class SupplyShortage(FaultBase):
         if level <= 0:
             return NO_EFFECTS
         items = view.world.items
-        cats = self.scope.category_codes() or tuple(range(N_CAT))
-        in_scope = np.isin(items.category, cats)
+        in_scope = self.scope.items_in_scope(items.category)
         return Effects(supply=in_scope & (stable_share(key, np.arange(items.n)) < level))
