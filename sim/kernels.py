@@ -28,6 +28,7 @@ _S31 = np.uint64(31)
 _S32 = np.uint64(32)
 _SCALE53 = 1.0 / (1 << 53)
 _SCALE32 = 1.0 / (1 << 32)
+_LANES = 32  # slots descended together
 
 
 @njit(cache=True, inline="always")
@@ -91,6 +92,22 @@ def uniform_rows(counters: np.ndarray, salts: np.ndarray, k: int) -> np.ndarray:
 
 
 @njit(cache=True)
+def _by_category(category: np.ndarray, cats: int) -> np.ndarray:
+    """Slot indices grouped by category (a counting sort, stable)."""
+    start = np.zeros(cats + 1, np.int64)
+    for j in range(category.shape[0]):
+        start[category[j] + 1] += 1
+    for c in range(cats):
+        start[c + 1] += start[c]
+    order = np.empty(category.shape[0], np.int64)
+    for j in range(category.shape[0]):
+        c = category[j]
+        order[start[c]] = j
+        start[c] += 1
+    return order
+
+
+@njit(cache=True)
 def tree_sample(
     p_left: np.ndarray,
     leaves: int,
@@ -100,21 +117,34 @@ def tree_sample(
     salts: np.ndarray,
 ) -> np.ndarray:
     """The ranker's sum-tree descent with its keyed uniforms drawn on the way down: the same
-    items as `Pools.sample(category, uniform_rows(...))` without the (depth, n) array."""
+    items as `Pools.sample(category, uniform_rows(...))` without the (depth, n) array.
+
+    A descent is a chain of dependent loads; slots go down in blocks of `_LANES`, level by
+    level, so the CPU overlaps their loads, one category after another so its tree stays in
+    cache (the result of a slot does not depend on the order)."""
     n = category.shape[0]
     out = np.empty(n, np.int32)
-    for j in range(n):
-        base = category[j] * leaves
-        node = 1
-        b = np.uint64(0)
+    order = _by_category(category, p_left.shape[0] // leaves)
+    node = np.empty(_LANES, np.int64)
+    base = np.empty(_LANES, np.int64)
+    b = np.empty(_LANES, np.uint64)
+    for first in range(0, n, _LANES):
+        lanes = min(_LANES, n - first)
+        for lane in range(lanes):
+            base[lane] = category[order[first + lane]] * leaves
+            node[lane] = 1
         for level in range(depth):
-            if level % 2 == 0:
-                b = _hash(counters[j], salts[level // 2])
-                u = np.float64(b & _LOW32) * _SCALE32
-            else:
-                u = np.float64(b >> _S32) * _SCALE32
-            node = 2 * node + (1 if u >= p_left[base + node] else 0)
-        out[j] = node - leaves
+            salt = salts[level // 2]
+            for lane in range(lanes):
+                if level % 2 == 0:
+                    b[lane] = _hash(counters[order[first + lane]], salt)
+                    u = np.float64(b[lane] & _LOW32) * _SCALE32
+                else:
+                    u = np.float64(b[lane] >> _S32) * _SCALE32
+                nd = node[lane]
+                node[lane] = 2 * nd + (1 if u >= p_left[base[lane] + nd] else 0)
+        for lane in range(lanes):
+            out[order[first + lane]] = node[lane] - leaves
     return out
 
 
