@@ -10,6 +10,7 @@ drift from the code.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -27,7 +28,8 @@ def _one_line(text: str | None) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+    """Text for a table cell: pipes escaped, and `<...>` kept from reading as HTML."""
+    return re.sub(r"<(?=[A-Za-z/!])", "&lt;", text.replace("|", "\\|"))
 
 
 def _paragraphs(text: str | None) -> list[str]:
