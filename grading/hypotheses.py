@@ -34,8 +34,10 @@ class HypothesisEntry:
 HYPOTHESES: tuple[HypothesisEntry, ...] = (
     HypothesisEntry("NOISE", "normal variance or a wrongly chosen window", 0.5, (),
                     "brief", "Brief: the change against the week-over-week band", "noise_level"),
-    HypothesisEntry("DEF", "metric definition or denominator changed", 0.5, (),
-                    "brief", "Brief: the metric's definition", NONE_YET),
+    HypothesisEntry("DEF", "metric definition or denominator changed", 0.5,
+                    ("metric_definition",), "segments",
+                    "Segments: sessions and feed pages per session by app version",
+                    "empty_sessions"),
     HypothesisEntry("DATA", "tracking / logging / pipeline bug", 1.0, ("tracking_bug",),
                     "overview", "Overview: tracked against ledger conversion", "change"),
     HypothesisEntry("DEPLOY", "a release, feature flag or experiment", 1.0,
@@ -60,8 +62,9 @@ HYPOTHESES: tuple[HypothesisEntry, ...] = (
     HypothesisEntry("RANK", "ranking model or reward policy", 3.0, ("reward_shift",),
                     "feed", "Feed & ranker health: ranker retrain history",
                     "reward_weights_moved"),
-    HypothesisEntry("COMP", "competitors or macro conditions", 3.0, (),
-                    "overview", "Overview: the metric over time", NONE_YET),
+    HypothesisEntry("COMP", "competitors or macro conditions", 3.0, ("competitor_campaign",),
+                    "segments", "Segments: conversion and sessions by city tier",
+                    "segment_drawn_away"),
 )  # fmt: skip
 
 BY_ID: dict[str, HypothesisEntry] = {h.id: h for h in HYPOTHESES}

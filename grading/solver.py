@@ -33,6 +33,9 @@ DIMENSIONS = ("platform", "app_version", "city_tier", "device", "network", "tenu
 CASE_FILE = "case.yaml"
 PRICE_PSI = 0.1  # a price shift in a category the solver calls a cause
 STOCK_FALL = 0.05  # a fall in a category's in-stock share it calls a cause
+EMPTY_RISE = 0.01  # a rise in the share of sessions with no feed page it calls a definition change
+DRAWN_SESSIONS = -0.05  # a segment's share of sessions falling this much (relative) ...
+DRAWN_RATE = -0.03  # ... and its conversion falling this much more than the whole's
 
 
 @dataclass
@@ -259,6 +262,42 @@ class Evidence:
         drift = self.feed_drift(onset)
         return drift.filter(pl.col("in_stock_shift") < -STOCK_FALL)["category"].to_list()
 
+    def empty_sessions(self) -> pl.DataFrame:
+        """Platform and app version segments whose share of logged sessions with no feed page
+        rose (a pipeline counting sessions it did not count before)."""
+        return (
+            self.sessions.group_by("platform", "app_version", "side")
+            .agg(empty=(pl.col("pages") == 0).mean())
+            .pivot(on="side", index=["platform", "app_version"], values="empty")
+            .fill_null(0.0)
+            .with_columns(rise=pl.col("after") - pl.col("before"))
+            .filter(pl.col("rise") > EMPTY_RISE)
+            .sort("rise", descending=True)
+        )
+
+    def segment_drawn_away(self) -> list[tuple[str, str, float]]:
+        """Segments (city tier, platform) whose sessions and conversion fall together against
+        the rest (buyers going elsewhere), each with its part of the conversion change."""
+        found = []
+        for dim in ("city_tier", "platform"):
+            mix, rate, seg = self.mix_rate(dim)
+            total = mix + rate
+            if total >= 0:
+                continue
+            whole = float((seg["wa"] * seg["r_after"]).sum() / (seg["wb"] * seg["r_before"]).sum())
+            seg = seg.with_columns(
+                sessions=pl.col("wa") / pl.col("wb") - 1,
+                conversion=pl.col("r_after") / pl.col("r_before") - whole,
+                part=pl.col("total") / total,
+            )
+            for row in seg.filter(
+                (pl.col("sessions") < DRAWN_SESSIONS)
+                & (pl.col("conversion") < DRAWN_RATE)
+                & (pl.col("part") > 0.5)
+            ).iter_rows(named=True):
+                found.append((dim, str(row[dim]), min(1.0, float(row["part"]))))
+        return found
+
     def latency_shift(self) -> pl.DataFrame:
         """Median total latency before and after, by platform and city tier."""
         req = (
@@ -342,6 +381,19 @@ def solve(run_dir: Path) -> SolverResult:
             {"observed": observed, "noise_sd": sd},
         )
     remaining = observed
+    # 0. the denominator: sessions with no feed page that were not logged before
+    empty = ev.empty_sessions()
+    if observed < 0 and empty.height:
+        ev.sessions = ev.sessions.filter(pl.col("pages") > 0)
+        fed = ev.change()[0]
+        segs = ", ".join(f"{r['platform']} {r['app_version']}" for r in empty.head(3).to_dicts())
+        if (observed - fed) / observed > 0.1:
+            est["DEF"] = (observed - fed) / observed
+            remaining -= observed - fed
+            why.append(
+                f"Sessions with no feed page appeared in {segs}; without them conversion "
+                f"changed {fed:+.2%}: the denominator grew."
+            )
     # 1. tracking gap
     gap = observed - business
     if observed < 0 and gap < -max(0.01, sd) and gap / observed > 0.2:
@@ -372,6 +424,8 @@ def solve(run_dir: Path) -> SolverResult:
         priced = ev.price_moved(onset)
         if priced:  # the same funnel signature, with the prices to show for it
             why.append("CTR held while add-to-cart per click fell, and prices rose with it.")
+        elif ev.segment_drawn_away():  # one segment's buyers, not what the ranker serves
+            why.append("CTR held while add-to-cart per click fell in one segment only.")
         else:
             est["RANK"] = 0.0
             why.append("CTR held while add-to-cart per click fell: the ranker serves clickbait.")
@@ -413,6 +467,15 @@ def solve(run_dir: Path) -> SolverResult:
         segs = ", ".join(f"{r['platform']}/tier {r['city_tier']}" for r in slow.head(3).to_dicts())
         est["PERF"] = 0.3 * max(0.0, remaining / observed)
         why.append(f"Latency or errors rose in {segs}.")
+    # 5c. a segment drawn away, with nothing on the platform's side to show for it
+    slow_tiers = {str(r["city_tier"]) for r in slow.to_dicts()}
+    for dim, segment, part in ev.segment_drawn_away():
+        if remaining < 0 and not (dim == "city_tier" and segment in slow_tiers):
+            est["COMP"] = max(est.get("COMP", 0.0), part * remaining / observed)
+            why.append(
+                f"Sessions and conversion fell together in {dim}={segment} ({part:.0%} of the "
+                "change) with prices, stock and latency there unchanged: buyers went elsewhere."
+            )
     # 4. mix
     mix_total = sum(ev.mix_rate(dim)[0] for dim in ("platform", "source", "tenure"))
     before_rate = float(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.demand import DemandShift, intent_offset
 from sim.latency import LatencyModel
 from sim.ranker import Pools
 from sim.rng import Streams, slot_counter
@@ -41,6 +42,7 @@ class Conditions:
     logistics: float = 1.0  # chance that an intended order is placed
     payment_success: float = 0.94
     click_offset: float = -3.3
+    demand: tuple[DemandShift, ...] = ()  # buyers a competitor draws away (sim/demand.py)
 
 
 @dataclass
@@ -85,7 +87,7 @@ def cart_logit(
     users, items = world.users, world.items
     user = batch.user[session]
     rel_price = np.log(items.price[item] / CATEGORY_PRICE[items.category[item]])
-    return (
+    logit = (
         items.propensity[item]
         + users.intent[user]
         + SOURCE_INTENT[batch.source[session]]
@@ -95,6 +97,9 @@ def cart_logit(
         - NEW_USER_TRUST * batch.new_user[session]
         - 2.8
     )
+    if cond.demand:
+        logit = logit + intent_offset(cond.demand, users, user, items.category[item])
+    return logit
 
 
 def simulate_sessions(

@@ -16,6 +16,8 @@ in only the fields of the mechanism it acts on:
     app_upgrade users moved to a new app version (mask of users, minor version)
     price       a price multiplier per item (a promotion ends, a fee is passed on)
     supply      a mask of items whose supply is cut: no stock on hand, no restock
+    demand      a DemandShift: a segment's buyers drawn away (lower intent, fewer sessions)
+    session_log a SessionLogRule: which clients' no-feed foregrounds are logged as sessions
 
 Faults read the world through `FaultView` and keep what they must remember (the stock flags
 at onset, say) in its `memory`.
@@ -30,9 +32,10 @@ from typing import Any
 import numpy as np
 
 from sim.calendar import CalendarOverlay
+from sim.demand import DemandShift
 from sim.feed import FeedTransform, Snapshot
 from sim.latency import LatencyOverlay
-from sim.tracking import TrackingRule
+from sim.tracking import SessionLogRule, TrackingRule
 from sim.world import World
 
 
@@ -50,6 +53,8 @@ class Effects:
     app_upgrade: tuple[np.ndarray, int] | None = None
     price: np.ndarray | None = None
     supply: np.ndarray | None = None
+    demand: DemandShift | None = None
+    session_log: SessionLogRule | None = None
 
 
 NO_EFFECTS = Effects()

@@ -29,6 +29,7 @@ from sim.behavior import (
     simulate_sessions,
 )
 from sim.changelog import logged_at, random_version, stream_key, templated_title
+from sim.demand import DemandShift, sessions_kept
 from sim.effects import Effects, FaultView
 from sim.faults.base import FaultBase
 from sim.feed import FeedTransform, Snapshot, snapshot_columns, take_snapshot
@@ -119,6 +120,7 @@ class EngineState:
     app_minor_base: np.ndarray | None = None  # users' app versions before any fault's upgrade
     price_base: np.ndarray | None = None  # items' prices before any fault's change
     supply_cut: np.ndarray | None = None  # items no seller can supply this hour
+    demand_shifts: dict[str, DemandShift] = field(default_factory=dict)  # buyers drawn away
     pools_config: tuple[float, ...] = ()
 
     def install(self, effects: dict[str, Effects]) -> None:
@@ -133,6 +135,8 @@ class EngineState:
         self.feed_transforms = collect("feed")
         self.calendar_overlays = collect("calendar")
         self.tracker.rules = collect("tracking")
+        self.tracker.session_rules = collect("session_log")
+        self.demand_shifts = collect("demand")
         self.version_overrides = collect("version")
         self.seller_incentive = sum(e.incentive for _, e in ordered)
         self.config = dict(self.config_defaults)
@@ -219,6 +223,8 @@ class HourResult:
     event_imp: np.ndarray  # impression index per logged event
     tracked_order: np.ndarray  # bool per session: a tracked order event exists
     ledger_order: np.ndarray  # bool per session: the ledger has an order
+    # index into the batch: sessions whose user also logged a no-feed foreground (as a session)
+    foregrounds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 class Sink(Protocol):
@@ -452,7 +458,8 @@ class Engine:
             intent += overlay.intent
             traffic *= overlay.traffic
             logistics *= overlay.logistics
-        return Conditions(intent=intent, logistics=logistics), traffic
+        demand = tuple(self.state.demand_shifts.values())
+        return Conditions(intent=intent, logistics=logistics, demand=demand), traffic
 
     def _sample_sessions(self, hour: int, traffic: float) -> SessionBatch:
         users = self.state.world.users
@@ -481,6 +488,9 @@ class Engine:
         state = self.state
         cond, traffic = self._conditions(hour)
         batch = self._sample_sessions(hour, traffic)
+        kept = sessions_kept(cond.demand, self.streams, state.world.users, batch.key, batch.user)
+        if kept is not None:  # sessions drawn away to a competitor do not happen
+            batch = SessionBatch(**{f: v if v is None else v[kept] for f, v in vars(batch).items()})
         funnel = simulate_sessions(
             batch, state.world, state.pools, state.latency, self.streams, cond
         )
@@ -504,6 +514,13 @@ class Engine:
             "city_tier": users.city_tier[u_ev],
         }
         logged, logged_ts = state.tracker.track(self.streams, ctr, ev_type, ts, dims)
+        foregrounds = state.tracker.foregrounds(
+            self.streams,
+            batch.key,
+            {"platform": users.platform[batch.user], "app_minor": users.app_minor[batch.user]}
+            if state.tracker.session_rules
+            else {},
+        )
         n = len(batch.key)
         tracked_order = np.zeros(n, bool)
         tracked_order[sess[logged][ev_type[logged] == 2]] = True
@@ -525,6 +542,7 @@ class Engine:
             imp_idx[logged],
             tracked_order,
             ledger_order,
+            foregrounds,
         )
         self.sink.hour(result, state)
         # The world responds: stock sells down, the ranker's logs and history grow. What the

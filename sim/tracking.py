@@ -26,11 +26,37 @@ class TrackingRule:
 
 
 @dataclass
+class SessionLogRule:
+    """Also log app foregrounds that open no feed page, as sessions with no pages, for
+    clients that match (a metric-definition change: the denominator grows, behaviour does not).
+    `extra` is the chance that a feed session's user also logs one such foreground."""
+
+    match: dict[str, tuple[int, ...]]
+    extra: float
+
+
+@dataclass
 class Tracker:
     loss: float = 0.004
     duplicate: float = 0.003
     late: float = 0.01
     rules: dict[str, TrackingRule] = field(default_factory=dict)
+    session_rules: dict[str, SessionLogRule] = field(default_factory=dict)
+
+    def foregrounds(
+        self, streams: Streams, key: np.ndarray, dims: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        """Indices of sessions whose user also logs a no-feed foreground (none, and no draws,
+        when no rule is active)."""
+        if not self.session_rules:
+            return np.zeros(0, np.int64)
+        p = np.zeros(len(key))
+        for rule in self.session_rules.values():
+            hit = np.ones(len(key), bool)
+            for dim, codes in rule.match.items():
+                hit &= np.isin(dims[dim], codes)
+            p = 1.0 - (1.0 - p) * (1.0 - rule.extra * hit)
+        return np.flatnonzero(streams.uniform("tracking.foreground", key) < p)
 
     def track(
         self,
@@ -57,3 +83,17 @@ class Tracker:
         idx = np.concatenate([np.flatnonzero(keep), np.flatnonzero(dup)])
         logged_ts = ts + delay
         return idx, logged_ts[idx] + np.where(np.arange(len(idx)) >= keep.sum(), 2, 0)
+
+
+FOREGROUND_ID_BIT = 46  # foreground sessions' ids: the feed session's id with this bit set
+
+
+def with_foregrounds(sessions: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+    """The hour's session rows plus one no-feed foreground row per index (same user and
+    segment, another moment of the same hour, no pages)."""
+    extra = {k: v[idx] for k, v in sessions.items()}
+    extra["session_id"] = extra["session_id"] + np.int64(1 << FOREGROUND_ID_BIT)
+    start = extra["ts"]
+    extra["ts"] = start - start % 3600 + (start * 7919 + 1301) % 3600
+    extra["pages"] = np.zeros(len(idx), sessions["pages"].dtype)
+    return {k: np.concatenate([sessions[k], extra[k]]) for k in sessions}

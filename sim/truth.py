@@ -30,7 +30,8 @@ from sim.world import Size
 
 
 class MetricSink(NullSink):
-    """Daily totals of the case period only: sessions, tracked and ledger conversions."""
+    """Daily totals of the case period only: sessions, tracked and ledger conversions, and
+    sessions as logged (with any no-feed foregrounds a pipeline change counts)."""
 
     def __init__(self) -> None:
         self.daily: dict[int, np.ndarray] = {}
@@ -39,8 +40,10 @@ class MetricSink(NullSink):
         if result.period.label != "current":
             return
         day = result.hour // 24
-        totals = self.daily.setdefault(day, np.zeros(3, np.int64))
-        totals += (len(result.batch.key), result.tracked_order.sum(), result.ledger_order.sum())
+        totals = self.daily.setdefault(day, np.zeros(4, np.int64))
+        n = len(result.batch.key)
+        totals[:3] += (n, result.tracked_order.sum(), result.ledger_order.sum())
+        totals[3] += n + len(result.foregrounds)
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,8 @@ class Change:
 
 def measure(daily: dict[int, np.ndarray], windows: Windows) -> Change:
     def rates(a: int, b: int) -> tuple[float, float]:
-        total = sum((daily[d] for d in range(a, b)), np.zeros(3, np.int64))
-        return total[1] / total[0], total[2] / total[0]
+        total = sum((daily[d] for d in range(a, b)), np.zeros(4, np.int64))
+        return total[1] / total[3], total[2] / total[0]  # observed over logged sessions
 
     bo, bb = rates(*windows.before)
     ao, ab = rates(*windows.after)

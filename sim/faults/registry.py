@@ -8,9 +8,11 @@ from pydantic import Field
 
 from sim.faults.app_release import AppRelease
 from sim.faults.base import FaultBase
+from sim.faults.competitor_campaign import CompetitorCampaign
 from sim.faults.config_change import ConfigChange
 from sim.faults.deploy import Deploy
 from sim.faults.feed_change import FeedChange
+from sim.faults.metric_definition import MetricDefinition
 from sim.faults.price_change import PriceChange
 from sim.faults.reward_shift import RewardShift
 from sim.faults.seasonality import Seasonality
@@ -29,6 +31,8 @@ FAULT_TYPES: dict[str, type[FaultBase]] = {
         ConfigChange,
         PriceChange,
         SupplyShortage,
+        CompetitorCampaign,
+        MetricDefinition,
     )
 }
 
