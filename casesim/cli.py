@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from casesim.cliutil import (
     SEED_MAX,
@@ -37,6 +36,7 @@ from casesim.cliutil import finished as _finished
 from casesim.cliutil import load_scenario_or_fail as _load
 from casesim.cliutil import progress as _progress
 from casesim.cliutil import size_for as _size
+from casesim.cliutil import step_lines as _step_lines
 from casesim.cliutil import tasks_for as _tasks
 from casesim.cliutil import terminate_as_interrupt as _terminate_as_interrupt
 from casesim.coach_cli import register as register_coach_commands
@@ -112,10 +112,21 @@ def run(
             min=0, max=20, help="Other worlds for each cause's expected effect and its interval"
         ),
     ] = 2,
+    recalibrate: Annotated[
+        bool,
+        typer.Option(
+            help="Search the luck and calibrate even when the scenario's calibration record "
+            "(<stem>.calibration.json, from `casesim calibrate`) matches"
+        ),
+    ] = False,
     workers: Workers = None,
     ray: RayAddress = None,
 ) -> None:
-    """Simulate a scenario and write a run folder (tables, manifest, answer key)."""
+    """Simulate a scenario and write a run folder (tables, manifest, answer key).
+
+    A calibration record beside the scenario for this size and seed (written by `casesim
+    calibrate`) replaces the luck search and the calibration; a key that then misses its
+    band or noise bound is refused, asking for a new `casesim calibrate`."""
     spec = _load(scenario)
     chosen = _size(size)
     seed_used = spec.seed if seed is None else seed
@@ -123,6 +134,7 @@ def run(
     _check_out(target, force)
 
     from casesim.compose import make_case
+    from sim.calibration_record import record_path
 
     _terminate_as_interrupt()
     started = time.perf_counter()
@@ -143,6 +155,8 @@ def run(
             replicates=replicates,
             log=None if quiet else err.print,
             tasks=tasks,
+            calibration=None if recalibrate else record_path(scenario),
+            steps=_step_lines(quiet),
         )
     if not quiet:
         imps = manifest["tables"]["impressions"]["rows"]
@@ -159,35 +173,75 @@ def calibrate(
     size: SizeName = "small",
     seed: Seed = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+    luck_tries: Annotated[
+        int, typer.Option(min=1, max=64, help="Draws of chance to try for quiet case windows")
+    ] = 12,
     workers: Workers = None,
     ray: RayAddress = None,
 ) -> None:
-    """Find the severities of `severity: auto` faults that land the change on target."""
-    from sim.truth import CalibrationError
-    from sim.truth import calibrate as run_calibration
+    """Find the case's quiet luck and its `severity: auto` values, show the change, the noise
+    and the key's split, and record them beside the scenario for `casesim run` (coaches)."""
+    from sim import calibration_record as records
+    from sim.case import case_key, realize
+    from sim.intent import intent_problems
 
     spec = _load(scenario)
     chosen = _size(size)
     seed_used = spec.seed if seed is None else seed
-    try:
-        with _tasks(workers, ray) as tasks, _progress(quiet, f"calibrating {spec.id}") as tick:
-            _, report = run_calibration(spec, chosen, seed_used, tick, tasks=tasks)
-    except CalibrationError as exc:
-        raise fail(f"{scenario}: calibration failed: {exc}") from None
-    except KeyboardInterrupt:
-        raise fail("interrupted", 130) from None
-    if not report.severities:
-        typer.echo(f"{scenario}: no fault has severity auto; nothing to calibrate")
-        return
-    for fid, value in report.severities.items():
-        typer.echo(f"{fid}: severity {value:.4f}")
-    target = spec.target
-    assert target is not None
-    typer.echo(
-        f"observed change {report.change:+.2%} (target {target.change:+.1%} "
-        f"± {target.tolerance * 100:.1f} pp) at seed {seed_used}, size {chosen.name}, "
-        f"after {len(report.evaluations)} trial runs"
+    path = records.record_path(scenario)
+    _terminate_as_interrupt()
+    with (
+        making_cases(scenario),
+        _tasks(workers, ray) as tasks,
+        _progress(quiet, f"calibrating {spec.id}") as tick,
+    ):
+        steps = _step_lines(quiet)
+        log = None if quiet else err.print
+        realized = realize(spec, chosen, seed_used, luck_tries, tick, log, steps, tasks)
+        key = case_key(realized, chosen, seed_used, 0, tick, steps, tasks, check=False)
+    report, tried = realized.report, realized.tried or []
+    typer.echo(f"luck {realized.scenario.luck} (quiet after {len(tried)} of {luck_tries} tries)")
+    if report is None:
+        typer.echo("no fault has severity auto; nothing to calibrate")
+    else:
+        for fid, value in report.severities.items():
+            typer.echo(f"{fid}: severity {value:.4f} ({len(report.evaluations)} trial runs)")
+    _print_calibration(key, spec, seed_used, chosen.name)
+    problems = intent_problems(key, realized.scenario)
+    if problems:
+        raise fail(f"{scenario}: not recorded: the case breaks its intent: {'; '.join(problems)}")
+    entry = records.from_key(
+        realized.scenario,
+        spec,
+        chosen.name,
+        seed_used,
+        tried,
+        report.severities if report else {},
+        key,
     )
+    records.store(path, scenario.name, entry)
+    typer.echo(
+        f"recorded in {path} (size {chosen.name}, seed {seed_used}): `casesim run` reuses it"
+    )
+
+
+def _print_calibration(key: dict[str, Any], spec: Any, seed: int, size: str) -> None:
+    """The observed change against its band, the noise against its bound, the key's split."""
+    target = spec.target
+    band = (
+        f"target {target.change:+.1%} ± {target.tolerance * 100:.1f} pp"
+        if target
+        else "a control: no target"
+    )
+    typer.echo(
+        f"observed change {key['observed_change']:+.2%} ({band}) at seed {seed}, size {size}"
+    )
+    noise = next(c for c in key["causes"] if c["id"] == "noise")
+    typer.echo(
+        f"noise {noise['effect']:+.2%} with every change off (bound ±{spec.noise_bound:.1%})"
+    )
+    split = ", ".join(f"{c['id']} {c['share']:.1%}" for c in key["causes"])
+    typer.echo(f"split: {split}")
 
 
 @app.command()
@@ -212,6 +266,8 @@ def key(
 
 
 def _print_key(answer: dict[str, Any]) -> None:
+    from rich.table import Table
+
     table = Table(title=f"Answer key: {answer['scenario']}", title_justify="left")
     for col in ("cause", "type", "share", "business share", "hit set", "onset"):
         table.add_column(col, justify="right" if "share" in col else "left")
@@ -382,6 +438,8 @@ def _solve_all(chosen, as_json: bool, workers: int | None, ray: str | None) -> N
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    from rich.table import Table
+
     table = Table(title=f"Reference solver on the shipped cases ({chosen.name})")
     for col in rows[0]:
         table.add_column(col, justify="left" if col == "case" else "right")
@@ -413,7 +471,7 @@ def audit(
                 spec,
                 chosen,
                 list(range(first_seed, first_seed + seeds)),
-                log=None if as_json else err.print,
+                log=None if as_json and sys.stderr.isatty() else _audit_log(seeds, tasks),
                 tasks=tasks,
             )
     except KeyboardInterrupt:
@@ -422,6 +480,8 @@ def audit(
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
+    from rich.table import Table
+
     table = Table(title=f"{spec.id}: answer key over {report['seeds']} seeds ({size})")
     for col in ("entry", "share mean", "sd", "min", "max"):
         table.add_column(col, justify="left" if col == "entry" else "right")
@@ -440,6 +500,18 @@ def audit(
     )
     for seed, problem in report["refused"]:
         out.print(f"seed {seed} refused: {problem}")
+
+
+def _audit_log(seeds: int, tasks: Any):
+    """A line as the audit starts and as each seed's case finishes (seed 3/5: ...)."""
+    err.print(f"auditing {seeds} seeds, {tasks.workers} at a time: a line as each one finishes")
+    done = [0]
+
+    def log(line: str) -> None:
+        done[0] += 1
+        err.print(f"{done[0]}/{seeds} {line}")
+
+    return log
 
 
 @app.command()
@@ -544,6 +616,8 @@ def describe(run_dir: Annotated[Path, typer.Argument(help="A run folder")]) -> N
 
 
 def _print_frame(title: str, frame) -> None:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     cols = [
         c

@@ -10,19 +10,40 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from sim.inputs import InputError
 
 SEED_MAX = 2**32 - 1
 
-out = Console()
-err = Console(stderr=True)
+
+class _LazyConsole:
+    """A rich Console made on first use: importing rich.console costs a tenth of a second
+    that `--help`, `validate` and `schema` never need."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Any = None
+
+    def real(self) -> Any:
+        """The Console itself (for rich objects that take a `console=`)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
+out: Any = _LazyConsole(stderr=False)
+err: Any = _LazyConsole(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -97,13 +118,14 @@ def terminate_as_interrupt() -> None:
 def making_cases(scenario: Path) -> Iterator[None]:
     """Making cases from `scenario`: each way it can be refused as one line (exit 2), an
     interrupt as 130; in every case the target was written atomically, so nothing was."""
+    from sim.calibration_record import RecordError
     from sim.intent import IntentError
     from sim.output import OutputTargetError, RunFolderExists
     from sim.truth import CalibrationError
 
     try:
         yield
-    except (RunFolderExists, OutputTargetError) as exc:
+    except (RunFolderExists, OutputTargetError, RecordError) as exc:
         raise fail(str(exc)) from None
     except IntentError as exc:
         raise fail(f"{scenario}: refused, nothing was written: {exc}") from None
@@ -115,19 +137,37 @@ def making_cases(scenario: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def progress(quiet: bool, label: str) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar over simulated hours (they are counted, not known in advance)."""
+    """A progress bar over simulated hours (they are counted, not known in advance); off a
+    terminal there is no bar (`step_lines` tells the steps instead)."""
     if quiet:
         yield None
         return
     if os.environ.get("CASESIM_PROGRESS") == "lines":  # for a parent process (the dashboard)
         yield lambda n: print(f"@hours {n}", file=sys.stderr, flush=True)
         return
+    if not sys.stderr.isatty():
+        yield None
+        return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description}"), SpinnerColumn(), TextColumn("{task.completed} h"))
-    with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
+    with Progress(*columns, TimeElapsedColumn(), console=err.real(), transient=True) as bar:
         task = bar.add_task(label, total=None)
         yield lambda n: bar.advance(task, n)
+
+
+def step_lines(quiet: bool) -> Callable[[str], None] | None:
+    """A line per step on stderr when it is not a terminal (a log file, CI, a pipe), where a
+    bar cannot show and a silent wait of minutes looks like a hang. None on a terminal (the
+    bar shows), when quiet, and for the dashboard's reader (CASESIM_PROGRESS=lines)."""
+    if quiet or os.environ.get("CASESIM_PROGRESS") == "lines" or sys.stderr.isatty():
+        return None
+    started = time.monotonic()
+
+    def say(line: str) -> None:
+        print(f"[{time.monotonic() - started:7.1f} s] {line}", file=sys.stderr, flush=True)
+
+    return say
 
 
 def load_scenario_or_fail(path: Path):

@@ -41,12 +41,15 @@ def case(request, tmp_path_factory):
 
     The tests of one case run in two modules (tests/sim/test_cases.py, tests/grading/
     test_solver.py) and may land on different xdist workers, so the case is made in a folder
-    all workers share, under a lock: the first worker generates it, the others wait for it."""
+    all workers share, under a lock: the first worker generates it, the others wait for it.
+    The case's calibration record (scenarios/<stem>.calibration.json, `casesim calibrate
+    SCENARIO --size small`) spares the luck search and the calibration; a stale one fails."""
     import fcntl
     import json
     import os
 
     from casesim.compose import make_case
+    from sim.calibration_record import record_path
 
     base = tmp_path_factory.getbasetemp()
     shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-cases"
@@ -56,7 +59,9 @@ def case(request, tmp_path_factory):
     with open(shared / f"{scenario.id}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (out / "manifest.json").is_file():
-            make_case(scenario, SIZES["small"], out, replicates=0)
+            make_case(
+                scenario, SIZES["small"], out, replicates=0, calibration=record_path(request.param)
+            )
     return scenario, out, json.loads((out / "answer_key.json").read_text())
 
 

@@ -179,3 +179,71 @@ def test_help_and_validate_leave_the_heavy_modules_unloaded():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+RECORDED = """id: rec
+title: T
+start: 2026-08-03
+days: 21
+reference_days: 0
+seed: 3
+noise_bound: 0.05
+target: {change: -0.08, tolerance: 0.01}
+faults:
+  - {type: reward_shift, id: rank, at: 2026-08-16T10:00:00, severity: auto}
+"""
+
+
+def test_calibrate_records_and_run_reuses_with_step_lines(tmp_path):
+    """`calibrate` prints the change, noise and split and writes the record; `run` reuses it
+    and, its stderr not being a terminal, tells each step in a line; a tampered record is
+    refused in one line, writing nothing."""
+    scenario = tmp_path / "rec.yaml"
+    scenario.write_text(RECORDED)
+    args = ["--size", "tiny", "--luck-tries", "3", "--workers", "1"]
+    made = runner.invoke(app, ["calibrate", str(scenario), *args])
+    assert made.exit_code == 0, made.output
+    for said in ("observed change", "noise", "split: ", "rank: severity", "luck try 1/3"):
+        assert said in made.output, said
+    assert "calibration trial" in made.output and "key branch 2/2" in made.output
+    record = json.loads((tmp_path / "rec.calibration.json").read_text())
+    (entry,) = record["entries"]
+    assert (entry["size"], entry["seed"], entry["within_target"]) == ("tiny", 3, True)
+    assert set(entry["split"]) == {"rank", "noise"} and "rank" in entry["severities"]
+
+    reused = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "a"), *args])
+    assert reused.exit_code == 0, reused.output
+    assert "reusing its calibration record" in reused.output
+    assert "luck try" not in reused.output and "calibration trial" not in reused.output
+    assert "simulated day 21/21" in reused.output
+    assert "key branch 4/4" in reused.output  # two branches, two replicate worlds
+    key = json.loads((tmp_path / "a" / "answer_key.json").read_text())
+    assert key["realization"]["luck"] == entry["luck"]
+
+    entry["severities"]["rank"] = 0.0  # the record no longer lands the change in its band
+    (tmp_path / "rec.calibration.json").write_text(json.dumps(record))
+    stale = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "b"), *args])
+    assert stale.exit_code == 2, stale.output
+    last = stale.output.strip().splitlines()[-1]
+    assert "casesim calibrate" in last and "nothing was written" in last
+    assert not (tmp_path / "b").exists()
+
+
+def test_recalibrate_ignores_the_record(tmp_path, monkeypatch):
+    scenario = tmp_path / "rec.yaml"
+    scenario.write_text(RECORDED)
+    (tmp_path / "rec.calibration.json").write_text("{damaged")
+    broken = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "r")])
+    assert broken.exit_code == 2 and "unreadable calibration record" in broken.output
+    assert not (tmp_path / "r").exists()
+    seen = {}
+
+    def capture(*args, **kwargs):
+        seen.update(kwargs)
+        raise _Simulating
+
+    monkeypatch.setattr("sim.case.make_case", capture)
+    runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "r"), "--recalibrate"])
+    assert seen["calibration"] is None
+    runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "r")])
+    assert seen["calibration"] == tmp_path / "rec.calibration.json"
