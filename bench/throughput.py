@@ -95,7 +95,6 @@ def naive_model(
     vectorized engine: category by affinity, item from the pools, position bias, click, cart
     (price, intent, stock), order, payment, latency and abandonment per page, tracked events.
     """
-    import bisect
     import math
     import random
 
@@ -112,9 +111,8 @@ def naive_model(
     state = initial_state(world)
     pools = state.pools
     u, it = world.users, world.items
-    cdf = pools.cdf.tolist()
-    ends = pools.end.tolist()
-    starts = [0, *ends[:-1]]
+    p_left = pools.p_left.tolist()  # per category, the chance of going left at each node
+    leaves, depth = pools.leaves, pools.depth
     rnd = random.Random(seed) if draws == "stdlib" else NumpyDraws(seed)
     env = simpy.Environment()
     impressions: list[tuple[int, int, int]] = []
@@ -139,8 +137,10 @@ def naive_model(
                     yield env.timeout(1 / 3600)
                     pos = page * PAGE_SIZE + slot
                     cat = int(u.category_slots[i, rnd.randrange(u.category_slots.shape[1])])
-                    k = bisect.bisect_right(cdf, rnd.random(), starts[cat], ends[cat] - 1)
-                    item = int(pools.items[k])
+                    node = 1  # down the category's sum tree, one draw per level
+                    for _ in range(depth):
+                        node = 2 * node + (rnd.random() >= p_left[cat][node])
+                    item = node - leaves
                     impressions.append((sid, pos, item))
                     logit = it.appeal[item] + u.affinity_logit[i, cat] - 3.3
                     if rnd.random() >= EXAMINE[pos] / (1 + math.exp(-logit)):
