@@ -35,9 +35,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -641,36 +641,93 @@ def span_tables(
     return dict(zip(SPAN_TABLES, frames[:-1], strict=True)), frames[-1]
 
 
-def build_cube(run_dir: Path | str, span_sessions: int = SPAN_SESSIONS) -> dict[str, pl.DataFrame]:
-    """Every cube table of a run, in memory."""
-    return dict(iter_cube(run_dir, span_sessions))
+# Written span by span: these tables' keys start with the period and the day, which no span
+# splits, so their parts follow one another in order (checked) and are never held together.
+STREAMED = tuple(name for name in SPAN_TABLES if SORT_KEYS[name][:2] == ["period", "date"])
 
 
-def iter_cube(
-    run_dir: Path | str, span_sessions: int = SPAN_SESSIONS
-) -> Iterator[tuple[str, pl.DataFrame]]:
-    """Every cube table of a run, one after another (`ensure_cube` writes each and drops
-    it), read a span of days of about `span_sessions` sessions at a time."""
+class SpanParts:
+    """The streamed tables' parts, each written to its own file as its span is done, then
+    joined into one file per table by a streaming copy (a sort only if spans came out of
+    order, which session ids ordered by period and hour never do)."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.scratch = scratch
+        self.files: dict[str, list[Path]] = {name: [] for name in STREAMED}
+        self.last: dict[str, tuple[Any, ...] | None] = dict.fromkeys(STREAMED)
+        self.ordered = dict.fromkeys(STREAMED, True)
+
+    def add(self, name: str, frame: pl.DataFrame) -> None:
+        if frame.height:
+            days = frame.select("period", "date")
+            first, last = days.row(0), days.row(-1)
+            previous = self.last[name]
+            if previous is not None and not previous < first:
+                self.ordered[name] = False
+            self.last[name] = last
+        path = self.scratch / f"{name}.{len(self.files[name]):05d}.parquet"
+        frame.write_parquet(path)
+        self.files[name].append(path)
+
+    def write(self, name: str, target: Path) -> int:
+        """The table's parts as one file at `target`; its rows."""
+        joined = pl.scan_parquet(self.files.pop(name))
+        if not self.ordered[name]:
+            joined = joined.sort(SORT_KEYS[name])
+        joined.sink_parquet(target, compression="zstd")
+        return pq.read_metadata(target).num_rows
+
+
+def write_cube(
+    run_dir: Path | str, folder: Path, span_sessions: int = SPAN_SESSIONS
+) -> dict[str, int]:
+    """Every cube table of a run written into `folder` (rows per table), read a span of
+    days of about `span_sessions` sessions at a time.
+
+    Memory holds one span's rows and the small tables' parts, not the whole cube: the
+    large per-day tables go to disk span by span."""
     run_dir = Path(run_dir)
     windows = case_windows(read_case(run_dir))
     items = item_dims(run_dir).collect().lazy()
-    parts: dict[str, list[pl.DataFrame]] = {name: [] for name in SPAN_TABLES}
+    scratch = folder / ".parts"
+    scratch.mkdir()
+    parts = SpanParts(scratch)
+    kept: list[pl.DataFrame] = []  # experiments_daily: a few rows per arm and day
     users: list[pl.DataFrame] = []
     pending = merged = 0
+    rows: dict[str, int] = {}
     for span in session_spans(run_dir, span_sessions) or [NO_SESSIONS]:
         frames, span_users = span_tables(run_dir, span, windows, items)
-        for name, frame in frames.items():
-            parts[name].append(frame)
+        for name in STREAMED:
+            parts.add(name, frames[name])
+        kept.append(frames["experiments_daily"])
+        del frames
         users.append(span_users)
         pending += span_users.height
         if pending > max(merged, 1_000_000):  # keep the users' sums about their final size
             users = [merge_exposure(users)]
             pending = merged = users[0].height
-    yield "experiments", experiment_moments(merge_exposure(users))
-    del users
-    for name in SPAN_TABLES:  # its parts dropped as it is made: one table's copy at most
-        yield name, pl.concat(parts.pop(name)).sort(SORT_KEYS[name])
-    yield from zip(("feed_hist", "feed_summary"), feed_tables(run_dir), strict=True)
+    small = {
+        "experiments": experiment_moments(merge_exposure(users)),
+        "experiments_daily": pl.concat(kept).sort(SORT_KEYS["experiments_daily"]),
+    }
+    del users, kept
+    small.update(zip(("feed_hist", "feed_summary"), feed_tables(run_dir), strict=True))
+    for name, frame in small.items():
+        frame.write_parquet(folder / f"{name}.parquet", compression="zstd")
+        rows[name] = frame.height
+    for name in STREAMED:
+        rows[name] = parts.write(name, folder / f"{name}.parquet")
+    shutil.rmtree(scratch)
+    return rows
+
+
+def build_cube(run_dir: Path | str, span_sessions: int = SPAN_SESSIONS) -> dict[str, pl.DataFrame]:
+    """Every cube table of a run, in memory (written and read back: the same path as
+    `ensure_cube`'s)."""
+    with tempfile.TemporaryDirectory(prefix="cube-") as tmp:
+        write_cube(run_dir, Path(tmp), span_sessions)
+        return {name: pl.read_parquet(Path(tmp) / f"{name}.parquet") for name in TABLES}
 
 
 def cube_dir(run_dir: Path | str) -> Path:
@@ -702,11 +759,7 @@ def ensure_cube(run_dir: Path | str) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        rows = {}
-        for name, frame in iter_cube(run_dir):
-            frame.write_parquet(tmp / f"{name}.parquet", compression="zstd")
-            rows[name] = frame.height
-            del frame  # not held while the next table is made
+        rows = write_cube(run_dir, tmp)
         meta = {
             "version": CUBE_VERSION,
             "build_seconds": round(time.perf_counter() - started, 2),

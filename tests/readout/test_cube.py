@@ -211,6 +211,26 @@ def test_a_day_at_a_time_equals_whole_tables_exactly(cube_run):
     assert cube.build_cube(cube_run, span_sessions=1)["experiments"].height > 0
 
 
+def test_spans_out_of_day_order_are_sorted_when_joined(cube_run, monkeypatch):
+    """The streamed tables join their parts in span order; spans whose days came out of
+    order are sorted instead, to the same cube."""
+    spans = cube.session_spans(cube_run, least=1)
+    monkeypatch.setattr(cube, "session_spans", lambda *_: spans[::-1])
+    unsorted = []
+    write = cube.SpanParts.write
+
+    def noted(self, name, target):
+        unsorted.append(not self.ordered[name])
+        return write(self, name, target)
+
+    monkeypatch.setattr(cube.SpanParts, "write", noted)
+    reference = whole_table_cube(cube_run)
+    built = cube.build_cube(cube_run, span_sessions=1)
+    assert unsorted == [True] * len(cube.STREAMED)
+    for name in cube.TABLES:
+        assert_frame_equal(built[name], reference[name], check_exact=True)
+
+
 def test_the_written_cube_is_the_whole_table_one(cube_run):
     reference = whole_table_cube(cube_run)
     for name in cube.TABLES:
