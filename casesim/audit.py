@@ -103,13 +103,14 @@ def audit(
     return tasks.map(audit_task, [(scenario, size, seed) for seed in seeds], None, done)
 
 
-def generate_task(_: None, arg: tuple[Scenario, Size, str]) -> str | None:
+def generate_task(_: None, arg: tuple[Scenario, Size, str, Path | None]) -> str | None:
     """Task: generate one case into its folder (written atomically by the process running
-    the task: on a cluster, give it a shared folder); a refused case (calibration, intent)
-    comes back as its message instead of a folder."""
-    scenario, size, folder = arg
+    the task: on a cluster, give it a shared folder), reusing its calibration record when
+    one matches; a refused case (calibration, intent) comes back as its message instead of
+    a folder."""
+    scenario, size, folder, calibration = arg
     try:
-        make_case(scenario, size, Path(folder), force=True)
+        make_case(scenario, size, Path(folder), force=True, calibration=calibration)
     except (CalibrationError, IntentError) as exc:
         return str(exc)
     return None

@@ -40,6 +40,7 @@ from casesim.cliutil import step_lines as _step_lines
 from casesim.cliutil import tasks_for as _tasks
 from casesim.cliutil import terminate_as_interrupt as _terminate_as_interrupt
 from casesim.coach_cli import register as register_coach_commands
+from casesim.library_cli import register as register_library_command
 from casesim.takehome_cli import takehome_app
 from runfolder.layout import ANSWER_KEY, run_name
 from sim.inputs import InputError, load_json
@@ -403,29 +404,12 @@ def solve(
 def _solve_all(chosen, as_json: bool, workers: int | None, ray: str | None) -> None:
     """Generate (or reuse) every shipped case at a size and tabulate the solver's scores.
     The missing cases are generated side by side, one task each."""
-    from casesim.audit import generate_task
+    from casesim.library_cli import generate_missing, shipped_cases
     from grading.scoring import score as score_submission
     from grading.solver import solve as run_solver
 
-    cases = []
-    for path in sorted(Path("scenarios").glob("*.yaml")):
-        spec = _load(path)
-        if spec.id != "baseline":
-            cases.append((path, spec, Path("data") / run_name(spec.id, chosen.name, spec.seed)))
-    missing = [c for c in cases if not (c[2] / ANSWER_KEY).is_file()]
-    if missing:
-        if not as_json:
-            err.print(f"generating {len(missing)} cases: {', '.join(c[1].id for c in missing)}")
-        _terminate_as_interrupt()
-        try:
-            with _tasks(workers, ray) as tasks:
-                args = [(spec, chosen, str(folder)) for _, spec, folder in missing]
-                problems = tasks.map(generate_task, args)
-        except KeyboardInterrupt:
-            raise fail("interrupted", 130) from None
-        for (path, _, _), problem in zip(missing, problems, strict=True):
-            if problem is not None:
-                typer.echo(f"{path}: refused: {problem}", err=True)
+    cases = shipped_cases(chosen)
+    generate_missing(cases, chosen, workers, ray, quiet=as_json)
     rows = []
     for _, spec, folder in cases:
         if not (folder / ANSWER_KEY).is_file():
@@ -643,6 +627,7 @@ def _fmt(col: str, value: object) -> str:
 
 app.add_typer(takehome_app, name="takehome")
 register_coach_commands(app)  # new, preview, reference (casesim/coach_cli.py)
+register_library_command(app)  # library (casesim/library_cli.py)
 
 if __name__ == "__main__":
     app()
