@@ -18,7 +18,7 @@ import numpy as np
 
 from sim.demand import DemandShift, intent_offset
 from sim.latency import LatencyModel
-from sim.ranker import Pools
+from sim.ranker import Pools, feed_slots
 from sim.rng import Streams, slot_counter
 from sim.world import CATEGORY_PRICE, World
 
@@ -140,15 +140,9 @@ def simulate_sessions(
     req_s, req_p = np.nonzero(reached)
     flat = req_s * MAX_PAGES + req_p
     # --- impressions on rendered pages ---
-    pg_s, pg_p = np.nonzero(rendered)
-    imp_s = np.repeat(pg_s, PAGE_SIZE)
-    imp_pg = np.repeat(pg_p, PAGE_SIZE)
-    imp_pos = (imp_pg * PAGE_SIZE + np.tile(np.arange(PAGE_SIZE), len(pg_s))).astype(np.int16)
-    slot_ctr = slot_counter(batch.key[imp_s], imp_pos.astype(np.uint64))
-    imp_user = u_idx[imp_s]
-    u_cat = streams.uniform("feed.slot", slot_ctr)
-    slots = users.category_slots
-    cat = slots[imp_user, (u_cat * slots.shape[1]).astype(np.int64)].astype(np.int64)
+    imp_s, imp_pg, imp_pos, slot_ctr, imp_user, cat = feed_slots(
+        rendered, batch.key, u_idx, users.category_slots, streams, PAGE_SIZE
+    )  # which category each slot shows (the "feed.slot" draw)
     item = pools.sample_keyed(cat, streams, "feed.item", slot_ctr)
     # --- click: position bias x appeal x affinity (clickbait titles attract clicks) ---
     item_logit = (items.appeal + 0.9 * items.clickbait + cond.click_offset).astype(np.float32)

@@ -22,6 +22,7 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _LOW32 = np.uint64(0xFFFFFFFF)
 _S11 = np.uint64(11)
+_S16 = np.uint64(16)
 _S27 = np.uint64(27)
 _S30 = np.uint64(30)
 _S31 = np.uint64(31)
@@ -172,3 +173,59 @@ def p_left(tree: np.ndarray) -> np.ndarray:
             total = tree[c, node]
             out[c, node] = tree[c, 2 * node] / total if total > 0 else 0.5
     return out
+
+
+@njit(cache=True)
+def fill_tree(tree: np.ndarray, members: np.ndarray, weights: np.ndarray) -> None:
+    """Into a zeroed tree row: `weights` at the leaves of `members`, then the sums above them
+    (the same sums as `sum_tree` of the full leaf array)."""
+    leaves = tree.shape[0] // 2
+    for i in range(members.shape[0]):
+        tree[leaves + members[i]] = weights[i]
+    for node in range(leaves - 1, 0, -1):
+        tree[node] = tree[2 * node] + tree[2 * node + 1]
+
+
+@njit(cache=True)
+def feed_slots(
+    rendered: np.ndarray,
+    keys: np.ndarray,
+    users: np.ndarray,
+    slots: np.ndarray,
+    salt: np.uint64,
+    page_size: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The slots of the rendered pages (session by session, page by page) and each slot's
+    category: a draw `salt` picks one of its user's category slots. See ranker.feed_slots."""
+    n, pages = rendered.shape
+    count = 0
+    for s in range(n):
+        for p in range(pages):
+            if rendered[s, p]:
+                count += 1
+    m = count * page_size
+    imp_s = np.empty(m, np.int64)
+    imp_pg = np.empty(m, np.int64)
+    imp_pos = np.empty(m, np.int16)
+    counters = np.empty(m, np.uint64)
+    imp_user = np.empty(m, np.int64)
+    category = np.empty(m, np.int64)
+    k = slots.shape[1]
+    j = 0
+    for s in range(n):
+        user = users[s]
+        for p in range(pages):
+            if not rendered[s, p]:
+                continue
+            for slot in range(page_size):
+                pos = p * page_size + slot
+                counter = (keys[s] << _S16) | np.uint64(pos)
+                u = np.float64(_hash(counter, salt) >> _S11) * _SCALE53
+                imp_s[j] = s
+                imp_pg[j] = p
+                imp_pos[j] = pos
+                counters[j] = counter
+                imp_user[j] = user
+                category[j] = np.int64(slots[user, np.int64(u * k)])
+                j += 1
+    return imp_s, imp_pg, imp_pos, counters, imp_user, category

@@ -19,7 +19,7 @@ import numpy as np
 
 from sim.feed import Snapshot
 from sim.logit import Logit, fit_logistic
-from sim.rng import Streams
+from sim.rng import Streams, slot_counter
 from sim.world import N_CAT
 
 DEFAULT_POLICY = {"reward.click": 1.0, "reward.conversion": 1.0, "reward.price": 0.15}
@@ -220,6 +220,50 @@ class Pools:
         )
 
 
+def feed_slots(
+    rendered: np.ndarray,
+    keys: np.ndarray,
+    users: np.ndarray,
+    category_slots: np.ndarray,
+    streams: Streams,
+    page_size: int,
+) -> tuple[np.ndarray, ...]:
+    """The impressions of the rendered pages (`rendered`: sessions x pages) and the category
+    each slot shows, drawn from its user's category slots with the keyed uniform "feed.slot":
+    session index, page, position, slot counter, user and category per impression, in
+    session and page order (compiled; `feed_slots_reference` is the numpy original)."""
+    from sim import kernels
+
+    return kernels.feed_slots(
+        np.ascontiguousarray(rendered, dtype=np.bool_),
+        np.ascontiguousarray(keys, dtype=np.uint64),
+        np.ascontiguousarray(users, dtype=np.int64),
+        category_slots,
+        np.uint64(streams.salt("feed.slot")),
+        page_size,
+    )
+
+
+def feed_slots_reference(
+    rendered: np.ndarray,
+    keys: np.ndarray,
+    users: np.ndarray,
+    category_slots: np.ndarray,
+    streams: Streams,
+    page_size: int,
+) -> tuple[np.ndarray, ...]:
+    """`feed_slots` in numpy, as sim/behavior.py wrote it before the kernel."""
+    pg_s, pg_p = np.nonzero(rendered)
+    imp_s = np.repeat(pg_s, page_size)
+    imp_pg = np.repeat(pg_p, page_size)
+    imp_pos = (imp_pg * page_size + np.tile(np.arange(page_size), len(pg_s))).astype(np.int16)
+    slot_ctr = slot_counter(keys[imp_s], imp_pos.astype(np.uint64))
+    imp_user = users[imp_s]
+    u_cat = streams.uniform("feed.slot", slot_ctr)
+    cat = category_slots[imp_user, (u_cat * category_slots.shape[1]).astype(np.int64)]
+    return imp_s, imp_pg, imp_pos, slot_ctr, imp_user, cat.astype(np.int64)
+
+
 def _sum_tree(weights: np.ndarray) -> np.ndarray:
     """Heap-ordered sums over leaf weights (a power-of-two count): sim/kernels.py's compiled
     version of `_sum_tree_reference`."""
@@ -262,17 +306,20 @@ def build_pools(
     # slots it held in proportion to its share, and a listing can still be clicked (and then
     # found sold out), as in a real feed whose stock flag lags.
     available = np.where(snap.in_stock, 1.0, SOLD_OUT_WEIGHT)
+    from sim import kernels
+
+    by_cat = np.argsort(cats, kind="stable")  # each category's members in item order
+    bounds = np.searchsorted(cats[by_cat], np.arange(N_CAT + 1))
     for c in range(N_CAT):
-        members = np.flatnonzero(cats == c)
+        members = by_cat[bounds[c] : bounds[c + 1]]
         if not len(members):
             continue
         s = score[members]
         w = np.exp((s - s.max()) / max(temperature, 1e-3)) * available[members]
         w = _cap_shares(w, DIVERSITY_CAP)
         explore = available[members] / available[members].sum()
-        weights = np.zeros(leaves)
-        weights[members] = (1 - exploration) * w / w.sum() + exploration * explore
-        tree[c] = _sum_tree(weights)
+        weights = (1 - exploration) * w / w.sum() + exploration * explore
+        kernels.fill_tree(tree[c], members, weights)  # = _sum_tree of the leaf weights
     # A category the feed holds no item of (a remap can empty one) is served from the rest.
     empty = tree[:, 1] <= 0
     if empty.any() and not empty.all():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sim import kernels
-from sim.ranker import Pools, _sum_tree, _sum_tree_reference
+from sim.ranker import Pools, _sum_tree, _sum_tree_reference, feed_slots, feed_slots_reference
 from sim.rng import Streams, _splitmix64, splitmix64_int, stable_hash
 
 EDGES = np.array(
@@ -119,3 +119,35 @@ def test_sum_tree_equals_the_reference(leaves):
     weights[-1] = 1e300
     assert _bytes(_sum_tree(weights)) == _bytes(_sum_tree_reference(weights))
     assert kernels.sum_tree(np.zeros(leaves)).sum() == 0
+
+
+def test_fill_tree_equals_the_sum_tree_of_the_full_leaf_array():
+    rng = np.random.default_rng(9)
+    leaves = 512
+    members = np.sort(rng.choice(leaves, 100, replace=False))
+    weights = rng.random(100)
+    full = np.zeros(leaves)
+    full[members] = weights
+    row = np.zeros((3, 2 * leaves))
+    kernels.fill_tree(row[1], members, weights)
+    assert _bytes(row[1]) == _bytes(_sum_tree_reference(full))
+    assert not row[0].any() and not row[2].any()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_feed_slots_equal_the_numpy_reference(seed):
+    rng = np.random.default_rng(seed)
+    n, pages = 700, 8
+    rendered = rng.random((n, pages)) < 0.4
+    rendered[0] = True  # a session that saw every page
+    rendered[1] = False  # and one that saw none
+    keys = np.concatenate([[0, 2**40 - 1], rng.integers(0, 2**40, n - 2)]).astype(np.uint64)
+    users = rng.integers(0, 500, n).astype(np.int64)
+    slots = rng.integers(0, 12, (500, 10)).astype(np.int8)
+    streams = Streams(seed + 3, luck=seed)
+    got = feed_slots(rendered, keys, users, slots, streams, 6)
+    want = feed_slots_reference(rendered, keys, users, slots, streams, 6)
+    assert len(got[0]) == 6 * rendered.sum()
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype
+        assert _bytes(g) == _bytes(w)
