@@ -175,7 +175,20 @@ def test_help_and_validate_leave_the_heavy_modules_unloaded():
         "import sys; from typer.testing import CliRunner; from casesim.cli import app; "
         "r = CliRunner().invoke(app, ['validate', 'scenarios/baseline.yaml']); "
         "assert r.exit_code == 0, r.output; "
-        "print(sorted(m for m in ('sklearn', 'polars', 'pyarrow', 'scipy') if m in sys.modules))"
+        "print(sorted(m for m in HEAVY if m in sys.modules))"
+    )
+    heavy = ("sklearn", "polars", "pyarrow", "scipy", "numba", "duckdb", "streamlit", "sim.engine")
+    heavy += ("rich.console", "rich.table")  # made on first use (casesim/cliutil.py)
+    code = f"HEAVY = {heavy!r}; {code}"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_help_loads_no_scenario_model_and_no_numpy():
+    code = (
+        "import sys; from typer.testing import CliRunner; from casesim.cli import app; "
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in ('numpy', 'sim.scenario', 'sim.engine') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
