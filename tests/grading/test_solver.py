@@ -18,6 +18,8 @@ FLOORS = {
     "alert_review": 0.6,
     "mid_september_review": 0.7,  # measured 1.00 (price_change)
     "mid_october_review": 0.7,  # measured 0.97 (supply_shortage)
+    "late_july_review": 0.7,  # measured 0.98 (competitor_campaign)
+    "late_may_review": 0.7,  # measured 1.00 (metric_definition)
 }
 
 
