@@ -87,16 +87,22 @@ def cart_logit(
     users, items = world.users, world.items
     user = batch.user[session]
     rel_price = np.log(items.price[item] / CATEGORY_PRICE[items.category[item]])
-    logit = (
-        items.propensity[item]
-        + users.intent[user]
-        + SOURCE_INTENT[batch.source[session]]
-        + cond.intent
-        - users.price_sens[user] * rel_price
-        - 1.6 * items.clickbait[item]
-        - NEW_USER_TRUST * batch.new_user[session]
-        - 2.8
+    from sim import kernels  # the same numbers, compiled (numba loads on a run's first draw)
+
+    logit = kernels.cart_logit_compiled(
+        users, items, batch, cond.intent, SOURCE_INTENT, NEW_USER_TRUST, session, item, rel_price
     )
+    if logit is None:  # inputs of other types: numpy
+        logit = (
+            items.propensity[item]
+            + users.intent[user]
+            + SOURCE_INTENT[batch.source[session]]
+            + cond.intent
+            - users.price_sens[user] * rel_price
+            - 1.6 * items.clickbait[item]
+            - NEW_USER_TRUST * batch.new_user[session]
+            - 2.8
+        )
     if cond.demand:
         logit = logit + intent_offset(cond.demand, users, user, items.category[item])
     return logit

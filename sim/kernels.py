@@ -14,6 +14,8 @@ simulation draws (sim/rng.py imports it lazily); compiled code is cached next to
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
@@ -229,3 +231,75 @@ def feed_slots(
                 category[j] = np.int64(slots[user, np.int64(u * k)])
                 j += 1
     return imp_s, imp_pg, imp_pos, counters, imp_user, category
+
+
+@njit(cache=True)
+def cart_logit(
+    item: np.ndarray,
+    session: np.ndarray,
+    user: np.ndarray,
+    source: np.ndarray,
+    new_user: np.ndarray,
+    propensity: np.ndarray,
+    intent: np.ndarray,
+    source_intent: np.ndarray,
+    cond_intent: np.float32,
+    price_sens: np.ndarray,
+    rel_price: np.ndarray,
+    clickbait: np.ndarray,
+    new_user_trust: float,
+) -> np.ndarray:
+    """sim/behavior.py's purchase logit per impression, in numpy's order and types: the
+    float32 sum of propensity, intent and the source's and the hour's intent, then float64
+    from the price term on (rel_price, a log, is computed by numpy)."""
+    out = np.empty(item.shape[0], np.float64)
+    for i in range(item.shape[0]):
+        it = item[i]
+        s = session[i]
+        u = user[s]
+        a = propensity[it] + intent[u]
+        a = a + source_intent[source[s]]
+        a = a + cond_intent
+        b = np.float64(a) - np.float64(price_sens[u]) * rel_price[i]
+        b = b - (1.6 if clickbait[it] else 0.0)
+        b = b - (new_user_trust if new_user[s] else 0.0)
+        out[i] = b - 2.8
+    return out
+
+
+def cart_logit_compiled(
+    users: Any,
+    items: Any,
+    batch: Any,
+    cond_intent: float,
+    source_intent: np.ndarray,
+    new_user_trust: float,
+    session: np.ndarray,
+    item: np.ndarray,
+    rel_price: np.ndarray,
+) -> np.ndarray | None:
+    """sim/behavior.py's `cart_logit` compiled, or None when the inputs' types are not the
+    ones it reproduces exactly (float32 columns and a Python float for the hour's intent, as
+    numpy then adds in float32): numpy computes it then."""
+    f32 = (items.propensity, users.intent, users.price_sens, source_intent)
+    if type(cond_intent) is not float or any(a.dtype != np.float32 for a in f32):
+        return None
+    if type(new_user_trust) is not float or rel_price.dtype != np.float64:
+        return None
+    if items.clickbait.dtype != np.bool_ or batch.new_user.dtype != np.bool_:
+        return None
+    return cart_logit(
+        np.ascontiguousarray(item),
+        np.ascontiguousarray(session),
+        batch.user,
+        batch.source,
+        batch.new_user,
+        items.propensity,
+        users.intent,
+        source_intent,
+        np.float32(cond_intent),
+        users.price_sens,
+        rel_price,
+        items.clickbait,
+        new_user_trust,
+    )

@@ -3,12 +3,16 @@ replace, on random inputs and on edge values (0, 2**64-1, high bits set, zero-we
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
 
 from sim import kernels
+from sim.behavior import NEW_USER_TRUST, SOURCE_INTENT, Conditions, SessionBatch, cart_logit
 from sim.ranker import Pools, _sum_tree, _sum_tree_reference, feed_slots, feed_slots_reference
 from sim.rng import Streams, _splitmix64, splitmix64_int, stable_hash
+from sim.world import CATEGORY_PRICE, Size, make_world
 
 EDGES = np.array(
     [0, 1, 2**16 - 1, 2**32 - 1, 2**32, 2**39, 2**53 + 1, 2**63, 2**64 - 2, 2**64 - 1],
@@ -151,3 +155,47 @@ def test_feed_slots_equal_the_numpy_reference(seed):
     for g, w in zip(got, want, strict=True):
         assert g.dtype == w.dtype
         assert _bytes(g) == _bytes(w)
+
+
+def _reference_cart_logit(world, batch, cond, session, item):
+    """sim/behavior.py's numpy expression, verbatim (without a competitor's demand)."""
+    users, items = world.users, world.items
+    user = batch.user[session]
+    rel_price = np.log(items.price[item] / CATEGORY_PRICE[items.category[item]])
+    return (
+        items.propensity[item]
+        + users.intent[user]
+        + SOURCE_INTENT[batch.source[session]]
+        + cond.intent
+        - users.price_sens[user] * rel_price
+        - 1.6 * items.clickbait[item]
+        - NEW_USER_TRUST * batch.new_user[session]
+        - 2.8
+    )
+
+
+@pytest.mark.parametrize("intent", [0.0, 0.1234567891, -0.35, 0.2, np.float64(0.2)])
+def test_cart_logit_equals_the_numpy_expression(intent):
+    world = make_world(Streams(3), Size("kernels", 3000), date(2026, 8, 3), 7)
+    rng = np.random.default_rng(5)
+    n = 4000
+    batch = SessionBatch(
+        key=np.arange(n, dtype=np.uint64),
+        user=rng.integers(0, world.users.n, n).astype(np.int64),
+        source=rng.integers(0, len(SOURCE_INTENT), n).astype(np.int8),
+        start_s=np.zeros(n, np.int64),
+        new_user=rng.random(n) < 0.3,
+    )
+    session = rng.integers(0, n, 30_000)
+    item = rng.integers(0, world.items.n, 30_000)
+    cond = Conditions(intent=intent)
+    got = cart_logit(world, batch, cond, session, item)
+    want = _reference_cart_logit(world, batch, cond, session, item)
+    assert got.dtype == want.dtype == np.float64
+    assert _bytes(got) == _bytes(want)
+    rel_price = np.log(world.items.price[item] / CATEGORY_PRICE[world.items.category[item]])
+    compiled = kernels.cart_logit_compiled(
+        world.users, world.items, batch, intent, SOURCE_INTENT, NEW_USER_TRUST, session, item,
+        rel_price,
+    )  # fmt: skip
+    assert (compiled is not None) == (type(intent) is float)  # a numpy float64 goes to numpy
