@@ -33,6 +33,8 @@ DIMENSIONS = ("platform", "app_version", "city_tier", "device", "network", "tenu
 CASE_FILE = "case.yaml"
 PRICE_PSI = 0.1  # a price shift in a category the solver calls a cause
 STOCK_FALL = 0.05  # a fall in a category's in-stock share it calls a cause
+BOT_MIN_SESSIONS = 20  # an account with this many sessions in a window, all paging without a
+BOT_NO_CLICK = 0.95  # click (this share at least) through nearly every page, is a crawler
 EMPTY_RISE = 0.01  # a rise in the share of sessions with no feed page it calls a definition change
 DRAWN_SESSIONS = -0.05  # a segment's share of sessions falling this much (relative) ...
 DRAWN_RATE = -0.03  # ... and its conversion falling this much more than the whole's
@@ -298,6 +300,25 @@ class Evidence:
                 found.append((dim, str(row[dim]), min(1.0, float(row["part"]))))
         return found
 
+    def bot_sessions(self) -> pl.DataFrame:
+        """Sessions of accounts that behave like crawlers: many sessions in a window, nearly
+        all of them fetching every feed page without a click."""
+        max_pages = self.sessions["pages"].max() or 0
+        accounts = (
+            self.sessions.group_by("user_id", "side")
+            .agg(
+                n=pl.len(),
+                no_click=(pl.col("clicks") == 0).mean(),
+                full=(pl.col("pages") >= max_pages).mean(),
+            )
+            .filter(
+                (pl.col("n") >= BOT_MIN_SESSIONS)
+                & (pl.col("no_click") >= BOT_NO_CLICK)
+                & (pl.col("full") >= 0.8)
+            )
+        )
+        return self.sessions.join(accounts.select("user_id", "side"), on=["user_id", "side"])
+
     def latency_shift(self) -> pl.DataFrame:
         """Median total latency before and after, by platform and city tier."""
         req = (
@@ -400,6 +421,18 @@ def solve(run_dir: Path) -> SolverResult:
         est["DATA"] = gap / observed
         remaining -= gap
         why.append(f"Tracked orders fell {gap:+.2%} more than the ledger: a tracking problem.")
+    # 1b. crawler sessions: measure the change without them, then look at people only
+    bots = ev.bot_sessions()
+    if bots.height and observed < 0:
+        ev.sessions = ev.sessions.join(bots.select("session_id"), on="session_id", how="anti")
+        human, _, _ = ev.change()
+        est["BOT"] = max(0.0, min(1.0, (observed - human) / observed))
+        remaining -= observed - human
+        accounts = bots["user_id"].n_unique()
+        why.append(
+            f"{bots.height} sessions from {accounts} accounts page through the feed without a "
+            f"click; without them conversion changed {human:+.2%}."
+        )
     # 2. onset and change log
     onset = ev.onset()
     near = ev.changes_near(onset)

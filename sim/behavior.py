@@ -52,6 +52,7 @@ class SessionBatch:
     source: np.ndarray  # int8 index into SOURCES
     start_s: np.ndarray  # int64 start time, Unix seconds
     new_user: np.ndarray  # bool: signed up less than NEW_USER_DAYS before the session
+    bot: np.ndarray | None = None  # bool: automated (a crawler): every page, no clicks
 
 
 @dataclass
@@ -139,6 +140,10 @@ def simulate_sessions(
     depth = (users.depth[u_idx] * SOURCE_DEPTH[batch.source])[:, None]
     depth = depth * np.exp(-0.25 * total / patience)  # slow pages also shorten scrolling
     go_on = streams.uniform("behavior.continue", counters).reshape(n, MAX_PAGES) < depth
+    bots = batch.bot if batch.bot is not None and batch.bot.any() else None
+    if bots is not None:  # a crawler fetches every page, however slow, until one fails
+        go_on |= bots[:, None]
+        rendered_ok = np.where(bots[:, None], ~error.reshape(n, MAX_PAGES), rendered_ok)
     step = rendered_ok & go_on
     reached = np.ones((n, MAX_PAGES), bool)
     reached[:, 1:] = np.cumprod(step[:, :-1], axis=1).astype(bool)
@@ -155,6 +160,9 @@ def simulate_sessions(
     click_logit = item_logit[item] + users.affinity_logit[imp_user, items.category[item]]
     p_click = EXAMINE[imp_pos] * _sigmoid(click_logit)
     clicked = streams.uniform("behavior.click", slot_ctr) < p_click
+    if bots is not None:  # it reads the cards but never clicks one
+        p_click = np.where(bots[imp_s], 0.0, p_click)
+        clicked &= ~bots[imp_s]
     # --- cart: the truth decides (propensity, intent, price, stock) ---
     p_cart = _sigmoid(cart_logit(world, batch, cond, imp_s, item))
     in_stock_imp = items.stock[item] > 0

@@ -16,6 +16,8 @@ in only the fields of the mechanism it acts on:
     app_upgrade users moved to a new app version (mask of users, minor version)
     price       a price multiplier per item (a promotion ends, a fee is passed on)
     supply      a mask of items whose supply is cut: no stock on hand, no restock
+    extra       ExtraSessions: sessions added to the hour from a set of users through one
+                source (a campaign's visitors; or bots: every page, no clicks)
     demand      a DemandShift: a segment's buyers drawn away (lower intent, fewer sessions)
     session_log a SessionLogRule: which clients' no-feed foregrounds are logged as sessions
 
@@ -40,6 +42,17 @@ from sim.world import World
 
 
 @dataclass(frozen=True)
+class ExtraSessions:
+    """Sessions a fault adds to the hour on top of the users' own, which it leaves alone."""
+
+    users: np.ndarray  # int64 user indices the sessions come from
+    per_hour: float  # expected sessions an hour (a day's average: humans follow the clock)
+    source: int  # index into SOURCES
+    bot: bool = False  # automated: every page, no clicks, evenly spaced, accounts in turn
+    max_tenure_days: int | None = None  # only users signed up fewer days ago than this
+
+
+@dataclass(frozen=True)
 class Effects:
     """A fault's settings of the mechanisms for one hour; empty when it is off."""
 
@@ -53,6 +66,7 @@ class Effects:
     app_upgrade: tuple[np.ndarray, int] | None = None
     price: np.ndarray | None = None
     supply: np.ndarray | None = None
+    extra: ExtraSessions | None = None
     demand: DemandShift | None = None
     session_log: SessionLogRule | None = None
 

@@ -30,7 +30,8 @@ from sim.behavior import (
 )
 from sim.changelog import logged_at, random_version, stream_key, templated_title
 from sim.demand import DemandShift, sessions_kept
-from sim.effects import Effects, FaultView
+from sim.effects import Effects, ExtraSessions, FaultView
+from sim.extra_traffic import added_sessions, human_impressions, join
 from sim.faults.base import FaultBase
 from sim.feed import FeedTransform, Snapshot, snapshot_columns, take_snapshot
 from sim.latency import LatencyModel
@@ -120,6 +121,7 @@ class EngineState:
     app_minor_base: np.ndarray | None = None  # users' app versions before any fault's upgrade
     price_base: np.ndarray | None = None  # items' prices before any fault's change
     supply_cut: np.ndarray | None = None  # items no seller can supply this hour
+    extra_sessions: dict[str, ExtraSessions] = field(default_factory=dict)  # campaigns, bots
     demand_shifts: dict[str, DemandShift] = field(default_factory=dict)  # buyers drawn away
     pools_config: tuple[float, ...] = ()
 
@@ -138,6 +140,7 @@ class EngineState:
         self.tracker.session_rules = collect("session_log")
         self.demand_shifts = collect("demand")
         self.version_overrides = collect("version")
+        self.extra_sessions = collect("extra")
         self.seller_incentive = sum(e.incentive for _, e in ordered)
         self.config = dict(self.config_defaults)
         for _, e in ordered:
@@ -482,7 +485,18 @@ class Engine:
         )
         user = user[order].astype(np.int64)
         new_user = day_number(day_date) - users.signup[user] < NEW_USER_DAYS
-        return SessionBatch(keys, user, source[order], base + offset[order], new_user)
+        bot = np.zeros(n, bool)  # the users' own sessions: people
+        batch = SessionBatch(keys, user, source[order], base + offset[order], new_user, bot)
+        if self.state.extra_sessions:
+            hour_key = (self.period.code << 39) | (hour << 20)
+            today = day_number(day_date)
+            added = added_sessions(
+                self.state.extra_sessions, self.streams, users.signup, hour_key, hour, base,
+                today, traffic,
+            )  # fmt: skip
+            if added is not None:
+                batch = join(batch, added)
+        return batch
 
     def _simulate_hour(self, hour: int) -> None:
         state = self.state
@@ -553,6 +567,8 @@ class Engine:
         items = state.world.items
         sold = np.bincount(funnel.imp_item[funnel.ordered], minlength=items.n)
         items.stock = np.maximum(items.stock - sold, 0).astype(np.int32)
+        if batch.bot is not None and batch.bot.any():
+            funnel = human_impressions(funnel, batch.bot)
         hist = state.history
         expected_orders = funnel.p_click * funnel.p_order
         hist.impressions += np.bincount(funnel.imp_item, minlength=items.n)

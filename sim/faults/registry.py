@@ -8,6 +8,7 @@ from pydantic import Field
 
 from sim.faults.app_release import AppRelease
 from sim.faults.base import FaultBase
+from sim.faults.bot_traffic import BotTraffic
 from sim.faults.competitor_campaign import CompetitorCampaign
 from sim.faults.config_change import ConfigChange
 from sim.faults.deploy import Deploy
@@ -18,6 +19,7 @@ from sim.faults.reward_shift import RewardShift
 from sim.faults.seasonality import Seasonality
 from sim.faults.supply_shortage import SupplyShortage
 from sim.faults.tracking_bug import TrackingBug
+from sim.faults.traffic_mix import TrafficMix
 
 FAULT_TYPES: dict[str, type[FaultBase]] = {
     cls.model_fields["type"].default: cls
@@ -31,6 +33,8 @@ FAULT_TYPES: dict[str, type[FaultBase]] = {
         ConfigChange,
         PriceChange,
         SupplyShortage,
+        BotTraffic,
+        TrafficMix,
         CompetitorCampaign,
         MetricDefinition,
     )

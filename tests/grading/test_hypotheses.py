@@ -19,8 +19,6 @@ from sim.faults import FAULT_TYPES
 # confirmed by at least one fault type and have a solver detector.
 NOT_PRODUCED_YET = {
     "NOISE",  # the noise remainder of every case, not a fault
-    "MIX",
-    "BOT",
 }
 
 
