@@ -207,6 +207,34 @@ class Evidence:
             weight=pl.col("before") / total_before,
         ).sort("delta")
 
+    def share_of_change(self, where: pl.Expr) -> float:
+        """The share of the change in the tracked rate carried by the sessions matching
+        `where`: the rate's change splits exactly over any partition of the sessions."""
+        by = self.sessions.group_by("side").agg(
+            n=pl.len(), every=CONVERTED.sum(), part=CONVERTED.filter(where).sum()
+        )
+        rows = {r["side"]: r for r in by.iter_rows(named=True)}
+        b, a = rows["before"], rows["after"]
+        total = a["every"] / a["n"] - b["every"] / b["n"]
+        part = a["part"] / a["n"] - b["part"] / b["n"]
+        return max(0.0, min(1.0, part / total)) if total else 0.0
+
+    def new_app_versions(self, platforms: set[str]) -> list[str]:
+        """App versions of these platforms that were (almost) absent before and carry a real
+        share of their sessions after: a release being adopted."""
+        shares = (
+            self.sessions.filter(pl.col("platform").is_in(sorted(platforms)))
+            .group_by("side", "app_version")
+            .len()
+            .with_columns(share=pl.col("len") / pl.col("len").sum().over("side"))
+            .pivot(on="side", index="app_version", values="share")
+            .fill_null(0.0)
+        )
+        if "before" not in shares.columns or "after" not in shares.columns:
+            return []
+        grown = shares.filter((pl.col("before") < 0.01) & (pl.col("after") > 0.1))
+        return sorted(str(v) for v in grown["app_version"])
+
     # -- 5. feed drift and latency ------------------------------------------------------------
     def feed_drift(self, onset: date | None) -> pl.DataFrame:
         """Per category: PSI of feed attributes between a snapshot before the comparison and
@@ -498,8 +526,17 @@ def solve(run_dir: Path) -> SolverResult:
     slow = lat.filter((pl.col("rise") > 0.15) | (pl.col("error_rise") > 0.01))
     if slow.height:
         segs = ", ".join(f"{r['platform']}/tier {r['city_tier']}" for r in slow.head(3).to_dicts())
-        est["PERF"] = 0.3 * max(0.0, remaining / observed)
-        why.append(f"Latency or errors rose in {segs}.")
+        cells = pl.lit(False)
+        for r in slow.to_dicts():
+            cells |= (pl.col("platform") == r["platform"]) & (pl.col("city_tier") == r["city_tier"])
+        part = ev.share_of_change(cells)
+        releases = ev.new_app_versions(set(slow["platform"].to_list()))
+        # A new client version taking over where it got slow: the release, not the servers.
+        est["PLATFORM" if releases else "PERF"] = part * max(0.0, remaining / observed)
+        why.append(
+            f"Latency or errors rose in {segs}, which carry {part:.0%} of the fall"
+            + (f"; app version {', '.join(releases)} is new there." if releases else ".")
+        )
     # 5c. a segment drawn away, with nothing on the platform's side to show for it
     slow_tiers = {str(r["city_tier"]) for r in slow.to_dicts()}
     for dim, segment, part in ev.segment_drawn_away():
