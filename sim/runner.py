@@ -6,7 +6,10 @@ benchmarks all call `simulate`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import ctypes
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -247,6 +250,48 @@ def calendar_table(run_plan: RunPlan, scenario: Scenario) -> pa.Table:
     return pa.table(cols)
 
 
+def write_tables(
+    scenario: Scenario,
+    size: Size,
+    seed: int,
+    folder: Path,
+    run_plan: RunPlan,
+    progress: Progress | None = None,
+) -> None:
+    """Simulate the run and write its tables into `folder`.
+
+    Its own function so that the engine's state, the world and the sink's buffers are
+    garbage once it returns: `finish` (the answer key, the cube) runs without them.
+    """
+    streams, state = warm_world(scenario, size, seed)
+    world = state.world
+    sink = ParquetSink(folder)
+    try:
+        run_periods(scenario, streams, state, sink, run_plan, progress)
+    except BaseException:
+        sink.abort()
+        raise
+    for name, table in world_tables(world).items():
+        sink.write_table(name, table)
+    sink.write_table("calendar", calendar_table(run_plan, scenario))
+    sink.write_table("experiments", experiments_table(run_plan.experiments))
+    sink.write_table("assignments", assignments_table(streams, run_plan.experiments, world.users.n))
+    sink.close()
+
+
+def release_memory() -> None:
+    """Give the simulation's memory back before other work in this process (the cube).
+
+    Drops the cached warm world (`warm_world` builds it again if asked), collects cycles,
+    and asks glibc to return its freed heap pages: a day's columns are allocated and freed
+    on the heap, and the freed pages would otherwise stay in the process's resident set.
+    """
+    _WARM.clear()
+    gc.collect()
+    with contextlib.suppress(AttributeError, OSError):  # not glibc: nothing to trim
+        ctypes.CDLL(None).malloc_trim(0)
+
+
 def simulate(
     scenario: Scenario,
     size: Size,
@@ -263,22 +308,7 @@ def simulate(
     seed = scenario.seed if seed is None else seed
     run_plan = plan(scenario)
     with atomic_folder(out, force=force) as tmp:
-        streams, state = warm_world(scenario, size, seed)
-        world = state.world
-        sink = ParquetSink(tmp)
-        try:
-            run_periods(scenario, streams, state, sink, run_plan, progress)
-        except BaseException:
-            sink.abort()
-            raise
-        for name, table in world_tables(world).items():
-            sink.write_table(name, table)
-        sink.write_table("calendar", calendar_table(run_plan, scenario))
-        sink.write_table("experiments", experiments_table(run_plan.experiments))
-        sink.write_table(
-            "assignments", assignments_table(streams, run_plan.experiments, world.users.n)
-        )
-        sink.close()
+        write_tables(scenario, size, seed, tmp, run_plan, progress)
         (tmp / CASE_FILE).write_text(case_yaml(scenario))
         if finish is not None:
             finish(tmp)

@@ -312,3 +312,50 @@ def test_a_run_without_sessions_has_an_empty_cube_of_the_same_schema(cube_run, t
         assert built[name].schema == table(cube_run, name).schema
     assert built["experiments"].is_empty()
     assert built["feed_summary"].height == table(cube_run, "feed_summary").height
+
+
+# The cube inside the run: built after the simulation's memory is given back, atomically
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_cube_runs_without_the_simulations_state(baseline_scenario, tmp_path, monkeypatch):
+    """When the cube is built, no engine state (world, ranker, history) is alive: its
+    memory does not add to the cube's."""
+    import gc
+
+    from casesim import compose
+    from sim.engine import EngineState
+    from sim.world import SIZES
+
+    alive: list[int] = []
+    build = compose.ensure_cube
+
+    def counting(folder):
+        alive.append(sum(isinstance(o, EngineState) for o in gc.get_objects()))
+        return build(folder)
+
+    monkeypatch.setattr(compose, "ensure_cube", counting)
+    out = tmp_path / "run"
+    compose.make_case(
+        baseline_scenario, SIZES["tiny"], out, with_key=False, luck_tries=0, replicates=0
+    )
+    assert alive == [0]
+    assert cube.is_current(out)
+
+
+def test_a_failing_cube_leaves_no_run_folder(baseline_scenario, tmp_path, monkeypatch):
+    """The cube fails after writing some of its tables: neither the run nor any partial
+    folder (the run's or the cube's) is left behind."""
+    from casesim import compose
+    from sim.world import SIZES
+
+    def failing(run_dir):
+        raise RuntimeError("feed tables failed")
+
+    monkeypatch.setattr(cube, "feed_tables", failing)
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="feed tables failed"):
+        compose.make_case(
+            baseline_scenario, SIZES["tiny"], out, with_key=False, luck_tries=0, replicates=0
+        )
+    assert list(tmp_path.iterdir()) == []
