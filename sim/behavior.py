@@ -157,9 +157,18 @@ def simulate_sessions(
     item = pools.sample_keyed(cat, streams, "feed.item", slot_ctr)
     # --- click: position bias x appeal x affinity (clickbait titles attract clicks) ---
     item_logit = (items.appeal + 0.9 * items.clickbait + cond.click_offset).astype(np.float32)
-    click_logit = item_logit[item] + users.affinity_logit[imp_user, items.category[item]]
-    p_click = EXAMINE[imp_pos] * _sigmoid(click_logit)
-    clicked = streams.uniform("behavior.click", slot_ctr) < p_click
+    from sim import kernels  # the same numbers, compiled (None: inputs of other types)
+
+    chances = kernels.clicks_compiled(
+        item_logit, item, users.affinity_logit, imp_user, items.category, EXAMINE, imp_pos,
+        slot_ctr, streams.salt("behavior.click"),
+    )  # fmt: skip
+    if chances is None:
+        click_logit = item_logit[item] + users.affinity_logit[imp_user, items.category[item]]
+        p_click = EXAMINE[imp_pos] * _sigmoid(click_logit)
+        clicked = streams.uniform("behavior.click", slot_ctr) < p_click
+    else:
+        p_click, clicked = chances
     if bots is not None:  # it reads the cards but never clicks one
         p_click = np.where(bots[imp_s], 0.0, p_click)
         clicked &= ~bots[imp_s]

@@ -303,3 +303,56 @@ def cart_logit_compiled(
         items.clickbait,
         new_user_trust,
     )
+
+
+@njit(cache=True)
+def _click_logit(
+    item_logit: np.ndarray,
+    item: np.ndarray,
+    affinity: np.ndarray,
+    imp_user: np.ndarray,
+    category: np.ndarray,
+) -> np.ndarray:
+    out = np.empty(item.shape[0], np.float32)
+    for i in range(item.shape[0]):
+        it = item[i]
+        out[i] = item_logit[it] + affinity[imp_user[i], category[it]]
+    return out
+
+
+@njit(cache=True)
+def _clicks(
+    exp_neg: np.ndarray,
+    examine: np.ndarray,
+    position: np.ndarray,
+    counters: np.ndarray,
+    salt: np.uint64,
+) -> tuple[np.ndarray, np.ndarray]:
+    one = np.float32(1.0)
+    p_click = np.empty(exp_neg.shape[0], np.float32)
+    clicked = np.empty(exp_neg.shape[0], np.bool_)
+    for i in range(exp_neg.shape[0]):
+        p = examine[position[i]] * (one / (one + exp_neg[i]))
+        p_click[i] = p
+        clicked[i] = np.float64(_hash(counters[i], salt) >> _S11) * _SCALE53 < p
+    return p_click, clicked
+
+
+def clicks_compiled(
+    item_logit: np.ndarray,
+    item: np.ndarray,
+    affinity: np.ndarray,
+    imp_user: np.ndarray,
+    category: np.ndarray,
+    examine: np.ndarray,
+    position: np.ndarray,
+    counters: np.ndarray,
+    salt: int,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """sim/behavior.py's click step: the chance of a click (position bias x the sigmoid of
+    item logit + affinity, in float32; the exp stays numpy) and the "behavior.click" draw
+    under it. None when the inputs are not float32 (numpy computes it then)."""
+    if any(a.dtype != np.float32 for a in (item_logit, affinity, examine)):
+        return None
+    logit = _click_logit(item_logit, item, affinity, imp_user, category)
+    return _clicks(np.exp(-logit), examine, position, counters, np.uint64(salt))

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from sim import kernels
-from sim.behavior import NEW_USER_TRUST, SOURCE_INTENT, Conditions, SessionBatch, cart_logit
+from sim.behavior import (
+    EXAMINE,
+    NEW_USER_TRUST,
+    SOURCE_INTENT,
+    Conditions,
+    SessionBatch,
+    _sigmoid,
+    cart_logit,
+)
 from sim.ranker import Pools, _sum_tree, _sum_tree_reference, feed_slots, feed_slots_reference
 from sim.rng import Streams, _splitmix64, splitmix64_int, stable_hash
 from sim.world import CATEGORY_PRICE, Size, make_world
@@ -199,3 +207,37 @@ def test_cart_logit_equals_the_numpy_expression(intent):
         rel_price,
     )  # fmt: skip
     assert (compiled is not None) == (type(intent) is float)  # a numpy float64 goes to numpy
+
+
+def test_clicks_equal_the_numpy_steps():
+    rng = np.random.default_rng(8)
+    n_items, n_users, n = 3000, 500, 50_000
+    item_logit = (rng.normal(-3, 2, n_items)).astype(np.float32)
+    item_logit[:3] = [-200.0, 200.0, 0.0]  # exp overflows to inf, underflows to 0
+    affinity = rng.normal(0, 1, (n_users, 12)).astype(np.float32)
+    category = rng.integers(0, 12, n_items).astype(np.int8)
+    item = np.concatenate([[0, 1, 2], rng.integers(0, n_items, n - 3)]).astype(np.int32)
+    imp_user = rng.integers(0, n_users, n)
+    position = rng.integers(0, len(EXAMINE), n).astype(np.int16)
+    counters = rng.integers(0, 2**56, n, dtype=np.uint64)
+    streams = Streams(21)
+    with np.errstate(over="ignore"):
+        got = kernels.clicks_compiled(
+            item_logit, item, affinity, imp_user, category, EXAMINE, position, counters,
+            streams.salt("behavior.click"),
+        )  # fmt: skip
+        logit = item_logit[item] + affinity[imp_user, category[item]]
+        p_click = EXAMINE[position] * _sigmoid(logit)
+    clicked = streams.uniform("behavior.click", counters) < p_click
+    assert got is not None
+    assert got[0].dtype == p_click.dtype == np.float32
+    assert _bytes(got[0]) == _bytes(p_click)
+    assert _bytes(got[1]) == _bytes(clicked)
+    assert 0 < clicked.mean() < 1
+    as_float64 = affinity.astype(np.float64)
+    assert (
+        kernels.clicks_compiled(
+            item_logit, item, as_float64, imp_user, category, EXAMINE, position, counters, 1
+        )
+        is None
+    )
