@@ -3,6 +3,8 @@ replace, on random inputs and on edge values (0, 2**64-1, high bits set, zero-we
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 
 import numpy as np
@@ -241,3 +243,12 @@ def test_clicks_equal_the_numpy_steps():
         )
         is None
     )
+
+
+def test_importing_the_simulator_does_not_import_numba():
+    """numba takes about half a second to import: only a run that draws pays it."""
+    code = (
+        "import sys, sim.runner, sim.behavior, sim.engine, sim.ranker, sim.rng, sim.latency\n"
+        "assert 'numba' not in sys.modules, 'numba imported eagerly'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
