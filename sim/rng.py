@@ -68,10 +68,11 @@ class Streams:
 
     def salt(self, mechanism: str) -> int:
         """The mechanism's 64-bit salt (cached: a run asks for the same few thousands of times)."""
-        salt = self._salts.get(mechanism)
+        salts = self.__dict__.setdefault("_salts", {})  # (a Streams pickled before salts)
+        salt = salts.get(mechanism)
         if salt is None:
             mix = self.seed * 0x1000193 + stable_hash(mechanism) + self.luck * 0x9E3779B1
-            salt = self._salts[mechanism] = splitmix64_int(mix % 2**64)
+            salt = salts[mechanism] = splitmix64_int(mix % 2**64)
         return salt
 
     def _counters(self, counters: np.ndarray) -> np.ndarray:
