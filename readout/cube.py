@@ -22,12 +22,13 @@ Files under `RUN/cube/` (all Parquet, plus `cube.json` written last):
 
 It reads the tables and `case.yaml` only: never the answer key or the scenario.
 
-Built a few days at a time: the log tables are written one day after another and a session's
+Built a day at a time: the log tables are written one day after another and a session's
 rows never leave its day, so each table is read as session-id spans of whole days (row groups
-are skipped by their statistics) and the per-span tables are concatenated. Every key but the
+are skipped by their statistics) and the per-span tables are put together. Every key but the
 experiments' user-level sums includes the date, so no sum is split across spans and the cube
 is the same as one built from whole tables; the user-level sums are integers, merged exactly.
-Memory stays at a day's rows, not the run's.
+The large per-day tables go to disk span by span and are joined by a streaming copy, so
+memory stays at a day's rows, not the run's, nor the cube's.
 """
 
 from __future__ import annotations
