@@ -1,4 +1,5 @@
-"""A case, end to end: calibrate `severity: auto`, run, and write the answer key.
+"""A case, end to end: find a quiet luck, calibrate `severity: auto` (or reuse both from the
+scenario's calibration record, sim/calibration_record.py), run, and write the answer key.
 
 The resolved scenario (with calibrated severities), the answer key and whatever the caller's
 `finish` hook adds (the composition root, casesim.compose, adds the dashboard's cube) are
@@ -58,7 +59,7 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 class StepTasks(Tasks):
     """A task backend that reports each finished task as a step (progress off a terminal):
-    `step(n, total)` after the n-th task of a batch of `total`."""
+    `step(n, total, result)` after the n-th task of a batch of `total`."""
 
     def __init__(self, inner: Tasks, step: Callable[[int, int, Any], None]) -> None:
         self.inner, self.step = inner, step
@@ -91,18 +92,22 @@ def _stepped(tasks: Tasks, steps: Steps | None, say: Callable[[int, int, Any], s
     return StepTasks(tasks, lambda n, total, result: steps(say(n, total, result)))
 
 
-def _days(scenario: Scenario, steps: Steps | None, progress: Progress | None) -> Progress | None:
-    """The run's hour ticks, also told as `simulated day d/D` lines when `steps` is given."""
+def _days(
+    steps: Steps | None, label: str, progress: Progress | None, total: int | None = None
+) -> Progress | None:
+    """The hour ticks, also told as a line per simulated day (`label` day d/total) when
+    `steps` is given. Only an engine's own ticks count: a finished task reports its hours
+    at once (a number above 1), and is told by its own step line."""
     if steps is None:
         return progress
-    total = plan(scenario).total_hours // 24
     hours = [0]
 
     def tick(n: int) -> None:
-        before = hours[0] // 24
-        hours[0] += n
-        for day in range(before + 1, hours[0] // 24 + 1):
-            steps(f"simulated day {day}/{total}")
+        if n == 1:
+            hours[0] += 1
+            if hours[0] % 24 == 0:
+                day = hours[0] // 24
+                steps(f"{label} day {day}/{total}" if total else f"{label} day {day}")
         if progress is not None:
             progress(n)
 
@@ -133,11 +138,14 @@ def realize(
     tried = None
     if luck_tries > 0:
         count = iter(range(1, luck_tries + 1))
-        tell = log or steps
+        tell = steps or log
+        if steps:
+            steps(f"luck search: the world of seed {seed} at size {size.name}, its history")
         luck_log = (
             None if tell is None else (lambda m: tell(f"luck try {next(count)}/{luck_tries}: {m}"))
         )
-        search = quiet_luck(scenario, size, seed, luck_tries, progress, luck_log, tasks)
+        ticks = _days(steps, "luck search: simulated", progress)
+        search = quiet_luck(scenario, size, seed, luck_tries, ticks, luck_log, tasks)
         scenario = scenario.model_copy(update={"luck": search.luck})
         tried = search.tried
     report = None
@@ -145,7 +153,8 @@ def realize(
         trials = _stepped(
             tasks, steps, lambda n, _, r: f"calibration trial: the metric moves {r[0]:+.2%}"
         )
-        scenario, report = calibrate(scenario, size, seed, progress, tasks=trials)
+        ticks = _days(steps, "calibration: simulated", progress)
+        scenario, report = calibrate(scenario, size, seed, ticks, tasks=trials)
     return Realization(scenario, tried, report)
 
 
@@ -164,15 +173,20 @@ def case_key(
     progress: Progress | None = None,
     steps: Steps | None = None,
     tasks: Tasks = SERIAL,
+    check: bool = True,
 ) -> dict[str, Any]:
-    """The answer key of a realized case, checked: against the author's intent when the luck
-    was searched, and against its record's promise when it came from one."""
+    """The answer key of a realized case, checked (unless `check` is false): against the
+    author's intent when the luck was searched, and against its record's promise when it
+    came from one."""
     scenario = realized.scenario
     branches = _stepped(tasks, steps, lambda n, total, _: f"key branch {n}/{total}")
-    cf, others = key_runs(scenario, size, seed, replicates, progress, branches)
+    ticks = _days(steps, "key: simulated", progress)
+    cf, others = key_runs(scenario, size, seed, replicates, ticks, branches)
     key = answer_key(scenario, size, seed, cf, others)
     if realized.tried is not None:
         key["realization"] = {"luck": scenario.luck, "tried": realized.tried}
+        if not check:
+            return key
         if realized.record is not None:
             problems = stale_problems(key, scenario, realized.record)
             problems += intent_problems(key, scenario)
@@ -225,10 +239,7 @@ def make_case(
     if entry is not None:
         realized = from_record(scenario, entry)
         if log:
-            log(
-                f"reusing the calibration record {calibration} (size {size.name}, seed {seed}): "
-                "no luck search, no calibration"
-            )
+            log(f"reusing its calibration record (size {size.name}, seed {seed}): no luck search")
     else:
         realized = realize(scenario, size, seed, luck_tries, progress, log, steps, tasks)
     scenario = realized.scenario
@@ -247,7 +258,7 @@ def make_case(
         out,
         seed=seed,
         force=force,
-        progress=_days(scenario, steps, progress),
+        progress=_days(steps, "simulated", progress, plan(scenario).total_hours // 24),
         finish=complete,
     )
     return manifest, realized.report
