@@ -45,18 +45,8 @@ sys.path.insert(0, str(REPO))
 from dashboard.launch import command, wait_healthy  # noqa: E402
 from dashboard.server import children  # noqa: E402
 from dashboard.store import AttemptStore  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT = 180_000  # ms: one step under full load; a guard against hangs, not a target
 PAGES = ("Overview", "Segments", "Changes & experiments", "Latency", "Feed & ranker health")
 ERROR_TEXT = "Something went wrong while drawing this page"
@@ -209,7 +199,7 @@ async def drive(url: str, sessions: int, seconds: float) -> list[Person]:
     people = [Person(i, f"load-{i:02d}") for i in range(sessions)]
     deadline = time.monotonic() + seconds
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             await asyncio.gather(*(candidate(browser, url, p, deadline) for p in people))
         finally:

@@ -24,22 +24,12 @@ from dashboard.launch import wait_healthy
 from dashboard.store import AttemptStore
 from tests.dashboard.support import SECRETS, case_folder, free_port
 from tests.dashboard.test_takehome import make_cohort
-from tests.e2e.conftest import CHROMIUM
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = int(
     os.environ.get("ENGB_TIMEOUT", 120_000)
 )  # ms per step: a guard against hangs on a loaded machine, not a target
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ORDERS = {
     "v1": ["FEED"],
     "v2": ["RANK"],
@@ -225,7 +215,7 @@ async def late(browser: Browser, url: str, token: str) -> str:
 
 async def cohort_run(urls: dict[str, str], root: Path, tokens: dict, late_token: str, shots):
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             shot = shots / "takehome-form.png"
             jobs = [
