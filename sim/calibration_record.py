@@ -3,10 +3,11 @@
 Searching a quiet luck and calibrating `severity: auto` cost more than the run itself, and
 they come out the same every time for the same scenario, size and seed. `casesim calibrate`
 does them once and writes `<stem>.calibration.json` beside the scenario, one entry per
-(size, seed), stamped with the digest of the authored scenario (its validated model, so
-comments and formatting do not matter). `make_case` reuses an entry only when digest, size
-and seed all match, and then checks the key it gets: a record the simulator no longer agrees
-with (the change out of its band, the noise over its bound) is refused, never shipped.
+(size, seed), stamped with the digest of the authored scenario (its validated model without
+the words people read, so comments, formatting and rewording do not matter). `make_case`
+reuses an entry only when digest, size and seed all match, and then checks the key it gets: a
+record the simulator no longer agrees with (the change out of its band, the noise over its
+bound) is refused, never shipped.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Calibration:
     split: dict[str, float] = field(default_factory=dict)  # cause id -> share of the change
 
     def matches(self, scenario: Scenario, size: str, seed: int) -> bool:
-        return (self.digest, self.size, self.seed) == (scenario.digest(), size, seed)
+        return (self.digest, self.size, self.seed) == (scenario.calibration_digest(), size, seed)
 
     def apply(self, scenario: Scenario) -> Scenario:
         """The scenario with the recorded luck and severities (as the search resolved it)."""
@@ -132,7 +133,9 @@ def from_key(
     key: dict[str, Any] | None,
 ) -> Calibration:
     """The entry for a case resolved from `authored` into `scenario`, with its key's figures."""
-    entry = Calibration(authored.digest(), size, seed, scenario.luck, list(tried), dict(severities))
+    entry = Calibration(
+        authored.calibration_digest(), size, seed, scenario.luck, list(tried), dict(severities)
+    )
     if key is not None:
         entry.change = key["observed_change"]
         entry.within_target = key["within_target"]

@@ -191,6 +191,12 @@ class Scenario(BaseModel):
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def calibration_digest(self) -> str:
+        """A hash of what the simulation depends on: the words people read (id, title, brief,
+        teaching note) are left out, so rewording a case keeps its calibration record."""
+        data = self.model_dump(mode="json", exclude={"id", "title", "brief", "teaching"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
 
 def _fault_ids(faults: list[Any]) -> list[str]:
     seen: dict[str, int] = {}

@@ -122,3 +122,17 @@ def test_a_damaged_record_is_one_clear_error(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(records.RecordError, match="casesim calibrate"):
         records.read_entries(bad)
+
+
+def test_rewording_a_case_keeps_its_record_and_changing_it_does_not():
+    """Only what the simulation depends on is in the record's digest: a coach may reword the
+    title, brief or teaching note without re-calibrating."""
+    scenario = parse_scenario(AUTO)
+    entry = records.Calibration(scenario.calibration_digest(), "tiny", 3, 0)
+    reworded = scenario.model_copy(
+        update={"id": "other", "title": "U", "brief": "Why?", "teaching": "Look first."}
+    )
+    assert entry.matches(reworded, "tiny", 3)
+    moved = parse_scenario(AUTO.replace("2026-08-16T10:00:00", "2026-08-16T11:00:00"))
+    assert not entry.matches(moved, "tiny", 3)
+    assert not entry.matches(scenario, "tiny", 4)
