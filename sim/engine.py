@@ -467,9 +467,13 @@ class Engine:
     def _sample_sessions(self, hour: int, traffic: float) -> SessionBatch:
         users = self.state.world.users
         day_date = self.period.start + timedelta(days=hour // 24)
-        active = users.signup <= day_number(day_date)
-        rate = users.activity * active * (calendar.DIURNAL[hour % 24] * traffic / 24.0)
-        cum = np.cumsum(rate, dtype=np.float64)
+        scale = calendar.DIURNAL[hour % 24] * traffic / 24.0
+        from sim import kernels  # the same sums, compiled (None: inputs of other types)
+
+        cum = kernels.cumulative_rate(users.activity, users.signup, day_number(day_date), scale)
+        if cum is None:
+            active = users.signup <= day_number(day_date)
+            cum = np.cumsum(users.activity * active * scale, dtype=np.float64)
         rng = self.streams.generator("traffic", self.period.code, hour)
         n = int(rng.poisson(cum[-1])) if len(cum) else 0
         user = np.searchsorted(cum, rng.random(n) * cum[-1], side="right")

@@ -356,3 +356,33 @@ def clicks_compiled(
         return None
     logit = _click_logit(item_logit, item, affinity, imp_user, category)
     return _clicks(np.exp(-logit), examine, position, counters, np.uint64(salt))
+
+
+@njit(cache=True)
+def _cumulative_rate(
+    activity: np.ndarray, signup: np.ndarray, today: np.int64, scale: np.float64
+) -> np.ndarray:
+    out = np.empty(activity.shape[0], np.float64)
+    total = 0.0
+    for i in range(activity.shape[0]):
+        active = np.float32(1.0) if signup[i] <= today else np.float32(0.0)
+        total += np.float64(activity[i] * active) * scale
+        out[i] = total
+    return out
+
+
+def cumulative_rate(
+    activity: np.ndarray, signup: np.ndarray, today: int, scale: np.float64
+) -> np.ndarray | None:
+    """sim/engine.py's cumulative session rate over users, `np.cumsum(activity * (signup <=
+    today) * scale, dtype=np.float64)` for float32 activity and a float64 scale: the float32
+    product with the 0/1 flag, then float64 products summed in order (numpy's cumsum is
+    sequential). None for other types (numpy computes it then)."""
+    if activity.dtype != np.float32 or signup.dtype.kind not in "iu":
+        return None
+    if type(scale) is not np.float64:  # numpy multiplies by a Python float in float32
+        return None
+    return _cumulative_rate(
+        np.ascontiguousarray(activity), np.ascontiguousarray(signup), np.int64(today),
+        np.float64(scale),
+    )  # fmt: skip

@@ -11,13 +11,21 @@ last-bit difference between CPUs' floating-point kernels cannot reach the sample
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 GRID = 2.0**-24  # coefficients are rounded to multiples of this (about 6e-8)
 MAX_STEPS = 50
 STEP_TOLERANCE = 1e-11
+
+
+@cache
+def _threadpools() -> ThreadpoolController:
+    """The loaded BLAS/OpenMP libraries, inspected once: threadpool_limits() inspects them on
+    every call, which cost more than a small fit."""
+    return ThreadpoolController()
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,7 @@ def fit_logistic(
     w = np.zeros(k + 1)
     if start is not None and len(start.coef) == k:
         w[0], w[1:] = start.intercept, start.coef
-    with threadpool_limits(1):  # fits this small run fastest on one thread
+    with _threadpools().limit(limits=1):  # fits this small run fastest on one thread
         loss = _loss(design, target, rows, w, ridge)
         for _ in range(MAX_STEPS):
             p = 1.0 / (1.0 + np.exp(-(design @ w)))

@@ -55,9 +55,11 @@ def item_features(snap: Snapshot, history: History) -> np.ndarray:
     """The model's view of each item: feed attributes and logged history, never the truth."""
     log_price = np.log(np.maximum(snap.price, 0.01))
     cat_median = np.zeros(N_CAT)
+    by_cat, bounds = _by_category(snap.category)
+    grouped = log_price[by_cat]  # each category's values together (a median needs no order)
     for c in range(N_CAT):
-        sel = snap.category == c
-        cat_median[c] = np.median(log_price[sel]) if sel.any() else 0.0
+        if bounds[c + 1] > bounds[c]:
+            cat_median[c] = np.median(grouped[bounds[c] : bounds[c + 1]])
     return np.column_stack(
         [
             log_price - cat_median[snap.category],
@@ -68,6 +70,22 @@ def item_features(snap: Snapshot, history: History) -> np.ndarray:
             history.cvr_logit(),
         ]
     ).astype(np.float64)
+
+
+_GROUPING: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # the last category column's
+
+
+def _by_category(category: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Item ids grouped by category (in item order within each) and each group's bounds,
+    reused while the feed's category column is unchanged (it changes only with a remap; the
+    pools and the model's features are rebuilt hundreds of times a run)."""
+    if _GROUPING and np.array_equal(_GROUPING[0][0], category):
+        return _GROUPING[0][1], _GROUPING[0][2]
+    cats = category.astype(np.int64)
+    by_cat = np.argsort(cats, kind="stable")
+    bounds = np.searchsorted(cats[by_cat], np.arange(N_CAT + 1))
+    _GROUPING[:] = [(category.copy(), by_cat, bounds)]
+    return by_cat, bounds
 
 
 @dataclass
@@ -308,8 +326,7 @@ def build_pools(
     available = np.where(snap.in_stock, 1.0, SOLD_OUT_WEIGHT)
     from sim import kernels
 
-    by_cat = np.argsort(cats, kind="stable")  # each category's members in item order
-    bounds = np.searchsorted(cats[by_cat], np.arange(N_CAT + 1))
+    by_cat, bounds = _by_category(snap.category)  # each category's members in item order
     for c in range(N_CAT):
         members = by_cat[bounds[c] : bounds[c + 1]]
         if not len(members):

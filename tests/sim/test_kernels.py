@@ -245,6 +245,47 @@ def test_clicks_equal_the_numpy_steps():
     )
 
 
+@pytest.mark.parametrize("today", [-1, 0, 11_000, 2**31 - 1])
+def test_cumulative_rate_equals_numpy_cumsum(today):
+    """The session rate over users: float32 activity x the active flag x a float64 scale,
+    summed in float64 in user order, as sim/engine.py's numpy line computes it."""
+    rng = np.random.default_rng(today % 97)
+    n = 30_000
+    activity = rng.lognormal(np.log(0.42), 0.6, n).astype(np.float32)
+    activity[:4] = [0.0, 6.0, np.float32(1e-30), np.float32(3e38)]
+    signup = rng.integers(10_500, 11_500, n).astype(np.int32)
+    signup[:3] = [-(2**31), 2**31 - 1, 0]
+    for scale in (np.float64(0.0), np.float64(1 / 24), np.float64(1.7e-3) * 1.37, np.float64(2.5)):
+        got = kernels.cumulative_rate(activity, signup, today, scale)
+        ref = np.cumsum(activity * (signup <= today) * scale, dtype=np.float64)
+        assert got is not None and got.dtype == ref.dtype == np.float64
+        assert _bytes(got) == _bytes(ref)
+    assert kernels.cumulative_rate(activity, signup, today, 0.5) is None  # numpy: float32
+    assert kernels.cumulative_rate(activity.astype(np.float64), signup, today, scale) is None
+    assert len(kernels.cumulative_rate(activity[:0], signup[:0], today, scale)) == 0
+
+
+def test_category_grouping_follows_the_column():
+    """The cached grouping of items by category is the stable argsort of the current column,
+    also after the column changes (a remap) and changes back."""
+    from sim.ranker import _by_category
+
+    rng = np.random.default_rng(5)
+    first = rng.integers(0, 12, 5000).astype(np.int8)
+    second = first.copy()
+    second[[3, 77, 4000]] = (second[[3, 77, 4000]] + 1) % 12
+    second[second == 5] = 6  # an empty category
+    for column in (first, first.copy(), second, first):
+        by_cat, bounds = _by_category(column)
+        cats = column.astype(np.int64)
+        assert np.array_equal(by_cat, np.argsort(cats, kind="stable"))
+        assert np.array_equal(bounds, np.searchsorted(cats[by_cat], np.arange(13)))
+    mutated = first.copy()
+    _by_category(mutated)
+    mutated[0] = (mutated[0] + 1) % 12  # changed in place: not served from the cache
+    assert np.array_equal(_by_category(mutated)[0], np.argsort(mutated, kind="stable"))
+
+
 def test_importing_the_simulator_does_not_import_numba():
     """numba takes about half a second to import: only a run that draws pays it."""
     code = (
