@@ -580,9 +580,11 @@ def _submission(
     ranked = sorted(ranking, key=lambda h: (-ranking[h] / MENU_BY_ID[h].cost, MENU_BY_ID[h].cost))
     rest = [h.id for h in sorted(MENU, key=lambda h: h.cost) if h.id not in ranked]
     shares = {k: round(v, 3) for k, v in est.items() if v > 0.005}
+    excess = round(sum(shares.values()) - 1, 3)
+    if excess > 0:  # rounding pushed the claims past the whole: trim the largest
+        top = max(shares, key=shares.__getitem__)
+        shares[top] = round(shares[top] - excess, 3)
     shares["unexplained"] = round(max(0.0, 1 - sum(shares.values())), 3)
-    drift = 1 - sum(shares.values())
-    shares["unexplained"] = round(shares["unexplained"] + drift, 3)
     notes = {h: "estimated from the tables" for h in shares if h != "unexplained"}
     why.append("Order: " + " > ".join(ranked) + " (by estimated share per cost), then the rest.")
     return SolverResult({"order": ranked + rest, "shares": shares, "notes": notes}, why, evidence)

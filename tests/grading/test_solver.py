@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from grading.scoring import parse_submission, score
 from grading.solver import solve
 from readout.drift import psi_samples as psi
@@ -40,3 +42,13 @@ def test_psi_detects_a_shift_and_not_a_resample():
     same = psi(pl.Series(rng.normal(0, 1, 5000)), pl.Series(rng.normal(0, 1, 5000)))
     shifted = psi(pl.Series(rng.normal(0, 1, 5000)), pl.Series(rng.normal(0.5, 1, 5000)))
     assert same < 0.02 < 0.1 < shifted
+
+
+def test_claims_that_round_past_the_whole_are_trimmed_to_a_valid_submission():
+    from grading.solver import _submission
+
+    est = {"FEED": 0.33351, "RANK": 0.33351, "SUPPLY": 0.33298}  # rounds to 1.001
+    result = _submission(est, 0.1, [], {})
+    parse_submission(result.submission)
+    assert sum(result.submission["shares"].values()) == pytest.approx(1.0)
+    assert result.submission["shares"]["unexplained"] == 0.0
