@@ -20,7 +20,7 @@ from sim.demand import DemandShift, intent_offset
 from sim.latency import LatencyModel
 from sim.ranker import Pools, feed_slots
 from sim.rng import Streams, slot_counter
-from sim.world import CATEGORY_PRICE, World
+from sim.world import CATEGORY_PRICE, Items, World
 
 MAX_PAGES = 8
 PAGE_SIZE = 6
@@ -81,13 +81,33 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+_REL_PRICE: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # the last items' (one entry)
+
+
+def _relative_price(items: Items) -> np.ndarray:
+    """Each item's log price over its category's typical price: the same numbers as for each
+    impression, computed once per item while prices and categories stay (every hour asks)."""
+    if _REL_PRICE:
+        price, category, rel = _REL_PRICE[0]
+        if (
+            price.dtype == items.price.dtype
+            and category.dtype == items.category.dtype
+            and np.array_equal(price, items.price)
+            and np.array_equal(category, items.category)
+        ):
+            return rel
+    rel = np.log(items.price / CATEGORY_PRICE[items.category])
+    _REL_PRICE[:] = [(items.price.copy(), items.category.copy(), rel)]
+    return rel
+
+
 def cart_logit(
     world: World, batch: SessionBatch, cond: Conditions, session: np.ndarray, item: np.ndarray
 ) -> np.ndarray:
     """The purchase logit of a clicked item: the truth decides (propensity, intent, price)."""
     users, items = world.users, world.items
     user = batch.user[session]
-    rel_price = np.log(items.price[item] / CATEGORY_PRICE[items.category[item]])
+    rel_price = _relative_price(items)[item]
     from sim import kernels  # the same numbers, compiled (numba loads on a run's first draw)
 
     logit = kernels.cart_logit_compiled(

@@ -286,6 +286,24 @@ def test_category_grouping_follows_the_column():
     assert np.array_equal(_by_category(mutated)[0], np.argsort(mutated, kind="stable"))
 
 
+def test_relative_price_per_item_equals_the_per_impression_log():
+    """The purchase logit's price term, cached per item, is the log of each impression's own
+    price ratio, and follows a price change (a new array or one changed in place)."""
+    from sim.behavior import _relative_price
+
+    world = make_world(Streams(3), Size("t", 6000), date(2024, 1, 1), 7)
+    items = world.items
+    item = np.random.default_rng(2).integers(0, items.n, 40_000)
+    for change in range(3):
+        if change == 1:
+            items.price = np.round(items.price * np.float32(0.9), 1).astype(np.float32)
+        if change == 2:
+            items.price[item[:10]] *= np.float32(1.5)
+        got = _relative_price(items)[item]
+        ref = np.log(items.price[item] / CATEGORY_PRICE[items.category[item]])
+        assert _bytes(got) == _bytes(ref)
+
+
 def test_importing_the_simulator_does_not_import_numba():
     """numba takes about half a second to import: only a run that draws pays it."""
     code = (
