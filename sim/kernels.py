@@ -189,6 +189,25 @@ def fill_tree(tree: np.ndarray, members: np.ndarray, weights: np.ndarray) -> Non
 
 
 @njit(cache=True)
+def fill_p_left(
+    tree: np.ndarray, members: np.ndarray, weights: np.ndarray, out: np.ndarray
+) -> float:
+    """One category's `p_left` row without keeping its tree: `tree` (a scratch row of
+    2 * leaves) is zeroed and summed as `fill_tree` does, then each node's chance of going
+    left is divided out as `p_left` does. Returns the root's sum."""
+    leaves = tree.shape[0] // 2
+    tree[:] = 0.0
+    for i in range(members.shape[0]):
+        tree[leaves + members[i]] = weights[i]
+    for node in range(leaves - 1, 0, -1):
+        tree[node] = tree[2 * node] + tree[2 * node + 1]
+    for node in range(leaves):
+        total = tree[node]
+        out[node] = tree[2 * node] / total if total > 0 else 0.5
+    return tree[1]
+
+
+@njit(cache=True)
 def feed_slots(
     rendered: np.ndarray,
     keys: np.ndarray,

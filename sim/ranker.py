@@ -199,18 +199,21 @@ class Pools:
     slot after the item: one sold-out item reshuffled half a category's feed in a branch.
     """
 
-    tree: np.ndarray  # float64 (N_CAT, 2 * leaves): heap-ordered sums, node 1 is the root
+    # float64 (N_CAT, 2 * leaves): heap-ordered sums, node 1 is the root (None when the
+    # pools were built from `p_left` directly: the sums are not kept)
+    tree: np.ndarray | None
     depth: int
-    p_left: np.ndarray = field(init=False)  # (N_CAT, leaves): chance of going left at a node
+    p_left: np.ndarray | None = None  # (N_CAT, leaves): chance of going left at a node
 
     def __post_init__(self) -> None:
         from sim import kernels
 
-        self.p_left = kernels.p_left(self.tree)
+        if self.p_left is None:
+            self.p_left = kernels.p_left(self.tree)
 
     @property
     def leaves(self) -> int:
-        return self.tree.shape[1] // 2
+        return self.p_left.shape[1]
 
     def sample(self, category: np.ndarray, u: np.ndarray) -> np.ndarray:
         """One item per slot: `u` holds `depth` uniforms per slot (shape (depth, n))."""
@@ -316,10 +319,8 @@ def build_pools(
         + policy["reward.conversion"] * np.log(np.clip(pcvr, 1e-6, 1))
         + policy["reward.price"] * np.log(np.maximum(snap.price, 0.01))
     )
-    cats = snap.category.astype(np.int64)
-    n = len(cats)
+    n = len(snap.category)
     leaves = 1 << max(n - 1, 1).bit_length()
-    tree = np.zeros((N_CAT, 2 * leaves))
     # The feed's sold-out flag demotes an item rather than dropping it: a stock-out moves the
     # slots it held in proportion to its share, and a listing can still be clicked (and then
     # found sold out), as in a real feed whose stock flag lags.
@@ -327,6 +328,7 @@ def build_pools(
     from sim import kernels
 
     by_cat, bounds = _by_category(snap.category)  # each category's members in item order
+    groups = []
     for c in range(N_CAT):
         members = by_cat[bounds[c] : bounds[c + 1]]
         if not len(members):
@@ -336,9 +338,20 @@ def build_pools(
         w = _cap_shares(w, DIVERSITY_CAP)
         explore = available[members] / available[members].sum()
         weights = (1 - exploration) * w / w.sum() + exploration * explore
+        groups.append((c, members, weights))
+    depth = leaves.bit_length() - 1
+    if len(groups) == N_CAT:
+        # Usually every category has items: each tree is summed in one reused row and only
+        # its chances are kept (the full trees are 6 MB of fresh memory per build at default).
+        row, p_left = np.zeros(2 * leaves), np.empty((N_CAT, leaves))
+        roots = [kernels.fill_p_left(row, members, w, p_left[c]) for c, members, w in groups]
+        if min(roots) > 0:  # (a NaN root is no empty category either, as below)
+            return Pools(None, depth, p_left)
+    tree = np.zeros((N_CAT, 2 * leaves))
+    for c, members, weights in groups:
         kernels.fill_tree(tree[c], members, weights)  # = _sum_tree of the leaf weights
     # A category the feed holds no item of (a remap can empty one) is served from the rest.
     empty = tree[:, 1] <= 0
     if empty.any() and not empty.all():
         tree[empty] = tree[~empty].mean(axis=0)
-    return Pools(tree, leaves.bit_length() - 1)
+    return Pools(tree, depth)

@@ -304,6 +304,46 @@ def test_relative_price_per_item_equals_the_per_impression_log():
         assert _bytes(got) == _bytes(ref)
 
 
+def test_p_left_rows_without_the_tree_equal_the_full_tree():
+    """The pools' chances summed in one reused row per category equal `p_left` of the
+    full trees (`fill_tree`), and the root sums are returned."""
+    rng = np.random.default_rng(4)
+    leaves, cats = 1024, 5
+    tree = np.zeros((cats, 2 * leaves))
+    p_left = np.empty((cats, leaves))
+    row = np.full(2 * leaves, 7.0)  # scratch left dirty: zeroed by the kernel
+    for c in range(cats):
+        members = np.sort(rng.choice(1000, 150, replace=False))
+        weights = rng.random(150) * (rng.random(150) < 0.8)  # some zero-weight leaves
+        kernels.fill_tree(tree[c], members, weights)
+        root = kernels.fill_p_left(row, members, weights, p_left[c])
+        assert root == tree[c, 1]
+    assert _bytes(p_left) == _bytes(kernels.p_left(tree))
+
+
+def test_pools_from_rows_equal_pools_from_the_full_tree(monkeypatch):
+    """build_pools keeps only the chances when every category has items and the full trees
+    otherwise (an empty category is served from the rest): forced down the full-tree path
+    (a root sum of 0 sends it there), the same snapshot gives the same chances."""
+    from sim.feed import take_snapshot
+    from sim.ranker import DEFAULT_POLICY, build_pools
+
+    world = make_world(Streams(6), Size("t", 6000), date(2024, 1, 1), 7)
+    snap = take_snapshot(world, 0, 0)
+    rng = np.random.default_rng(6)
+    pctr, pcvr = rng.random(world.items.n) * 0.1, rng.random(world.items.n) * 0.2
+    rows = build_pools(snap, pctr, pcvr, DEFAULT_POLICY, 0.7, 0.05)
+    assert rows.tree is None and rows.leaves == 2048  # 1,200 items
+    fill = kernels.fill_p_left
+    monkeypatch.setattr(kernels, "fill_p_left", lambda *a: fill(*a) * 0.0)
+    full = build_pools(snap, pctr, pcvr, DEFAULT_POLICY, 0.7, 0.05)
+    assert full.tree is not None
+    assert _bytes(rows.p_left) == _bytes(full.p_left)
+    one_empty = snap.with_(category=np.where(snap.category == 3, 4, snap.category).astype(np.int8))
+    monkeypatch.setattr(kernels, "fill_p_left", fill)
+    assert build_pools(one_empty, pctr, pcvr, DEFAULT_POLICY, 0.7, 0.05).tree is not None
+
+
 def test_importing_the_simulator_does_not_import_numba():
     """numba takes about half a second to import: only a run that draws pays it."""
     code = (
