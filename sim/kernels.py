@@ -14,10 +14,25 @@ simulation draws (sim/rng.py imports it lazily); compiled code is cached next to
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
-from numba import njit
+
+# numba probes for scipy's BLAS when its numpy support loads (for np.linalg in compiled code,
+# which these kernels do not use); the probe imports all of scipy.linalg, about 0.4 CPU-s of
+# every run. The probe is answered "not installed" while numba loads, then forgotten, so
+# scipy.linalg still imports normally later.
+_BLAS_PROBE = "scipy.linalg.cython_blas"
+_skip_probe = _BLAS_PROBE not in sys.modules
+if _skip_probe:
+    sys.modules[_BLAS_PROBE] = None  # type: ignore[assignment]
+try:
+    import numba.np.arraymath  # noqa: F401 - the probe runs here
+    from numba import njit
+finally:
+    if _skip_probe and sys.modules.get(_BLAS_PROBE, 0) is None:
+        del sys.modules[_BLAS_PROBE]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)

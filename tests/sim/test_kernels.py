@@ -351,3 +351,17 @@ def test_importing_the_simulator_does_not_import_numba():
         "assert 'numba' not in sys.modules, 'numba imported eagerly'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_loading_the_kernels_skips_scipy_linalg_and_leaves_it_importable():
+    """numba's BLAS probe is skipped (scipy.linalg is not loaded by the kernels), and the
+    probe's placeholder is gone afterwards: scipy.linalg imports as usual."""
+    code = (
+        "import sys, numpy as np\n"
+        "from sim import kernels\n"
+        "kernels.uniform(np.arange(3, dtype=np.uint64), np.uint64(1))\n"
+        "assert 'scipy.linalg' not in sys.modules\n"
+        "assert 'scipy.linalg.cython_blas' not in sys.modules\n"
+        "import scipy.linalg.cython_blas\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
