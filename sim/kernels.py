@@ -214,11 +214,11 @@ def fill_p_left(
     tree[:] = 0.0
     for i in range(members.shape[0]):
         tree[leaves + members[i]] = weights[i]
-    for node in range(leaves - 1, 0, -1):
-        tree[node] = tree[2 * node] + tree[2 * node + 1]
-    for node in range(leaves):
-        total = tree[node]
+    for node in range(leaves - 1, 0, -1):  # the sums and, in the same pass, the chances
+        total = tree[2 * node] + tree[2 * node + 1]
+        tree[node] = total
         out[node] = tree[2 * node] / total if total > 0 else 0.5
+    out[0] = 0.5  # node 0 is unused (zero weight)
     return tree[1]
 
 
@@ -420,3 +420,35 @@ def cumulative_rate(
         np.ascontiguousarray(activity), np.ascontiguousarray(signup), np.int64(today),
         np.float64(scale),
     )  # fmt: skip
+
+
+@njit(cache=True)
+def _item_counts(
+    item: np.ndarray, p_click: np.ndarray, expected: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    count = np.zeros(n, np.int64)
+    clicks = np.zeros(n, np.float64)
+    orders = np.zeros(n, np.float64)
+    for i in range(item.shape[0]):
+        it = item[i]
+        if it < 0 or it >= n:
+            return count, clicks, orders, False
+        count[it] += 1
+        clicks[it] += np.float64(p_click[i])
+        orders[it] += np.float64(expected[i])
+    return count, clicks, orders, True
+
+
+def item_counts(
+    item: np.ndarray, p_click: np.ndarray, expected: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Per item, in one pass: `np.bincount(item, minlength=n)` and the bincounts weighted by
+    `p_click` and by `expected` (numpy's weighted bincount adds the weights, as float64, in
+    order). None for weights other than float32 or an item outside [0, n) (numpy then)."""
+    if p_click.dtype != np.float32 or expected.dtype != np.float32 or item.dtype.kind not in "iu":
+        return None
+    count, clicks, orders, ok = _item_counts(
+        np.ascontiguousarray(item), np.ascontiguousarray(p_click),
+        np.ascontiguousarray(expected), n,
+    )  # fmt: skip
+    return (count, clicks, orders) if ok else None

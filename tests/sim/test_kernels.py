@@ -344,6 +344,31 @@ def test_pools_from_rows_equal_pools_from_the_full_tree(monkeypatch):
     assert build_pools(one_empty, pctr, pcvr, DEFAULT_POLICY, 0.7, 0.05).tree is not None
 
 
+def test_item_counts_equal_numpy_bincounts():
+    """The history's per-item counts in one pass equal numpy's three bincounts (the weighted
+    ones summed in float64 in impression order); other inputs go back to numpy."""
+    rng = np.random.default_rng(12)
+    n_items = 3000
+    item = rng.integers(0, n_items, 80_000).astype(np.int32)
+    item[:5] = [0, n_items - 1, 0, 0, n_items - 1]
+    p_click = (rng.random(80_000) * 0.2).astype(np.float32)
+    p_click[:3] = [0.0, np.float32(1e-40), np.float32(0.7)]
+    expected = p_click * (rng.random(80_000) * 0.1).astype(np.float32)
+    got = kernels.item_counts(item, p_click, expected, n_items)
+    assert got is not None
+    ref = (
+        np.bincount(item, minlength=n_items),
+        np.bincount(item, weights=p_click, minlength=n_items),
+        np.bincount(item, weights=expected, minlength=n_items),
+    )
+    for a, b in zip(got, ref, strict=True):
+        assert a.dtype == b.dtype and _bytes(a) == _bytes(b)
+    assert kernels.item_counts(item, p_click.astype(np.float64), expected, n_items) is None
+    assert kernels.item_counts(item, p_click, expected, n_items - 1) is None  # out of range
+    empty = kernels.item_counts(item[:0], p_click[:0], expected[:0], 4)
+    assert empty is not None and empty[0].tolist() == [0, 0, 0, 0]
+
+
 def test_importing_the_simulator_does_not_import_numba():
     """numba takes about half a second to import: only a run that draws pays it."""
     code = (
