@@ -31,7 +31,8 @@ from readout.tables import CONVERTED, CONVERTED_LEDGER, scan, session_outcomes
 
 DIMENSIONS = ("platform", "app_version", "city_tier", "device", "network", "tenure", "source")
 CASE_FILE = "case.yaml"
-PRICE_PSI = 0.1  # a price shift in a category the solver calls a cause
+PRICE_PSI = 0.02  # a price shift in a category the solver calls a cause (list prices
+# move only when something moves them: an unchanged category reads 0)
 STOCK_FALL = 0.05  # a fall in a category's in-stock share it calls a cause
 BOT_MIN_SESSIONS = 20  # an account with this many sessions in a window, all paging without a
 BOT_NO_CLICK = 0.95  # click (this share at least) through nearly every page, is a crawler
@@ -391,6 +392,20 @@ class Evidence:
             return None
         return _rel(after, before)
 
+    def calendar_events(self) -> list[str]:
+        """The events the calendar names in this year's windows, paydays aside (they fall in
+        every month, and a window holding one more of them is ordinary variance)."""
+        cal = pl.read_parquet(self.run_dir / "tables" / "calendar.parquet")
+        (b0, _), (_, a1) = self.window.before, self.window.after
+        days = cal.filter((pl.col("period") == "current") & pl.col("date").is_between(b0, a1))
+        names = {
+            name.strip()
+            for text in days["events"].drop_nulls().to_list()
+            for name in text.split(",")
+            if name.strip() and name.strip() != "payday"
+        }
+        return sorted(names)
+
     def reward_weights_moved(self) -> float:
         runs = (
             pl.read_parquet(self.run_dir / "tables" / "ranker_runs.parquet")
@@ -466,13 +481,22 @@ def solve(run_dir: Path) -> SolverResult:
     near = ev.changes_near(onset)
     if onset is not None:
         why.append(f"The drop dates to about {onset}; {near.height} change-log entries nearby.")
-    # 6. seasonality
+    # 6. seasonality: last year's same weeks moved too, and the calendar names an event
     last_year = ev.last_year_change()
-    if last_year is not None and remaining < 0 and last_year < -sd:
+    events = ev.calendar_events()
+    if last_year is not None and remaining < 0 and last_year < -sd and events:
         share = min(1.0, last_year / observed)
         est["SEASON"] = share
         remaining -= last_year
-        why.append(f"Last year's same weeks moved {last_year:+.2%}: a seasonal pattern.")
+        why.append(
+            f"Last year's same weeks moved {last_year:+.2%}, and the calendar names "
+            f"{', '.join(events)}: a seasonal pattern."
+        )
+    elif last_year is not None and last_year < -sd:
+        why.append(
+            f"Last year's same weeks moved {last_year:+.2%}, but the calendar names no event "
+            "in the windows: chance, not a season."
+        )
     # 3. funnel and ranker
     moved = ev.reward_weights_moved()
     if moved > 0.05 and remaining < 0:
