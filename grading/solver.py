@@ -33,6 +33,7 @@ DIMENSIONS = ("platform", "app_version", "city_tier", "device", "network", "tenu
 CASE_FILE = "case.yaml"
 PRICE_PSI = 0.02  # a price shift in a category the solver calls a cause (list prices
 # move only when something moves them: an unchanged category reads 0)
+RELEASE_RISE = 0.05  # a platform's median latency rise on every tier, with a new app version
 STOCK_FALL = 0.05  # a fall in a category's in-stock share it calls a cause
 BOT_MIN_SESSIONS = 20  # an account with this many sessions in a window, all paging without a
 BOT_NO_CLICK = 0.95  # click (this share at least) through nearly every page, is a crawler
@@ -561,6 +562,19 @@ def solve(run_dir: Path) -> SolverResult:
             f"Latency or errors rose in {segs}, which carry {part:.0%} of the fall"
             + (f"; app version {', '.join(releases)} is new there." if releases else ".")
         )
+    # 5b'. a release taking over one platform, its pages slower on every tier (render time
+    # adds to each request a little: a rise below the slow-segment bar, but everywhere there)
+    if remaining < 0 and "PLATFORM" not in est:
+        for platform in ("ios", "android"):
+            rises = lat.filter(pl.col("platform") == platform)["rise"]
+            releases = ev.new_app_versions({platform})
+            if releases and rises.len() and float(rises.min()) > RELEASE_RISE:
+                part = ev.share_of_change(pl.col("platform") == platform)
+                est["PLATFORM"] = part * max(0.0, remaining / observed)
+                why.append(
+                    f"App version {', '.join(releases)} took over {platform}, whose pages got "
+                    f"slower on every city tier; {platform} carries {part:.0%} of the fall."
+                )
     # 5c. a segment drawn away, with nothing on the platform's side to show for it
     slow_tiers = {str(r["city_tier"]) for r in slow.to_dicts()}
     for dim, segment, part in ev.segment_drawn_away():
