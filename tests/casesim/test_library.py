@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _row(solver: float, random: float, best: float = 1.0) -> CaseRow:
-    return CaseRow("c", "c.yaml", ("feed_change",), -0.05, {}, solver, random, best)
+    return CaseRow("c", "c.yaml", ("feed_change",), -0.05, {}, solver, random, best, 0.1)
 
 
 @pytest.mark.parametrize(
@@ -48,6 +48,7 @@ def test_case_row_ranks_the_solver_between_random_and_best(case):
     assert row.random_score < row.solver_score <= row.best_score + 1e-9
     assert set(row.fault_types) == {f.type for f in scenario.faults}
     assert row.tier in {"easy", "medium", "hard"}
+    assert row.habit_score < row.solver_score
 
 
 def test_the_committed_table_lists_every_shipped_case():

@@ -84,6 +84,9 @@ def test_a_habit_scores_low_and_the_ideal_order_high(case):
     assert ideal >= 0.9
     if scenario.target is not None:
         fixed = {"order": list(FIXED_ORDER), "shares": {"unexplained": 1.0}}
-        # The habit lists SEASON fourth, so it does best on the seasonal case (about 0.54);
-        # on the others it scores near 0.1 (the average over the drop cases is in docs).
-        assert score(fixed, key["causes"]).case_score <= 0.6
+        # A fixed order earns nothing for the diagnosis, so it stays at or under 0.7 x its
+        # order score. It does well only where the causes sit at its front (DEPLOY or DATA
+        # second and third: about 0.6-0.65); its mean over the library is in docs/cases.md.
+        habit = score(fixed, key["causes"])
+        assert habit.diag_score <= 0.1
+        assert habit.case_score <= 0.7
