@@ -127,8 +127,13 @@ def test_the_allow_list_is_current():
 
 
 @pytest.mark.slow
-def test_preview_shows_the_key_intent_and_the_solvers_score():
+def test_preview_shows_the_key_intent_and_the_solvers_score(monkeypatch):
     """One shipped one-cause case at small size, no other seeds: the cheapest real preview."""
+    from casesim import cliutil
+
+    # The CLI's console is made on first use and keeps that width: another test in this
+    # process may have made it at 80 columns. A fresh one reads COLUMNS below.
+    monkeypatch.setattr(cliutil.out, "_console", None)
     scenario = SCENARIOS / "promotion_end.yaml"
     result = runner.invoke(
         app, ["preview", str(scenario), "--size", "small", "--seeds", "0", "--workers", "1"],

@@ -152,9 +152,16 @@ def test_calibration_out_of_reach_is_a_clear_error():
 def test_measure_uses_whole_windows():
     import numpy as np
 
-    daily = {d: np.array([100, 5, 6]) for d in range(21)}
+    # per day: real sessions, tracked converting, ledger converting, logged sessions
+    daily = {d: np.array([100, 5, 6, 100]) for d in range(21)}
     for d in range(14, 21):
-        daily[d] = np.array([100, 4, 6])
+        daily[d] = np.array([100, 4, 6, 100])
+    change = measure(daily, Windows((7, 14), (14, 21)))
+    assert change.observed == pytest.approx(-0.2)
+    assert change.business == pytest.approx(0.0)
+    # sessions the pipeline logs but nobody had (a definition change) move only the tracked
+    for d in range(14, 21):
+        daily[d] = np.array([100, 5, 6, 125])
     change = measure(daily, Windows((7, 14), (14, 21)))
     assert change.observed == pytest.approx(-0.2)
     assert change.business == pytest.approx(0.0)
