@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.checkout import CheckoutFailure, checkout_outcomes, failure_chances
 from sim.demand import DemandShift, intent_offset
+from sim.experiments import Treatment, treatment_offset
 from sim.latency import LatencyModel
 from sim.ranker import Pools, feed_slots
 from sim.rng import Streams, slot_counter
@@ -43,6 +45,8 @@ class Conditions:
     payment_success: float = 0.94
     click_offset: float = -3.3
     demand: tuple[DemandShift, ...] = ()  # buyers a competitor draws away (sim/demand.py)
+    checkout: tuple[CheckoutFailure, ...] = ()  # clients whose checkouts fail (sim/checkout.py)
+    treatments: tuple[Treatment, ...] = ()  # experiments' harmful arms (sim/experiments.py)
 
 
 @dataclass
@@ -126,6 +130,8 @@ def cart_logit(
         )
     if cond.demand:
         logit = logit + intent_offset(cond.demand, users, user, items.category[item])
+    if cond.treatments:
+        logit = logit + treatment_offset(cond.treatments, user)
     return logit
 
 
@@ -202,6 +208,12 @@ def simulate_sessions(
     cart = want & in_stock
     order = cart & (streams.uniform("behavior.order", c_ctr) < 0.6 * cond.logistics)
     pay = order & (streams.uniform("behavior.pay", c_ctr) < cond.payment_success)
+    p_placed = 0.6 * cond.logistics
+    if cond.checkout:  # an outage: some checkouts fail (no draws, no change when none)
+        lost, failed = checkout_outcomes(cond.checkout, streams, users, u_idx[imp_s[ci]], c_ctr)
+        order &= ~lost
+        pay &= ~failed
+        p_placed = p_placed * (1.0 - failure_chances(cond.checkout, users, u_idx[imp_s])[0])
 
     def on_impressions(mask_on_clicks: np.ndarray) -> np.ndarray:
         out = np.zeros(len(item), bool)
@@ -210,7 +222,7 @@ def simulate_sessions(
 
     return Funnel(
         p_click=p_click.astype(np.float32),
-        p_order=(p_cart * in_stock_imp * (0.6 * cond.logistics)).astype(np.float32),
+        p_order=(p_cart * in_stock_imp * p_placed).astype(np.float32),
         req_session=req_s,
         req_page=req_p.astype(np.int8),
         req_server_ms=server[flat],

@@ -20,6 +20,11 @@ in only the fields of the mechanism it acts on:
                 source (a campaign's visitors; or bots: every page, no clicks)
     demand      a DemandShift: a segment's buyers drawn away (lower intent, fewer sessions)
     session_log a SessionLogRule: which clients' no-feed foregrounds are logged as sessions
+    resend      a ResendRule: which clients log quiet sessions' starts twice (same session id)
+    checkout    a CheckoutFailure: which clients' checkouts fail (orders lost or left unpaid)
+    treatment   a Treatment: an experiment's treatment-arm users buy less while it runs
+    ranking_fallback  a share per category of feed slots served from a popularity list
+                (sim/popularity.py: the model server's fallback)
 
 Faults read the world through `FaultView` and keep what they must remember (the stock flags
 at onset, say) in its `memory`.
@@ -34,10 +39,12 @@ from typing import Any
 import numpy as np
 
 from sim.calendar import CalendarOverlay
+from sim.checkout import CheckoutFailure
 from sim.demand import DemandShift
+from sim.experiments import Treatment
 from sim.feed import FeedTransform, Snapshot
 from sim.latency import LatencyOverlay
-from sim.tracking import SessionLogRule, TrackingRule
+from sim.tracking import ResendRule, SessionLogRule, TrackingRule
 from sim.world import World
 
 
@@ -69,6 +76,10 @@ class Effects:
     extra: ExtraSessions | None = None
     demand: DemandShift | None = None
     session_log: SessionLogRule | None = None
+    resend: ResendRule | None = None
+    checkout: CheckoutFailure | None = None
+    treatment: Treatment | None = None
+    ranking_fallback: np.ndarray | None = None  # float per category, 0..1
 
 
 NO_EFFECTS = Effects()

@@ -29,8 +29,10 @@ from sim.behavior import (
     simulate_sessions,
 )
 from sim.changelog import logged_at, random_version, stream_key, templated_title
+from sim.checkout import CheckoutFailure
 from sim.demand import DemandShift, sessions_kept
 from sim.effects import Effects, ExtraSessions, FaultView
+from sim.experiments import Treatment
 from sim.extra_traffic import added_sessions, human_impressions, join
 from sim.faults.base import FaultBase
 from sim.feed import FeedTransform, Snapshot, snapshot_columns, take_snapshot
@@ -123,6 +125,9 @@ class EngineState:
     supply_cut: np.ndarray | None = None  # items no seller can supply this hour
     extra_sessions: dict[str, ExtraSessions] = field(default_factory=dict)  # campaigns, bots
     demand_shifts: dict[str, DemandShift] = field(default_factory=dict)  # buyers drawn away
+    checkout_failures: dict[str, CheckoutFailure] = field(default_factory=dict)  # outages
+    treatments: dict[str, Treatment] = field(default_factory=dict)  # experiments' arms
+    ranking_fallback: np.ndarray | None = None  # per category: slots the popular list serves
     pools_config: tuple[float, ...] = ()
 
     def install(self, effects: dict[str, Effects]) -> None:
@@ -138,7 +143,10 @@ class EngineState:
         self.calendar_overlays = collect("calendar")
         self.tracker.rules = collect("tracking")
         self.tracker.session_rules = collect("session_log")
+        self.tracker.resend_rules = collect("resend")
         self.demand_shifts = collect("demand")
+        self.checkout_failures = collect("checkout")
+        self.treatments = collect("treatment")
         self.version_overrides = collect("version")
         self.extra_sessions = collect("extra")
         self.seller_incentive = sum(e.incentive for _, e in ordered)
@@ -155,6 +163,8 @@ class EngineState:
             self.world.users.app_minor = minor
         self._install_prices([e.price for _, e in ordered if e.price is not None])
         self._install_supply([e.supply for _, e in ordered if e.supply is not None])
+        shares = [e.ranking_fallback for _, e in ordered if e.ranking_fallback is not None]
+        self.ranking_fallback = np.maximum.reduce(shares) if shares else None
 
     def _install_prices(self, multipliers: list[np.ndarray]) -> None:
         """Prices are the base prices times every active multiplier (rounded like list
@@ -186,10 +196,19 @@ class EngineState:
             self.config["ranker.temperature"],
             self.config["ranker.exploration"],
         )
+        if self.ranking_fallback is not None:  # the model server's fallback (a fault)
+            from sim.popularity import with_fallback
+
+            self.pools = with_fallback(
+                self.pools, self.snapshot, self.history, self.ranking_fallback
+            )
         self.pools_config = self._pool_key()
 
     def _pool_key(self) -> tuple[float, ...]:
-        return tuple(self.config[k] for k in sorted(self.config))
+        key = tuple(self.config[k] for k in sorted(self.config))
+        if self.ranking_fallback is not None:
+            key += (-1.0, *self.ranking_fallback.tolist())
+        return key
 
     def pools_stale(self) -> bool:
         return self.pools_config != self._pool_key()
@@ -228,6 +247,8 @@ class HourResult:
     ledger_order: np.ndarray  # bool per session: the ledger has an order
     # index into the batch: sessions whose user also logged a no-feed foreground (as a session)
     foregrounds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # index into the batch: sessions whose start a client logged twice (the same session id)
+    resent: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 class Sink(Protocol):
@@ -462,7 +483,10 @@ class Engine:
             traffic *= overlay.traffic
             logistics *= overlay.logistics
         demand = tuple(self.state.demand_shifts.values())
-        return Conditions(intent=intent, logistics=logistics, demand=demand), traffic
+        treatments = tuple(self.state.treatments.values())
+        cond = Conditions(intent=intent, logistics=logistics, demand=demand, treatments=treatments)
+        cond.checkout = tuple(self.state.checkout_failures.values())
+        return cond, traffic
 
     def _sample_sessions(self, hour: int, traffic: float) -> SessionBatch:
         users = self.state.world.users
@@ -501,6 +525,16 @@ class Engine:
             if added is not None:
                 batch = join(batch, added)
         return batch
+
+    def _resent(self, batch: SessionBatch, logged_sessions: np.ndarray) -> np.ndarray:
+        """Sessions whose start a resend rule logs twice: of those with no event logged."""
+        if not self.state.tracker.resend_rules:
+            return np.zeros(0, np.int64)
+        users = self.state.world.users
+        quiet = np.ones(len(batch.key), bool)
+        quiet[logged_sessions] = False
+        dims = {"platform": users.platform[batch.user], "app_minor": users.app_minor[batch.user]}
+        return self.state.tracker.resent(self.streams, batch.key, dims, quiet)
 
     def _simulate_hour(self, hour: int) -> None:
         state = self.state
@@ -542,6 +576,7 @@ class Engine:
         n = len(batch.key)
         tracked_order = np.zeros(n, bool)
         tracked_order[sess[logged][ev_type[logged] == 2]] = True
+        resent = self._resent(batch, sess[logged])
         ledger_order = np.zeros(n, bool)
         ledger_order[funnel.imp_session[funnel.ordered]] = True
         version = "v{}.{}.{}".format(*state.feed_api_version)
@@ -561,6 +596,7 @@ class Engine:
             tracked_order,
             ledger_order,
             foregrounds,
+            resent,
         )
         self.sink.hour(result, state)
         # The world responds: stock sells down, the ranker's logs and history grow. What the

@@ -3,6 +3,8 @@
 Assignment is a hash of (experiment, user), as real bucketing services do, so it is stable
 across runs and independent of every random stream. The baseline always runs one neutral
 test (its treatment changes nothing), the kind of experiment a candidate must learn to rule out.
+A fault may add a test whose treatment does change behaviour (sim/faults/harmful_experiment.py):
+its `Treatment` lowers the purchase logit of the treatment arm's users while it runs.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime
 import numpy as np
 import pyarrow as pa
 
-from sim.rng import Streams
+from sim.rng import Streams, stable_hash
 
 
 @dataclass(frozen=True)
@@ -25,10 +27,31 @@ class Experiment:
     end: datetime | None
     traffic: float  # share of users enrolled
     arms: tuple[str, ...] = ("control", "treatment")
+    # Bucketing salt: None hashes with the run's streams (the baseline's test); a fault's test
+    # hashes with its own id, so the fault and the assignments table agree without the seed.
+    salted: bool = False
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """What a test's treatment does to its users' sessions while it runs."""
+
+    users: np.ndarray  # bool per user: enrolled in the treatment arm
+    intent: float  # added to the purchase logit of their clicked items (<= 0 hurts)
+
+
+def treatment_offset(treatments: tuple[Treatment, ...], user: np.ndarray) -> np.ndarray | float:
+    """The purchase-logit change per session's user; 0.0 with no treatment (no draws)."""
+    out: np.ndarray | float = 0.0
+    for t in treatments:
+        out = out + t.intent * t.users[user]
+    return out
 
 
 def assign(streams: Streams, exp: Experiment, n_users: int) -> tuple[np.ndarray, np.ndarray]:
     """Enrolled user ids and their arm index (uniform split over arms)."""
+    if exp.salted:
+        streams = Streams(stable_hash(f"experiment.{exp.experiment_id}"))
     u = streams.uniform(f"experiment.{exp.experiment_id}", np.arange(n_users, dtype=np.uint64))
     enrolled = u < exp.traffic
     users = np.flatnonzero(enrolled).astype(np.int32)
@@ -64,3 +87,11 @@ def assignments_table(streams: Streams, exps: list[Experiment], n_users: int) ->
             )
         )
     return pa.concat_tables(parts) if parts else pa.table({})
+
+
+def treated_users(exp: Experiment, n_users: int) -> np.ndarray:
+    """A mask of the users in a salted test's last arm (the treatment)."""
+    users, arm = assign(Streams(0), exp, n_users)  # salted: the seed plays no part
+    mask = np.zeros(n_users, bool)
+    mask[users[arm == len(exp.arms) - 1]] = True
+    return mask

@@ -68,7 +68,9 @@ def plan(scenario: Scenario) -> RunPlan:
         end=None,
         traffic=0.2,
     )
-    return RunPlan(current, reference, [neutral])
+    # A fault's A/B test (harmful_experiment) runs beside it, bucketed the same way.
+    added = [f.experiment() for f in scenario.faults if hasattr(f, "experiment")]
+    return RunPlan(current, reference, [neutral, *added])
 
 
 def fault_map(scenario: Scenario) -> dict[str, FaultBase]:

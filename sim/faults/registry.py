@@ -9,10 +9,12 @@ from pydantic import Field
 from sim.faults.app_release import AppRelease
 from sim.faults.base import FaultBase
 from sim.faults.bot_traffic import BotTraffic
+from sim.faults.checkout_outage import CheckoutOutage
 from sim.faults.competitor_campaign import CompetitorCampaign
 from sim.faults.config_change import ConfigChange
 from sim.faults.deploy import Deploy
 from sim.faults.feed_change import FeedChange
+from sim.faults.harmful_experiment import HarmfulExperiment
 from sim.faults.metric_definition import MetricDefinition
 from sim.faults.price_change import PriceChange
 from sim.faults.reward_shift import RewardShift
@@ -37,6 +39,8 @@ FAULT_TYPES: dict[str, type[FaultBase]] = {
         TrafficMix,
         CompetitorCampaign,
         MetricDefinition,
+        CheckoutOutage,
+        HarmfulExperiment,
     )
 }
 
