@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from runfolder.layout import LOG_TABLES, MANIFEST, TABLES_DIR
 from sim.behavior import SOURCES
 from sim.engine import EngineState, HourResult, Period
-from sim.tracking import EVENT_TYPES, with_foregrounds
+from sim.tracking import EVENT_TYPES, with_foregrounds, with_resent
 from sim.world import CATEGORIES, DEVICES, NETWORKS, PLATFORMS, TENURES
 
 STRING = pa.dictionary(pa.int8(), pa.string())
@@ -129,6 +129,8 @@ def hour_columns(r: HourResult, state: EngineState, version_code: int) -> dict[s
         "tenure": (~b.new_user).astype(np.int8),
         "pages": np.bincount(f.req_session, minlength=len(sid)).astype(np.int8),
     }
+    if len(r.resent):  # session starts a client logged twice (the same rows again)
+        sessions = with_resent(sessions, r.resent)
     if len(r.foregrounds):  # no-feed foregrounds that a pipeline change logs as sessions
         sessions = with_foregrounds(sessions, r.foregrounds)
     req_sid = sid[f.req_session]

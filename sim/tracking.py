@@ -3,6 +3,8 @@
 Tracked events are kept apart from the server-side order ledger. Ordinarily a few events are
 lost, a few duplicated (retries) and a few arrive late; a tracking fault installs a rule
 that drops or mislabels events for some clients, and the ledger shows the business truth.
+A resend rule rewrites rather than drops: a client re-sends the session start of sessions
+that logged nothing else, so the sessions table holds the same session twice.
 """
 
 from __future__ import annotations
@@ -36,12 +38,23 @@ class SessionLogRule:
 
 
 @dataclass
+class ResendRule:
+    """Re-send the session-start event of a share of the sessions that logged no other
+    event, for clients that match (an SDK whose retry queue re-sends a batch holding only the
+    session start although the server took it): the session is logged twice, same id."""
+
+    match: dict[str, tuple[int, ...]]
+    share: float
+
+
+@dataclass
 class Tracker:
     loss: float = 0.004
     duplicate: float = 0.003
     late: float = 0.01
     rules: dict[str, TrackingRule] = field(default_factory=dict)
     session_rules: dict[str, SessionLogRule] = field(default_factory=dict)
+    resend_rules: dict[str, ResendRule] = field(default_factory=dict)
 
     def foregrounds(
         self, streams: Streams, key: np.ndarray, dims: dict[str, np.ndarray]
@@ -57,6 +70,21 @@ class Tracker:
                 hit &= np.isin(dims[dim], codes)
             p = 1.0 - (1.0 - p) * (1.0 - rule.extra * hit)
         return np.flatnonzero(streams.uniform("tracking.foreground", key) < p)
+
+    def resent(
+        self, streams: Streams, key: np.ndarray, dims: dict[str, np.ndarray], quiet: np.ndarray
+    ) -> np.ndarray:
+        """Indices of sessions whose start is logged a second time: of the `quiet` ones (no
+        other event logged) of matching clients (none, and no draws, when no rule is active)."""
+        if not self.resend_rules:
+            return np.zeros(0, np.int64)
+        p = np.zeros(len(key))
+        for rule in self.resend_rules.values():
+            hit = quiet.copy()
+            for dim, codes in rule.match.items():
+                hit &= np.isin(dims[dim], codes)
+            p = 1.0 - (1.0 - p) * (1.0 - rule.share * hit)
+        return np.flatnonzero(streams.uniform("tracking.resend", key) < p)
 
     def track(
         self,
@@ -97,3 +125,9 @@ def with_foregrounds(sessions: dict[str, np.ndarray], idx: np.ndarray) -> dict[s
     extra["ts"] = start - start % 3600 + (start * 7919 + 1301) % 3600
     extra["pages"] = np.zeros(len(idx), sessions["pages"].dtype)
     return {k: np.concatenate([sessions[k], extra[k]]) for k in sessions}
+
+
+def with_resent(sessions: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+    """The hour's session rows plus an exact copy of each re-sent session's row (a retry
+    carries the original payload: the same id, client time and everything else)."""
+    return {k: np.concatenate([v, v[idx]]) for k, v in sessions.items()}

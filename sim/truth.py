@@ -31,7 +31,8 @@ from sim.world import Size
 
 class MetricSink(NullSink):
     """Daily totals of the case period only: sessions, tracked and ledger conversions, and
-    sessions as logged (with any no-feed foregrounds a pipeline change counts)."""
+    sessions as logged (with any no-feed foregrounds a pipeline change counts, and any
+    session a client logged twice)."""
 
     def __init__(self) -> None:
         self.daily: dict[int, np.ndarray] = {}
@@ -43,7 +44,7 @@ class MetricSink(NullSink):
         totals = self.daily.setdefault(day, np.zeros(4, np.int64))
         n = len(result.batch.key)
         totals[:3] += (n, result.tracked_order.sum(), result.ledger_order.sum())
-        totals[3] += n + len(result.foregrounds)
+        totals[3] += n + len(result.foregrounds) + len(result.resent)
 
 
 @dataclass(frozen=True)
