@@ -13,6 +13,7 @@ from sim.faults.checkout_outage import CheckoutOutage
 from sim.faults.competitor_campaign import CompetitorCampaign
 from sim.faults.config_change import ConfigChange
 from sim.faults.deploy import Deploy
+from sim.faults.event_duplication import EventDuplication
 from sim.faults.feed_change import FeedChange
 from sim.faults.harmful_experiment import HarmfulExperiment
 from sim.faults.metric_definition import MetricDefinition
@@ -39,6 +40,7 @@ FAULT_TYPES: dict[str, type[FaultBase]] = {
         TrafficMix,
         CompetitorCampaign,
         MetricDefinition,
+        EventDuplication,
         CheckoutOutage,
         HarmfulExperiment,
     )
