@@ -335,17 +335,51 @@ def scaffold(
 
 def calendar_events(scenario: Any) -> list[str]:
     """The built-in calendar's events (festival run-ups and hangovers) inside the case windows:
-    the metric moves there by itself, so no quiet realization may exist."""
+    the metric moves there by itself, so no quiet realization may exist. Paydays are in every
+    month; `payday_imbalance` says when they tilt the comparison."""
     from sim.calendar import day_factors
 
-    after = scenario.end_date - timedelta(days=scenario.windows.after_days - 1)
-    first = after - timedelta(days=scenario.windows.before_days)
     found: dict[str, list[date]] = {}
-    for offset in range((scenario.end_date - first).days + 1):
-        day = first + timedelta(days=offset)
+    for day in _window_days(scenario, 0)[0] + _window_days(scenario, 0)[1]:
         for event in day_factors(day).events:
-            found.setdefault(event, []).append(day)
+            if event != "payday":
+                found.setdefault(event, []).append(day)
     return [f"{e} ({days[0]:%d %b}..{days[-1]:%d %b})" for e, days in found.items()]
+
+
+def payday_imbalance(scenario: Any) -> list[str]:
+    """Where the paydays (the 10th and the 15th, when buyers' intent rises) fall unevenly
+    between the two windows, this year or in last year's aligned weeks: a case drafted that way
+    moved by itself, and its last-year comparison read as a season to the solver."""
+    from sim.calendar import day_factors
+
+    warnings = []
+    for label, years_back in (("this year", 0), ("last year's aligned weeks", 1)):
+        before, after = (
+            sum("payday" in day_factors(day).events for day in window)
+            for window in _window_days(scenario, years_back)
+        )
+        if before != after:
+            warnings.append(
+                f"{label}: {before} payday(s) in the before window, {after} in the after window"
+            )
+    return warnings
+
+
+def _window_days(scenario: Any, years_back: int) -> tuple[list[date], list[date]]:
+    """The before and after windows' days, shifted back by whole 364-day years (the reference
+    period keeps weekdays aligned)."""
+    last = scenario.end_date - timedelta(days=364 * years_back)
+    after_first = last - timedelta(days=scenario.windows.after_days - 1)
+    before_first = after_first - timedelta(days=scenario.windows.before_days)
+
+    def days(first: date, n: int) -> list[date]:
+        return [first + timedelta(days=i) for i in range(n)]
+
+    return (
+        days(before_first, scenario.windows.before_days),
+        days(after_first, scenario.windows.after_days),
+    )
 
 
 def _teaching(model: Any, fault_type: str) -> list[str]:

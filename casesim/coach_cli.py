@@ -81,11 +81,14 @@ def new(
         spec = parse_scenario(text, str(out_file))
     except ScenarioError as exc:  # a bad --id or --title: say so before writing anything
         raise fail(str(exc)) from None
-    from casesim.coach import calendar_events
+    from casesim.coach import calendar_events, payday_imbalance
 
     for event in calendar_events(spec):
         typer.echo(f"warning: the case windows hold {event}: the metric moves by itself "
                    "there; pick another --start unless that is the case", err=True)  # fmt: skip
+    for tilt in payday_imbalance(spec):
+        typer.echo(f"warning: paydays (the 10th and 15th) tilt the comparison, {tilt}; "
+                   "shift --start by a few days", err=True)  # fmt: skip
     try:
         out_file.parent.mkdir(parents=True, exist_ok=True)
         out_file.write_text(text)

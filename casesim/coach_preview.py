@@ -75,7 +75,7 @@ def make_preview(
 ) -> PreviewReport:
     """Run the case once (kept in `keep`, else in a temporary folder), check it, score the
     solver on it, and audit it over `seeds` other seeds."""
-    from casesim.coach import calendar_events
+    from casesim.coach import calendar_events, payday_imbalance
     from sim.spoilers import spoiler_warnings
 
     started = time.perf_counter()
@@ -83,6 +83,9 @@ def make_preview(
     report.warnings += [
         f"calendar: the case windows hold {event}; the metric moves by itself there"
         for event in calendar_events(scenario)
+    ]
+    report.warnings += [
+        f"calendar: paydays tilt the comparison, {tilt}" for tilt in payday_imbalance(scenario)
     ]
     with tempfile.TemporaryDirectory(prefix="casesim-preview-") as tmp:
         folder = keep or Path(tmp) / "run"

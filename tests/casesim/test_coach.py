@@ -87,6 +87,21 @@ def test_new_warns_when_the_windows_hold_a_festival(tmp_path):
     assert result.exit_code == 0 and "Double 11 pre-sale" in result.output
 
 
+def test_new_warns_when_paydays_fall_on_one_side_only(tmp_path):
+    def warnings(start: str) -> list[str]:
+        out = tmp_path / f"{start}.yaml"
+        args = ["new", "--fault", "price_change", "--out", str(out), "--start", start]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0
+        return [line for line in result.output.splitlines() if line.startswith("warning: paydays")]
+
+    # 20 July + 28 days: the after window (10-16 Aug) holds both paydays, the before none.
+    assert any(
+        "0 payday(s) in the before window, 2 in the after" in w for w in warnings("2026-07-20")
+    )
+    assert warnings("2026-08-03") == []  # 17-23 vs 24-30 Aug, and last year's too: none
+
+
 def test_the_committed_reference_is_the_generated_one():
     assert DOC_FILE.read_text() == reference_markdown(), f"stale: run `{REGENERATE}`"
     shown = runner.invoke(app, ["reference"])
