@@ -38,8 +38,13 @@ STOCK_FALL = 0.05  # a fall in a category's in-stock share it calls a cause
 BOT_MIN_SESSIONS = 20  # an account with this many sessions in a window, all paging without a
 BOT_NO_CLICK = 0.95  # click (this share at least) through nearly every page, is a crawler
 EMPTY_RISE = 0.01  # a rise in the share of sessions with no feed page it calls a definition change
+REPEAT_RISE = 0.005  # a rise in the share of session rows repeating an id it calls a logging bug
+UNPAID_RISE = 0.01  # a rise in a client segment's unpaid share of orders: payment failing ...
+UNPAID_Z = 3.0  # ... beyond chance (a two-proportion z score; small segments move by luck)
 DRAWN_SESSIONS = -0.05  # a segment's share of sessions falling this much (relative) ...
 DRAWN_RATE = -0.03  # ... and its conversion falling this much more than the whole's
+ARM_GAP = -0.05  # an experiment's treatment arm falling this much against control (relative)
+ARM_Z = -3.0  # ... by this many standard errors (a neutral test's arms stay within 2)
 
 
 @dataclass
@@ -307,6 +312,41 @@ class Evidence:
             .sort("rise", descending=True)
         )
 
+    def duplicate_sessions(self) -> pl.DataFrame:
+        """Platform and app version segments whose session rows repeat a session id more than
+        before (a client logging the same session twice)."""
+        return (
+            self.sessions.group_by("platform", "app_version", "side")
+            .agg(repeat=1 - pl.col("session_id").n_unique() / pl.len())
+            .pivot(on="side", index=["platform", "app_version"], values="repeat")
+            .fill_null(0.0)
+            .with_columns(rise=pl.col("after") - pl.col("before"))
+            .filter(pl.col("rise") > REPEAT_RISE)
+            .sort("rise", descending=True)
+        )
+
+    def unpaid_rise(self) -> pl.DataFrame:
+        """Platform and app version segments whose share of ledger orders left unpaid rose
+        beyond chance: the payment step failing for those clients."""
+        unpaid = pl.col("status").cast(pl.String) == "unpaid"
+        orders = scan(self.run_dir, "orders").select("session_id", unpaid=unpaid).collect()
+        n_b, n_a, u_b, u_a = (pl.col(c) for c in ("n_before", "n_after", "u_before", "u_after"))
+        pooled = (u_b + u_a) / (n_b + n_a)
+        rise = u_a / n_a - u_b / n_b
+        se = (pooled * (1 - pooled) * (1 / n_b + 1 / n_a)).sqrt()
+        return (
+            self.sessions.select("session_id", "platform", "app_version", "side")
+            .join(orders, on="session_id")
+            .group_by("platform", "app_version", "side")
+            .agg(n=pl.len(), u=pl.col("unpaid").sum())
+            .pivot(on="side", index=["platform", "app_version"], values=["n", "u"])
+            .drop_nulls()
+            .with_columns(rise=rise, z=rise / se)
+            .filter((pl.col("rise") > UNPAID_RISE) & (pl.col("z") > UNPAID_Z))
+            .with_columns(pl.col("platform", "app_version").cast(pl.String))
+            .sort("rise", descending=True)
+        )
+
     def segment_drawn_away(self) -> list[tuple[str, str, float]]:
         """Segments (city tier, platform) whose sessions and conversion fall together against
         the rest (buyers going elsewhere), each with its part of the conversion change."""
@@ -348,6 +388,41 @@ class Evidence:
             )
         )
         return self.sessions.join(accounts.select("user_id", "side"), on=["user_id", "side"])
+
+    def experiment_arms(self) -> pl.DataFrame:
+        """Per experiment: how its treatment arm's conversion moved against control's from
+        the before window to the after window (the same hashed users in both, so the arms'
+        own differences cancel), and the share of the change that widening gap carries."""
+        schema = {"experiment_id": pl.String, "gap": pl.Float64, "z": pl.Float64,
+                  "share": pl.Float64}  # fmt: skip
+        assigned = scan(self.run_dir, "assignments").collect()
+        if assigned.is_empty():
+            return pl.DataFrame(schema=schema)
+        treated = pl.when(pl.col("arm") == "control").then(pl.lit("c")).otherwise(pl.lit("t"))
+        cells = (
+            self.sessions.join(assigned, on="user_id")
+            .with_columns(arm=treated)
+            .group_by("experiment_id", "arm", "side")
+            .agg(n=pl.len(), conv=CONVERTED.sum())
+        )
+        whole = self.sessions.group_by("side").agg(n=pl.len(), conv=CONVERTED.sum())
+        total = {r["side"]: r for r in whole.iter_rows(named=True)}
+        after_n = total["after"]["n"]
+        change = total["after"]["conv"] / after_n - total["before"]["conv"] / total["before"]["n"]
+        rows = []
+        for (eid,), frame in cells.group_by("experiment_id"):
+            cell = {(r["arm"], r["side"]): r for r in frame.iter_rows(named=True)}
+            if len(cell) < 4 or min(r["conv"] for r in cell.values()) == 0:
+                continue
+            rate = {k: r["conv"] / r["n"] for k, r in cell.items()}
+            ratio_after = rate[("t", "after")] / rate[("c", "after")]
+            gap = ratio_after / (rate[("t", "before")] / rate[("c", "before")]) - 1
+            se = math.sqrt(sum(1 / r["conv"] for r in cell.values()))
+            lost = cell[("t", "after")]["conv"] * (1 / (1 + gap) - 1) / after_n
+            share = max(0.0, min(1.0, -lost / change)) if change < 0 else 0.0
+            rows.append({"experiment_id": eid, "gap": gap, "z": math.log1p(gap) / se,
+                         "share": share})  # fmt: skip
+        return pl.DataFrame(rows, schema=schema)
 
     def latency_shift(self) -> pl.DataFrame:
         """Median total latency before and after, by platform and city tier."""
@@ -459,10 +534,23 @@ def solve(run_dir: Path) -> SolverResult:
                 f"Sessions with no feed page appeared in {segs}; without them conversion "
                 f"changed {fed:+.2%}: the denominator grew."
             )
+    # 0b. the same session logged twice: count each session once
+    repeated = ev.duplicate_sessions()
+    if observed < 0 and repeated.height:
+        ev.sessions = ev.sessions.unique("session_id", keep="first", maintain_order=True)
+        once = ev.change()[0]
+        segs = ", ".join(f"{r['platform']} {r['app_version']}" for r in repeated.head(3).to_dicts())
+        if (observed - once) / observed > 0.1:
+            est["DATA"] = (observed - once) / observed
+            remaining -= observed - once
+            why.append(
+                f"Session ids appear twice in {segs}; counting each session once, conversion "
+                f"changed {once:+.2%}: duplicated logging."
+            )
     # 1. tracking gap
     gap = observed - business
     if observed < 0 and gap < -max(0.01, sd) and gap / observed > 0.2:
-        est["DATA"] = gap / observed
+        est["DATA"] = est.get("DATA", 0.0) + gap / observed
         remaining -= gap
         why.append(f"Tracked orders fell {gap:+.2%} more than the ledger: a tracking problem.")
     # 1b. crawler sessions: measure the change without them, then look at people only
@@ -482,6 +570,16 @@ def solve(run_dir: Path) -> SolverResult:
     near = ev.changes_near(onset)
     if onset is not None:
         why.append(f"The drop dates to about {onset}; {near.height} change-log entries nearby.")
+    # 2b. experiments: a treatment arm falling against its control from one window to the next
+    for arm in ev.experiment_arms().iter_rows(named=True):
+        if remaining < 0 and arm["gap"] < ARM_GAP and arm["z"] < ARM_Z:
+            est["DEPLOY"] = max(est.get("DEPLOY", 0.0), arm["share"])
+            remaining -= arm["share"] * observed
+            why.append(
+                f"In experiment {arm['experiment_id']} the treatment arm's conversion moved "
+                f"{arm['gap']:+.0%} against control; its users carry {arm['share']:.0%} of the "
+                "fall."
+            )
     # 6. seasonality: last year's same weeks moved too, and the calendar names an event
     last_year = ev.last_year_change()
     events = ev.calendar_events()
@@ -575,6 +673,23 @@ def solve(run_dir: Path) -> SolverResult:
                     f"App version {', '.join(releases)} took over {platform}, whose pages got "
                     f"slower on every city tier; {platform} carries {part:.0%} of the fall."
                 )
+    # 5b''. payments failing for some clients: their unpaid share of orders jumped
+    if remaining < 0 and "PLATFORM" not in est:
+        failing = ev.unpaid_rise()
+        cells = pl.lit(False)
+        for r in failing.to_dicts():
+            cells |= (pl.col("platform") == r["platform"]) & (
+                pl.col("app_version") == r["app_version"]
+            )
+        part = ev.share_of_change(cells) if failing.height else 0.0
+        if part > 0.1:
+            est["PLATFORM"] = part * max(0.0, remaining / observed)
+            top = failing.head(3).to_dicts()
+            segs = ", ".join(f"{r['platform']} {r['app_version']}" for r in top)
+            why.append(
+                f"Orders left unpaid rose in {segs}, which carry {part:.0%} of the fall: "
+                "checkout failing on those clients."
+            )
     # 5c. a segment drawn away, with nothing on the platform's side to show for it
     slow_tiers = {str(r["city_tier"]) for r in slow.to_dicts()}
     for dim, segment, part in ev.segment_drawn_away():
