@@ -6,7 +6,7 @@ Most failed attempts never become an order (the submit call errors and the buyer
 the rest leave an order whose payment did not go through (unpaid in the ledger, no pay
 event). So conversion falls in the scope only, orders per add-to-cart fall there, and the
 ledger's paid share of orders falls there, while clicks and carts hold. The change log may
-carry an ordinary-looking deploy of the cart service (where checkout runs) near the onset.
+carry an ordinary-looking platform config entry (payment routing, say) near the onset.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ class CheckoutOutage(FaultBase):
         "rises there (fewer pay events per order), and latency, prices, stock and the feed are "
         "unchanged."
     )
-    changelog_kind: ClassVar[str] = "deploy"
-    changelog_service: ClassVar[str] = "cart-service"  # checkout runs there; an ordinary name
+    changelog_kind: ClassVar[str] = "config"
+    changelog_service: ClassVar[str] = "platform"  # payment routing, among ordinary configs
     scope_dimensions: ClassVar[frozenset[str]] = frozenset({"platform", "app_version"})
 
     def effects(self, level: float, key: str, view: FaultView) -> Effects:
