@@ -43,6 +43,7 @@ UNPAID_RISE = 0.01  # a rise in a client segment's unpaid share of orders: payme
 UNPAID_Z = 3.0  # ... beyond chance (a two-proportion z score; small segments move by luck)
 DRAWN_SESSIONS = -0.05  # a segment's share of sessions falling this much (relative) ...
 DRAWN_RATE = -0.03  # ... and its conversion falling this much more than the whole's
+SERVED_FALL = -0.025  # the items the feed shows after converted this much worse before
 ARM_GAP = -0.05  # an experiment's treatment arm falling this much against control (relative)
 ARM_Z = -3.0  # ... by this many standard errors (a neutral test's arms stay within 2)
 
@@ -482,6 +483,37 @@ class Evidence:
         }
         return sorted(names)
 
+    def served_conversion(self) -> float:
+        """How well the items the feed shows after had converted before: each item's orders
+        per impression in the before window (shrunk toward the whole), averaged over each
+        window's impressions, after relative to before. A ranker that serves worse items
+        reads negative, with no input of its (feed, prices, stock) or weights moving."""
+        sides = self.sessions.select("session_id", "side").lazy()
+        shown = scan(self.run_dir, "impressions").join(sides, on="session_id")
+        orders = scan(self.run_dir, "events").filter(pl.col("event") == "order")
+        before = pl.col("side") == "before"
+        rate = (
+            shown.filter(before)
+            .group_by("item_id")
+            .agg(n=pl.len())
+            .join(
+                orders.join(sides, on="session_id").filter(before).group_by("item_id").len(),
+                on="item_id",
+                how="left",
+            )
+            .with_columns(o=pl.col("len").fill_null(0))
+        )
+        whole = rate.select(pl.col("o").sum() / pl.col("n").sum()).collect().item() or 0.0
+        rate = rate.select("item_id", r=(pl.col("o") + 20 * whole) / (pl.col("n") + 20))
+        by = (
+            shown.join(rate, on="item_id", how="left")
+            .group_by("side")
+            .agg(pl.col("r").fill_null(whole).mean())
+            .collect()
+        )
+        means = dict(zip(by["side"], by["r"], strict=True))
+        return _rel(means.get("after", 0.0), means.get("before", 0.0))
+
     def reward_weights_moved(self) -> float:
         runs = (
             pl.read_parquet(self.run_dir / "tables" / "ranker_runs.parquet")
@@ -613,6 +645,14 @@ def solve(run_dir: Path) -> SolverResult:
         else:
             est["RANK"] = 0.0
             why.append("CTR held while add-to-cart per click fell: the ranker serves clickbait.")
+    if "RANK" not in est and remaining < 0 and funnel["cart_per_click"] < -0.02:
+        served = ev.served_conversion()
+        if served < SERVED_FALL and not ev.stock_fell(onset) and not ev.price_moved(onset):
+            est["RANK"] = 0.0  # sized below with the category split
+            why.append(
+                f"The feed now shows items that converted {served:+.1%} worse last week, with "
+                "its inputs (feed, prices, stock) and reward weights unchanged: the ranker."
+            )
     # 5. feed drift, localised to categories
     drift = ev.feed_drift(onset)
     drifted = drift.filter(pl.col("drift") > 0.1)["category"].to_list()

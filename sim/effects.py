@@ -23,8 +23,8 @@ in only the fields of the mechanism it acts on:
     resend      a ResendRule: which clients log quiet sessions' starts twice (same session id)
     checkout    a CheckoutFailure: which clients' checkouts fail (orders lost or left unpaid)
     treatment   a Treatment: an experiment's treatment-arm users buy less while it runs
-    ranking_fallback  a share per category of feed slots served from a popularity list
-                (sim/popularity.py: the model server's fallback)
+    ranking_fallback  a share per category of feed slots the ranker serves with its
+                bundled cold-start model instead of the retrained one (sim/ranker_fallback.py)
 
 Faults read the world through `FaultView` and keep what they must remember (the stock flags
 at onset, say) in its `memory`.

@@ -127,7 +127,7 @@ class EngineState:
     demand_shifts: dict[str, DemandShift] = field(default_factory=dict)  # buyers drawn away
     checkout_failures: dict[str, CheckoutFailure] = field(default_factory=dict)  # outages
     treatments: dict[str, Treatment] = field(default_factory=dict)  # experiments' arms
-    ranking_fallback: np.ndarray | None = None  # per category: slots the popular list serves
+    ranking_fallback: np.ndarray | None = None  # per category: slots a stale model serves
     pools_config: tuple[float, ...] = ()
 
     def install(self, effects: dict[str, Effects]) -> None:
@@ -197,10 +197,10 @@ class EngineState:
             self.config["ranker.exploration"],
         )
         if self.ranking_fallback is not None:  # the model server's fallback (a fault)
-            from sim.popularity import with_fallback
+            from sim.ranker_fallback import with_fallback
 
             self.pools = with_fallback(
-                self.pools, self.snapshot, self.history, self.ranking_fallback
+                self.pools, self.snapshot, self.history, self.ranking_fallback, self.config
             )
         self.pools_config = self._pool_key()
 

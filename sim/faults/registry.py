@@ -20,6 +20,7 @@ from sim.faults.metric_definition import MetricDefinition
 from sim.faults.price_change import PriceChange
 from sim.faults.reward_shift import RewardShift
 from sim.faults.seasonality import Seasonality
+from sim.faults.stale_ranker import StaleRanker
 from sim.faults.supply_shortage import SupplyShortage
 from sim.faults.tracking_bug import TrackingBug
 from sim.faults.traffic_mix import TrafficMix
@@ -40,6 +41,7 @@ FAULT_TYPES: dict[str, type[FaultBase]] = {
         TrafficMix,
         CompetitorCampaign,
         MetricDefinition,
+        StaleRanker,
         EventDuplication,
         CheckoutOutage,
         HarmfulExperiment,
