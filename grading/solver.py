@@ -650,8 +650,9 @@ def solve(run_dir: Path) -> SolverResult:
         if served < SERVED_FALL and not ev.stock_fell(onset) and not ev.price_moved(onset):
             est["RANK"] = 0.0  # sized below with the category split
             why.append(
-                f"The feed now shows items that converted {served:+.1%} worse last week, with "
-                "its inputs (feed, prices, stock) and reward weights unchanged: the ranker."
+                f"The items the feed shows now had converted {served:+.1%} against last week's "
+                "mix, with its inputs (feed, prices, stock) and reward weights unchanged: the "
+                "ranker."
             )
     # 5. feed drift, localised to categories
     drift = ev.feed_drift(onset)
