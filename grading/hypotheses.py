@@ -40,7 +40,9 @@ HYPOTHESES: tuple[HypothesisEntry, ...] = (
                     "empty_sessions"),
     HypothesisEntry("DATA", "tracking / logging / pipeline bug", 1.0,
                     ("tracking_bug", "event_duplication"),
-                    "overview", "Overview: tracked against ledger conversion", "change"),
+                    "overview",
+                    "Overview: tracked against ledger conversion (and in SQL, session rows "
+                    "against distinct session ids)", "change"),
     HypothesisEntry("DEPLOY", "a release, feature flag or experiment", 1.0,
                     ("deploy", "app_release", "config_change", "harmful_experiment"),
                     "changes", "Changes & experiments", "changes_near"),
