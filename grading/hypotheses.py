@@ -39,7 +39,7 @@ HYPOTHESES: tuple[HypothesisEntry, ...] = (
                     "Segments: sessions and feed pages per session by app version",
                     "empty_sessions"),
     HypothesisEntry("DATA", "tracking / logging / pipeline bug", 1.0,
-                    ("tracking_bug", "event_duplication"),
+                    ("tracking_bug", "event_duplication", "clock_skew"),
                     "overview",
                     "Overview: tracked against ledger conversion (and in SQL, session rows "
                     "against distinct session ids)", "change"),

@@ -21,6 +21,7 @@ in only the fields of the mechanism it acts on:
     demand      a DemandShift: a segment's buyers drawn away (lower intent, fewer sessions)
     session_log a SessionLogRule: which clients' no-feed foregrounds are logged as sessions
     resend      a ResendRule: which clients log quiet sessions' starts twice (same session id)
+    clock       a ClockSkewRule: which clients stamp their events hours off (a time-zone bug)
     checkout    a CheckoutFailure: which clients' checkouts fail (orders lost or left unpaid)
     treatment   a Treatment: an experiment's treatment-arm users buy less while it runs
     ranking_fallback  a share per category of feed slots the ranker serves with its
@@ -44,7 +45,7 @@ from sim.demand import DemandShift
 from sim.experiments import Treatment
 from sim.feed import FeedTransform, Snapshot
 from sim.latency import LatencyOverlay
-from sim.tracking import ResendRule, SessionLogRule, TrackingRule
+from sim.tracking import ClockSkewRule, ResendRule, SessionLogRule, TrackingRule
 from sim.world import World
 
 
@@ -77,6 +78,7 @@ class Effects:
     demand: DemandShift | None = None
     session_log: SessionLogRule | None = None
     resend: ResendRule | None = None
+    clock: ClockSkewRule | None = None
     checkout: CheckoutFailure | None = None
     treatment: Treatment | None = None
     ranking_fallback: np.ndarray | None = None  # float per category, 0..1

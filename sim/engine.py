@@ -144,6 +144,7 @@ class EngineState:
         self.tracker.rules = collect("tracking")
         self.tracker.session_rules = collect("session_log")
         self.tracker.resend_rules = collect("resend")
+        self.tracker.clock_rules = collect("clock")
         self.demand_shifts = collect("demand")
         self.checkout_failures = collect("checkout")
         self.treatments = collect("treatment")

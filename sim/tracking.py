@@ -4,7 +4,9 @@ Tracked events are kept apart from the server-side order ledger. Ordinarily a fe
 lost, a few duplicated (retries) and a few arrive late; a tracking fault installs a rule
 that drops or mislabels events for some clients, and the ledger shows the business truth.
 A resend rule rewrites rather than drops: a client re-sends the session start of sessions
-that logged nothing else, so the sessions table holds the same session twice.
+that logged nothing else, so the sessions table holds the same session twice. A clock rule
+rewrites times only: a client stamps its events with a clock off by whole hours (a time-zone
+bug), while sessions keep the feed-api's server time; which events are logged does not change.
 """
 
 from __future__ import annotations
@@ -48,6 +50,16 @@ class ResendRule:
 
 
 @dataclass
+class ClockSkewRule:
+    """Stamp the events of clients that match `shift` seconds off the true time (an SDK that
+    reports the device's local time as UTC). Only the logged time moves: the same events are
+    logged, and sessions keep the server's time of their first feed request."""
+
+    match: dict[str, tuple[int, ...]]
+    shift: int
+
+
+@dataclass
 class Tracker:
     loss: float = 0.004
     duplicate: float = 0.003
@@ -55,6 +67,7 @@ class Tracker:
     rules: dict[str, TrackingRule] = field(default_factory=dict)
     session_rules: dict[str, SessionLogRule] = field(default_factory=dict)
     resend_rules: dict[str, ResendRule] = field(default_factory=dict)
+    clock_rules: dict[str, ClockSkewRule] = field(default_factory=dict)
 
     def foregrounds(
         self, streams: Streams, key: np.ndarray, dims: dict[str, np.ndarray]
@@ -86,6 +99,19 @@ class Tracker:
             p = 1.0 - (1.0 - p) * (1.0 - rule.share * hit)
         return np.flatnonzero(streams.uniform("tracking.resend", key) < p)
 
+    def skew(self, dims: dict[str, np.ndarray], n: int) -> np.ndarray | int:
+        """Seconds each event's client clock is off by (0, with no array built, when no clock
+        rule is active: no random numbers either way)."""
+        if not self.clock_rules:
+            return 0
+        shift = np.zeros(n, np.int64)
+        for rule in self.clock_rules.values():
+            hit = np.ones(n, bool)
+            for dim, codes in rule.match.items():
+                hit &= np.isin(dims[dim], codes)
+            shift += np.where(hit, np.int64(rule.shift), np.int64(0))
+        return shift
+
     def track(
         self,
         streams: Streams,
@@ -109,7 +135,7 @@ class Tracker:
         )
         dup = keep & (streams.uniform("tracking.dup", salted) < self.duplicate)
         idx = np.concatenate([np.flatnonzero(keep), np.flatnonzero(dup)])
-        logged_ts = ts + delay
+        logged_ts = ts + delay + self.skew(dims, len(ts))
         return idx, logged_ts[idx] + np.where(np.arange(len(idx)) >= keep.sum(), 2, 0)
 
 

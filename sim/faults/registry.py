@@ -10,6 +10,7 @@ from sim.faults.app_release import AppRelease
 from sim.faults.base import FaultBase
 from sim.faults.bot_traffic import BotTraffic
 from sim.faults.checkout_outage import CheckoutOutage
+from sim.faults.clock_skew import ClockSkew
 from sim.faults.competitor_campaign import CompetitorCampaign
 from sim.faults.config_change import ConfigChange
 from sim.faults.deploy import Deploy
@@ -45,6 +46,7 @@ FAULT_TYPES: dict[str, type[FaultBase]] = {
         EventDuplication,
         CheckoutOutage,
         HarmfulExperiment,
+        ClockSkew,
     )
 }
 
