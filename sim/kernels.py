@@ -139,26 +139,32 @@ def tree_sample(
 
     A descent is a chain of dependent loads; slots go down in blocks of `_LANES`, level by
     level, so the CPU overlaps their loads, one category after another so its tree stays in
-    cache (the result of a slot does not depend on the order)."""
+    cache (the result of a slot does not depend on the order). A block's hashes (one per pair
+    of levels) are drawn before its descent, in a loop the compiler vectorizes."""
     n = category.shape[0]
     out = np.empty(n, np.int32)
     order = _by_category(category, p_left.shape[0] // leaves)
     node = np.empty(_LANES, np.int64)
     base = np.empty(_LANES, np.int64)
-    b = np.empty(_LANES, np.uint64)
+    counter = np.zeros(_LANES, np.uint64)
+    pairs = (depth + 1) // 2
+    b = np.empty((pairs, _LANES), np.uint64)
     for first in range(0, n, _LANES):
         lanes = min(_LANES, n - first)
         for lane in range(lanes):
-            base[lane] = category[order[first + lane]] * leaves
+            j = order[first + lane]
+            base[lane] = category[j] * leaves
+            counter[lane] = counters[j]
             node[lane] = 1
+        for pair in range(pairs):  # (a short last block hashes stale lanes, never read)
+            salt = salts[pair]
+            for lane in range(_LANES):
+                b[pair, lane] = _hash(counter[lane], salt)
         for level in range(depth):
-            salt = salts[level // 2]
+            pair = level // 2
+            shift = _S32 if level % 2 else np.uint64(0)
             for lane in range(lanes):
-                if level % 2 == 0:
-                    b[lane] = _hash(counters[order[first + lane]], salt)
-                    u = np.float64(b[lane] & _LOW32) * _SCALE32
-                else:
-                    u = np.float64(b[lane] >> _S32) * _SCALE32
+                u = np.float64((b[pair, lane] >> shift) & _LOW32) * _SCALE32
                 nd = node[lane]
                 node[lane] = 2 * nd + (1 if u >= p_left[base[lane] + nd] else 0)
         for lane in range(lanes):
