@@ -21,6 +21,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import yaml
 
@@ -46,6 +47,11 @@ DRAWN_RATE = -0.03  # ... and its conversion falling this much more than the who
 SERVED_FALL = -0.025  # the items the feed shows after converted this much worse before
 ARM_GAP = -0.05  # an experiment's treatment arm falling this much against control (relative)
 ARM_Z = -3.0  # ... by this many standard errors (a neutral test's arms stay within 2)
+PRICE_ACCOUNTS = 0.75  # a price rise, at the price sensitivity buyers showed before it,
+# accounting for less than this share of its categories' fall in add-to-cart per click (the
+# single-cause price runs read 0.81-1.30) ...
+BROWSERS_Z = -1.0  # ... while those categories' browsers come less often than other users
+# (z of their sessions against the rest's; a price does not change how often people come)
 
 
 @dataclass
@@ -371,6 +377,123 @@ class Evidence:
                 found.append((dim, str(row[dim]), min(1.0, float(row["part"]))))
         return found
 
+    def price_sensitivity(self) -> float:
+        """How much add-to-cart per click falls per unit of log price, from the clicks up to
+        the before window's end: a logistic fit of carting on an item's log price against its
+        category's mean (one intercept per category), over items' clicks and carts."""
+        seen = scan(self.run_dir, "sessions").filter(
+            (pl.col("period") == "current") & (pl.col("date") <= self.window.before[1])
+        )
+        events = scan(self.run_dir, "events").join(seen.select("session_id"), on="session_id")
+        pair = ["session_id", "item_id"]
+        carts = events.filter(pl.col("event") == "add_to_cart").select(pair).unique()
+        items = scan(self.run_dir, "items").select("item_id", "category", lp=pl.col("price").log())
+        per = (
+            events.filter(pl.col("event") == "click")
+            .select(pair)
+            .unique()
+            .join(carts.with_columns(c=pl.lit(1)), on=pair, how="left")
+            .group_by("item_id")
+            .agg(n=pl.len(), k=pl.col("c").fill_null(0).sum())
+            .join(items, on="item_id")
+            .with_columns(x=pl.col("lp") - pl.col("lp").mean().over("category"))
+            .collect()
+        )
+        cats = sorted(per["category"].unique().to_list())
+        dummies = [(per["category"] == c).to_numpy().astype(float) for c in cats]
+        design = np.column_stack([*dummies, per["x"].to_numpy()])
+        n, k = per["n"].to_numpy().astype(float), per["k"].to_numpy().astype(float)
+        beta = np.zeros(design.shape[1])
+        beta[:-1] = math.log(k.sum() / max(1.0, n.sum() - k.sum()))
+        for _ in range(30):  # Newton steps on the binomial likelihood
+            p = 1 / (1 + np.exp(-design @ beta))
+            hess = (design * (n * p * (1 - p))[:, None]).T @ design
+            step = np.linalg.solve(hess, design.T @ (k - n * p))
+            beta += step
+            if np.abs(step).max() < 1e-8:
+                break
+        return float(-beta[-1])
+
+    def price_rise(self, cats: list[str], onset: date | None) -> float:
+        """Mean change of log feed price of these categories' items, between the snapshots
+        feed_drift compares (the last one before the change, and the last one)."""
+        snaps = scan(self.run_dir, "feed_snapshots")
+        times = snaps.select(pl.col("taken_at").unique()).collect().sort("taken_at")["taken_at"]
+        cut = self.window.before[1]
+        if onset is not None:
+            cut = min(cut, onset - timedelta(days=1))
+        early = [t for t in times if t.date() <= cut] or [times[0]]
+        items = scan(self.run_dir, "items").select("item_id", "category")
+        means = (
+            snaps.filter(pl.col("taken_at").is_in([early[-1], times[-1]]))
+            .join(items.filter(pl.col("category").is_in(cats)), on="item_id")
+            .group_by("taken_at")
+            .agg(lp=pl.col("price").log().mean())
+            .collect()
+            .sort("taken_at")["lp"]
+        )
+        return float(means[-1] - means[0]) if means.len() == 2 else 0.0
+
+    def cart_per_click_change(self, cats: list[str]) -> float:
+        """Log change of add-to-cart per click on these categories' items, after over before."""
+        sides = self.sessions.select("session_id", "side").unique().lazy()
+        items = scan(self.run_dir, "items").select("item_id", "category")
+        rows = (
+            scan(self.run_dir, "events")
+            .join(items.filter(pl.col("category").is_in(cats)), on="item_id")
+            .join(sides, on="session_id")
+            .group_by("side")
+            .agg(
+                clicks=(pl.col("event") == "click").sum(),
+                carts=(pl.col("event") == "add_to_cart").sum(),
+            )
+            .collect()
+        )
+        rate = {r["side"]: r["carts"] / max(1, r["clicks"]) for r in rows.iter_rows(named=True)}
+        if not rate.get("after") or not rate.get("before"):
+            return 0.0
+        return math.log(rate["after"] / rate["before"])
+
+    def category_browsers_sessions(self, cats: list[str]) -> float:
+        """Whether users who browse these categories came less often than other users: a z
+        score (negative: they did). Each user's share of feed impressions in the categories is
+        read before the before window (so a window's luck does not pick the groups), and their
+        sessions in each window are compared, weighted by that share against the rest's
+        (a score test of sessions falling in proportion to the share)."""
+        b0 = self.window.before[0]
+        early = scan(self.run_dir, "sessions").filter(
+            (pl.col("period") == "current") & (pl.col("date") < b0)
+        )
+        if early.select(pl.len()).collect().item() == 0:  # no days before: the before window
+            early = scan(self.run_dir, "sessions").filter(pl.col("session_id").is_in(
+                self.sessions.filter(pl.col("side") == "before")["session_id"].implode()
+            ))  # fmt: skip
+        items = scan(self.run_dir, "items").select("item_id", "category")
+        mix = (
+            scan(self.run_dir, "impressions")
+            .join(early.select("session_id", "user_id"), on="session_id")
+            .join(items, on="item_id")
+            .group_by("user_id")
+            .agg(w=pl.col("category").is_in(cats).mean())
+            .collect()
+        )
+        counts = (
+            self.sessions.group_by("user_id", "side")
+            .len()
+            .pivot(on="side", index="user_id", values="len")
+        )
+        if "before" not in counts.columns or "after" not in counts.columns:
+            return 0.0
+        j = mix.join(counts, on="user_id", how="left").fill_null(0)
+        after, before, w = (j[c].to_numpy().astype(float) for c in ("after", "before", "w"))
+        if before.sum() == 0:
+            return 0.0
+        ratio = after.sum() / before.sum()
+        dev = w - (w * (after + before)).sum() / max(1.0, (after + before).sum())
+        score = (dev * (after - ratio * before)).sum()
+        var = (dev**2 * (after + ratio**2 * before)).sum()
+        return float(score / math.sqrt(var)) if var > 0 else 0.0
+
     def bot_sessions(self) -> pl.DataFrame:
         """Sessions of accounts that behave like crawlers: many sessions in a window, nearly
         all of them fetching every feed page without a click."""
@@ -685,6 +808,29 @@ def solve(run_dir: Path) -> SolverResult:
                     f"{what} in {', '.join(cats)}; those categories carry {share:.0%} of the "
                     "fall in orders."
                 )
+    # 5a'. does the price rise account for its categories' whole fall? Buyers' price
+    # sensitivity (measured on the clicks before) times the rise predicts the fall in
+    # add-to-cart per click there; a competitor selling the same categories takes purchase
+    # intent on the same step, so when the prediction falls well short AND those categories'
+    # browsers also come less often, the categories' part is split in log terms: the part the
+    # price predicts is PRICE's, the rest COMP's (the competitor's skipped sessions leave the
+    # numerator and the denominator together, so they are not sized apart).
+    priced = ev.price_moved(onset) if est.get("PRICE", 0.0) > 0 else []
+    fall = ev.cart_per_click_change(priced) if priced else 0.0
+    if fall < 0:
+        predicted = -ev.price_sensitivity() * ev.price_rise(priced, onset)
+        accounted = max(0.0, min(1.0, predicted / fall))
+        browsers = ev.category_browsers_sessions(priced) if accounted < PRICE_ACCOUNTS else 0.0
+        if browsers < BROWSERS_Z:
+            part = est["PRICE"]
+            est["PRICE"] = part * accounted
+            est["COMP"] = max(est.get("COMP", 0.0), part * (1 - accounted))
+            why.append(
+                f"At the price sensitivity buyers showed before, the rise predicts "
+                f"{predicted:+.0%} in add-to-cart per click there, {accounted:.0%} of the "
+                f"{fall:+.0%} seen; and users who browse {', '.join(priced)} came less often "
+                f"than others (z {browsers:+.1f}): a competitor draws those buyers away too."
+            )
     # 5b. latency
     lat = ev.latency_shift()
     slow = lat.filter((pl.col("rise") > 0.15) | (pl.col("error_rise") > 0.01))

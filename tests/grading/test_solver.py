@@ -9,6 +9,7 @@ import pytest
 from grading.scoring import parse_submission, score
 from grading.solver import solve
 from readout.drift import psi_samples as psi
+from tests.conftest import SCENARIOS
 
 # The solver must score at least this on every shipped case (issue 13); `casesim library`
 # tabulates the measured scores (docs/cases.md), mostly 0.85-1.0 at small size.
@@ -52,3 +53,36 @@ def test_claims_that_round_past_the_whole_are_trimmed_to_a_valid_submission():
     parse_submission(result.submission)
     assert sum(result.submission["shares"].values()) == pytest.approx(1.0)
     assert result.submission["shares"]["unexplained"] == 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("case", "drawn"),
+    [
+        pytest.param(SCENARIOS / "late_july_summary.yaml", True, id="late_july_summary"),
+        pytest.param(SCENARIOS / "price_electronics.yaml", False, id="price_electronics"),
+    ],
+    indirect=["case"],
+)
+def test_a_price_rise_short_of_its_categories_fall_with_their_browsers_leaving_is_comp(case, drawn):
+    """Where a rival draws the same categories' buyers away (late_july_summary), the price
+    rise at the buyers' measured sensitivity predicts clearly less than the fall in
+    add-to-cart per click, and those categories' browsers come less often; where the price
+    alone moved (price_electronics), it accounts for the fall and no COMP is claimed."""
+    from grading.solver import BROWSERS_Z, PRICE_ACCOUNTS, Evidence
+
+    _, out, _ = case
+    ev = Evidence(out)
+    onset = ev.onset()
+    priced = ev.price_moved(onset)
+    assert priced
+    predicted = -ev.price_sensitivity() * ev.price_rise(priced, onset)
+    accounted = predicted / ev.cart_per_click_change(priced)
+    browsers = ev.category_browsers_sessions(priced)
+    shares = solve(out).submission["shares"]
+    if drawn:
+        assert accounted < PRICE_ACCOUNTS and browsers < BROWSERS_Z, (accounted, browsers)
+        assert shares["PRICE"] > 0.3 and shares["COMP"] > 0.2, shares
+    else:
+        assert accounted > PRICE_ACCOUNTS, accounted
+        assert "COMP" not in shares, shares
