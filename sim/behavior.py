@@ -149,14 +149,12 @@ def simulate_sessions(
     # --- pages: latency, abandonment before render, and scrolling on ---
     page = np.broadcast_to(np.arange(MAX_PAGES, dtype=np.uint64), (n, MAX_PAGES))
     counters = slot_counter(batch.key[:, None], page).ravel()
-    rep = np.repeat(u_idx, MAX_PAGES)
-    dims = {
-        "city_tier": users.city_tier[rep],
-        "device": users.device[rep],
-        "network": users.network[rep],
-        "platform": users.platform[rep],
-        "app_minor": users.app_minor[rep],
-    }
+    # Each request's user attributes: gathered per session, then repeated per page (the
+    # same values as gathering per request; platform and version matter only to overlays).
+    names = ("city_tier", "device", "network")
+    if latency.overlays:
+        names += ("platform", "app_minor")
+    dims = {name: np.repeat(getattr(users, name)[u_idx], MAX_PAGES) for name in names}
     server, client, error = latency.sample(streams, counters, dims)
     total = (server + client).reshape(n, MAX_PAGES)
     patience = users.patience_ms[u_idx][:, None]
@@ -172,7 +170,7 @@ def simulate_sessions(
         rendered_ok = np.where(bots[:, None], ~error.reshape(n, MAX_PAGES), rendered_ok)
     step = rendered_ok & go_on
     reached = np.ones((n, MAX_PAGES), bool)
-    reached[:, 1:] = np.cumprod(step[:, :-1], axis=1).astype(bool)
+    np.logical_and.accumulate(step[:, :-1], axis=1, out=reached[:, 1:])  # every step so far
     rendered = reached & rendered_ok
     req_s, req_p = np.nonzero(reached)
     flat = req_s * MAX_PAGES + req_p
@@ -221,7 +219,7 @@ def simulate_sessions(
         return out
 
     return Funnel(
-        p_click=p_click.astype(np.float32),
+        p_click=p_click.astype(np.float32, copy=False),
         p_order=(p_cart * in_stock_imp * p_placed).astype(np.float32),
         req_session=req_s,
         req_page=req_p.astype(np.int8),
@@ -232,7 +230,7 @@ def simulate_sessions(
         imp_session=imp_s,
         imp_page=imp_pg.astype(np.int8),
         imp_position=imp_pos,
-        imp_item=item.astype(np.int32),
+        imp_item=item.astype(np.int32, copy=False),
         clicked=clicked,
         carted=on_impressions(cart),
         ordered=on_impressions(order),

@@ -21,7 +21,11 @@ LOGISTIC_UNIT = np.float32(np.sqrt(3.0) / np.pi)  # logistic scale with unit var
 
 def _standard_logistic(u: np.ndarray) -> np.ndarray:
     u = np.clip(u, 1e-7, 1 - 1e-7)
-    return (np.log(u / (1.0 - u)) * LOGISTIC_UNIT).astype(np.float32)
+    z = np.subtract(1.0, u)  # log(u / (1 - u)) * LOGISTIC_UNIT, in one float64 buffer
+    np.divide(u, z, out=z)
+    np.log(z, out=z)
+    z *= LOGISTIC_UNIT
+    return z.astype(np.float32)
 
 
 DEVICE_RENDER_MS = np.array([110.0, 210.0, 430.0], np.float32)  # high, mid, low
@@ -66,4 +70,5 @@ class LatencyModel:
             server = np.where(hit, server * overlay.server_factor, server)
             client = np.where(hit, client * overlay.client_factor, client)
             error_rate = np.where(hit, error_rate + overlay.error_rate, error_rate)
-        return server.astype(np.float32), client.astype(np.float32), u_error < error_rate
+        f32 = np.float32
+        return server.astype(f32, copy=False), client.astype(f32, copy=False), u_error < error_rate
