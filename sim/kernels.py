@@ -213,9 +213,56 @@ def fill_tree(tree: np.ndarray, members: np.ndarray, weights: np.ndarray) -> Non
 def fill_p_left(
     tree: np.ndarray, members: np.ndarray, weights: np.ndarray, out: np.ndarray
 ) -> float:
-    """One category's `p_left` row without keeping its tree: `tree` (a scratch row of
-    2 * leaves) is zeroed and summed as `fill_tree` does, then each node's chance of going
-    left is divided out as `p_left` does. Returns the root's sum."""
+    """One category's `p_left` row without keeping its tree: each node's chance of going left
+    over the sums `fill_tree` forms (left + right), as `p_left` divides them out. Returns the
+    root's sum. A category's members are a few of the tree's leaves, so with ascending
+    members only their ancestors are summed, level by level (every other node sums zeros:
+    0.5); otherwise `tree` (a scratch row of 2 * leaves) is zeroed and summed in full."""
+    m = members.shape[0]
+    ascending = m > 0
+    for i in range(1, m):
+        if members[i] <= members[i - 1]:
+            ascending = False
+            break
+    if not ascending:
+        return _fill_p_left_dense(tree, members, weights, out)
+    leaves = tree.shape[0] // 2
+    out[:] = 0.5  # node 0 is unused; a node of zero weight goes left half the time
+    nodes = np.empty(m, np.int64)  # one level's nonzero nodes, ascending, and their sums
+    sums = np.empty(m, np.float64)
+    for i in range(m):
+        nodes[i] = leaves + members[i]
+        sums[i] = weights[i]
+    count = m
+    while nodes[0] > 1:
+        i = 0
+        k = 0
+        while i < count:
+            node = nodes[i]
+            left = 0.0
+            right = 0.0
+            if node % 2 == 0:
+                left = sums[i]
+                if i + 1 < count and nodes[i + 1] == node + 1:
+                    right = sums[i + 1]
+                    i += 1
+            else:
+                right = sums[i]
+            i += 1
+            total = left + right
+            parent = node // 2
+            out[parent] = left / total if total > 0 else 0.5
+            nodes[k] = parent
+            sums[k] = total
+            k += 1
+        count = k
+    return sums[0]
+
+
+@njit(cache=True)
+def _fill_p_left_dense(
+    tree: np.ndarray, members: np.ndarray, weights: np.ndarray, out: np.ndarray
+) -> float:
     leaves = tree.shape[0] // 2
     tree[:] = 0.0
     for i in range(members.shape[0]):
