@@ -79,6 +79,8 @@ class Funnel:
     paid: np.ndarray
     p_click: np.ndarray  # per impression: the chance it was clicked
     p_order: np.ndarray  # per impression: the chance of an order, given a click
+    # per impression: its slot counter (session key, position), as the funnel's draws used
+    imp_counter: np.ndarray | None = None
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -235,4 +237,5 @@ def simulate_sessions(
         carted=on_impressions(cart),
         ordered=on_impressions(order),
         paid=on_impressions(pay),
+        imp_counter=slot_ctr,
     )

@@ -568,7 +568,10 @@ class Engine:
             + (funnel.imp_position[imp_idx] % 6) * 3
             + np.array([0, 40, 95, 130])[ev_type]
         )
-        ctr = slot_counter(batch.key[sess], funnel.imp_position[imp_idx].astype(np.uint64))
+        counter = funnel.imp_counter  # each impression's slot counter (the funnel's draws')
+        if counter is None:
+            counter = slot_counter(batch.key[funnel.imp_session], funnel.imp_position)
+        ctr = counter[imp_idx]
         u_ev = batch.user[sess]
         dims = {
             "platform": users.platform[u_ev],
@@ -619,6 +622,7 @@ class Engine:
         items.stock = np.maximum(items.stock - sold, 0).astype(np.int32)
         if batch.bot is not None and batch.bot.any():
             funnel = human_impressions(funnel, batch.bot)
+            counter = slot_counter(batch.key[funnel.imp_session], funnel.imp_position)
         hist = state.history
         expected_orders = funnel.p_click * funnel.p_order
         from sim import kernels  # the three bincounts in one pass (None: numpy's)
@@ -633,8 +637,7 @@ class Engine:
         hist.impressions += counts[0]
         hist.clicks += counts[1]
         hist.orders += counts[2]
-        slot = slot_counter(batch.key[funnel.imp_session], funnel.imp_position.astype(np.uint64))
-        keep = self.streams.uniform("ranker.log", slot) < log_rate(state.world.users.n)
+        keep = self.streams.uniform("ranker.log", counter) < log_rate(state.world.users.n)
         state.log.add(
             item=funnel.imp_item[keep],
             position=funnel.imp_position[keep],
