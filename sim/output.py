@@ -193,12 +193,14 @@ def to_arrow(name: str, columns: Columns, dictionaries: dict[str, list[str]]) ->
         if pa.types.is_dictionary(field.type):
             arrays.append(
                 pa.DictionaryArray.from_arrays(
-                    pa.array(values.astype(np.int8), pa.int8()),
+                    pa.array(values.astype(np.int8, copy=False), pa.int8()),
                     pa.array(dictionaries[field.name], pa.string()),
                 )
             )
         elif pa.types.is_date32(field.type):
-            arrays.append(pa.array(values.astype(np.int32), pa.int32()).cast(pa.date32()))
+            arrays.append(
+                pa.array(values.astype(np.int32, copy=False), pa.int32()).cast(pa.date32())
+            )
         elif pa.types.is_floating(field.type):
             # A fixed precision, so a last-bit difference between CPUs' floating-point
             # kernels cannot change a table's bytes.
