@@ -42,7 +42,7 @@ HYPOTHESES: tuple[HypothesisEntry, ...] = (
                     ("tracking_bug", "event_duplication", "clock_skew"),
                     "overview",
                     "Overview: tracked against ledger conversion (and in SQL, session rows "
-                    "against distinct session ids)", "change"),
+                    "against distinct ids, event times against their session's start)", "change"),
     HypothesisEntry("DEPLOY", "a release, feature flag or experiment", 1.0,
                     ("deploy", "app_release", "config_change", "harmful_experiment"),
                     "changes", "Changes & experiments", "changes_near"),
