@@ -112,13 +112,13 @@ def cart_logit(
 ) -> np.ndarray:
     """The purchase logit of a clicked item: the truth decides (propensity, intent, price)."""
     users, items = world.users, world.items
-    user = batch.user[session]
     rel_price = _relative_price(items)[item]
     from sim import kernels  # the same numbers, compiled (numba loads on a run's first draw)
 
     logit = kernels.cart_logit_compiled(
         users, items, batch, cond.intent, SOURCE_INTENT, NEW_USER_TRUST, session, item, rel_price
     )
+    user = batch.user[session] if logit is None or cond.demand or cond.treatments else None
     if logit is None:  # inputs of other types: numpy
         logit = (
             items.propensity[item]
