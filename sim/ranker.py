@@ -69,7 +69,7 @@ def item_features(snap: Snapshot, history: History) -> np.ndarray:
             history.ctr_logit(),
             history.cvr_logit(),
         ]
-    ).astype(np.float64)
+    ).astype(np.float64, copy=False)  # (float64 already: the history's logits are)
 
 
 _GROUPING: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # the last category column's
