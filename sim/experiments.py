@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
 
 from sim.rng import Streams, stable_hash
+
+if TYPE_CHECKING:  # the tables are built in a run only: `validate` loads the faults, not Arrow
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ def assign(streams: Streams, exp: Experiment, n_users: int) -> tuple[np.ndarray,
 
 
 def experiments_table(exps: list[Experiment]) -> pa.Table:
+    import pyarrow as pa
+
     return pa.table(
         {
             "experiment_id": [e.experiment_id for e in exps],
@@ -74,6 +79,8 @@ def experiments_table(exps: list[Experiment]) -> pa.Table:
 
 
 def assignments_table(streams: Streams, exps: list[Experiment], n_users: int) -> pa.Table:
+    import pyarrow as pa
+
     parts = []
     for exp in exps:
         users, arm = assign(streams, exp, n_users)
