@@ -309,26 +309,23 @@ class Evidence:
     def empty_sessions(self) -> pl.DataFrame:
         """Platform and app version segments whose share of logged sessions with no feed page
         rose (a pipeline counting sessions it did not count before)."""
-        return (
-            self.sessions.group_by("platform", "app_version", "side")
-            .agg(empty=(pl.col("pages") == 0).mean())
-            .pivot(on="side", index=["platform", "app_version"], values="empty")
-            .fill_null(0.0)
-            .with_columns(rise=pl.col("after") - pl.col("before"))
-            .filter(pl.col("rise") > EMPTY_RISE)
-            .sort("rise", descending=True)
-        )
+        return self._client_share_rise((pl.col("pages") == 0).mean(), EMPTY_RISE)
 
     def duplicate_sessions(self) -> pl.DataFrame:
         """Platform and app version segments whose session rows repeat a session id more than
         before (a client logging the same session twice)."""
+        return self._client_share_rise(1 - pl.col("session_id").n_unique() / pl.len(), REPEAT_RISE)
+
+    def _client_share_rise(self, share: pl.Expr, bound: float) -> pl.DataFrame:
+        """Platform and app version segments whose `share` of session rows rose by more than
+        `bound` from the before window to the after window, largest rise first."""
         return (
             self.sessions.group_by("platform", "app_version", "side")
-            .agg(repeat=1 - pl.col("session_id").n_unique() / pl.len())
-            .pivot(on="side", index=["platform", "app_version"], values="repeat")
+            .agg(share=share)
+            .pivot(on="side", index=["platform", "app_version"], values="share")
             .fill_null(0.0)
             .with_columns(rise=pl.col("after") - pl.col("before"))
-            .filter(pl.col("rise") > REPEAT_RISE)
+            .filter(pl.col("rise") > bound)
             .sort("rise", descending=True)
         )
 
