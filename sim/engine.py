@@ -493,9 +493,13 @@ class Engine:
             traffic *= overlay.traffic
             logistics *= overlay.logistics
         demand = tuple(self.state.demand_shifts.values())
-        treatments = tuple(self.state.treatments.values())
-        cond = Conditions(intent=intent, logistics=logistics, demand=demand, treatments=treatments)
-        cond.checkout = tuple(self.state.checkout_failures.values())
+        cond = Conditions(
+            intent=intent,
+            logistics=logistics,
+            demand=demand,
+            checkout=tuple(self.state.checkout_failures.values()),
+            treatments=tuple(self.state.treatments.values()),
+        )
         return cond, traffic
 
     def _sample_sessions(self, hour: int, traffic: float) -> SessionBatch:
