@@ -39,7 +39,7 @@ HYPOTHESES: tuple[HypothesisEntry, ...] = (
                     "Segments: sessions and feed pages per session by app version",
                     "empty_sessions"),
     HypothesisEntry("DATA", "tracking / logging / pipeline bug", 1.0,
-                    ("tracking_bug", "event_duplication", "clock_skew"),
+                    ("tracking_bug", "event_duplication", "clock_skew", "late_events"),
                     "overview",
                     "Overview: tracked against ledger conversion (and in SQL, session rows "
                     "against distinct ids, event times against their session's start)", "change"),

@@ -22,6 +22,8 @@ in only the fields of the mechanism it acts on:
     session_log a SessionLogRule: which clients' no-feed foregrounds are logged as sessions
     resend      a ResendRule: which clients log quiet sessions' starts twice (same session id)
     clock       a ClockSkewRule: which clients stamp their events hours off (a time-zone bug)
+    upload      an UploadDelayRule: which clients' events wait hours in the SDK's upload queue
+                (those arriving after the export cutoff are not in the tables)
     checkout    a CheckoutFailure: which clients' checkouts fail (orders lost or left unpaid)
     treatment   a Treatment: an experiment's treatment-arm users buy less while it runs
     ranking_fallback  a share per category of feed slots the ranker serves with its
@@ -45,7 +47,13 @@ from sim.demand import DemandShift
 from sim.experiments import Treatment
 from sim.feed import FeedTransform, Snapshot
 from sim.latency import LatencyOverlay
-from sim.tracking import ClockSkewRule, ResendRule, SessionLogRule, TrackingRule
+from sim.tracking import (
+    ClockSkewRule,
+    ResendRule,
+    SessionLogRule,
+    TrackingRule,
+    UploadDelayRule,
+)
 from sim.world import World
 
 
@@ -79,6 +87,7 @@ class Effects:
     session_log: SessionLogRule | None = None
     resend: ResendRule | None = None
     clock: ClockSkewRule | None = None
+    upload: UploadDelayRule | None = None
     checkout: CheckoutFailure | None = None
     treatment: Treatment | None = None
     ranking_fallback: np.ndarray | None = None  # float per category, 0..1

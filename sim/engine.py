@@ -39,7 +39,7 @@ from sim.feed import FeedTransform, Snapshot, snapshot_columns, take_snapshot
 from sim.latency import LatencyModel
 from sim.ranker import DEFAULT_POLICY, History, Model, Pools, TrainingLog, build_pools, retrain
 from sim.rng import Streams, slot_counter
-from sim.tracking import Tracker
+from sim.tracking import EXPORT_CUTOFF_S, Tracker
 from sim.world import World, day_number
 
 UNIX_EPOCH = datetime(1970, 1, 1)  # session times are Unix seconds, as Parquet expects
@@ -98,6 +98,12 @@ class Period:
     def dates(self) -> list[date]:
         return [self.start + timedelta(days=d) for d in range(self.days)]
 
+    @property
+    def export_cutoff(self) -> int:
+        """Unix seconds at which the period's tables are exported: later arrivals miss them."""
+        end = self.start_time + timedelta(days=self.days)
+        return int((end - UNIX_EPOCH).total_seconds()) + EXPORT_CUTOFF_S
+
 
 @dataclass
 class EngineState:
@@ -145,6 +151,7 @@ class EngineState:
         self.tracker.session_rules = collect("session_log")
         self.tracker.resend_rules = collect("resend")
         self.tracker.clock_rules = collect("clock")
+        self.tracker.upload_rules = collect("upload")
         self.demand_shifts = collect("demand")
         self.checkout_failures = collect("checkout")
         self.treatments = collect("treatment")
@@ -582,7 +589,10 @@ class Engine:
             "app_minor": users.app_minor[u_ev],
             "city_tier": users.city_tier[u_ev],
         }
-        logged, logged_ts = state.tracker.track(self.streams, ctr, ev_type, ts, dims)
+        queued = batch.key[sess] if state.tracker.upload_rules else None  # upload delays' keys
+        logged, logged_ts = state.tracker.track(
+            self.streams, ctr, ev_type, ts, dims, queued, self.period.export_cutoff
+        )
         foregrounds = state.tracker.foregrounds(
             self.streams,
             batch.key,

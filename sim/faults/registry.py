@@ -17,6 +17,7 @@ from sim.faults.deploy import Deploy
 from sim.faults.event_duplication import EventDuplication
 from sim.faults.feed_change import FeedChange
 from sim.faults.harmful_experiment import HarmfulExperiment
+from sim.faults.late_events import LateEvents
 from sim.faults.metric_definition import MetricDefinition
 from sim.faults.price_change import PriceChange
 from sim.faults.reward_shift import RewardShift
@@ -47,6 +48,7 @@ FAULT_TYPES: dict[str, type[FaultBase]] = {
         CheckoutOutage,
         HarmfulExperiment,
         ClockSkew,
+        LateEvents,
     )
 }
 
