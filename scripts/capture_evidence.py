@@ -1,10 +1,13 @@
 """Screenshot the dashboard page where a candidate finds a fault's evidence.
 
     python scripts/capture_evidence.py RUN OUT.png PAGE [--pick LABEL=OPTION ...] [--tab NAME]
+        [--sql QUERY]
 
 Starts the dashboard over RUN (loopback, headless, Debian's Chromium), opens the page by its
 link name in the sidebar (e.g. "Segments", "Feed & ranker health"), chooses the given
-select-box options, and saves a full-page screenshot once its charts have drawn. Coaches use
+select-box options, and saves a full-page screenshot once its charts have drawn. With
+--sql (on the "SQL" page) it runs the query first, so the picks can set its quick chart's
+x, y and colour: evidence found by SQL is reproducible too. Coaches use
 it to document where a case's evidence shows; issue 13's notes link the results.
 """
 
@@ -27,7 +30,9 @@ from tests.e2e.test_walkthrough import settle  # noqa: E402
 TIMEOUT = 120_000
 
 
-def capture(run: Path, out: Path, page_name: str, picks: list[str], tab: str | None) -> None:
+def capture(
+    run: Path, out: Path, page_name: str, picks: list[str], tab: str | None, sql: str | None = None
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,6 +59,13 @@ def capture(run: Path, out: Path, page_name: str, picks: list[str], tab: str | N
                 settle(page)
                 if tab:
                     page.get_by_role("tab", name=tab).click()
+                if sql:
+                    box = page.get_by_label("Query", exact=True)
+                    box.fill(sql)
+                    box.press("Control+Enter")  # commit the text area's value
+                    settle(page)
+                    page.get_by_role("button", name="Run query").click()
+                    settle(page)
                 for pick in picks:
                     label, option = pick.split("=", 1)
                     page.get_by_label(label, exact=True).first.click()
@@ -76,8 +88,9 @@ def main() -> None:
     parser.add_argument("page")
     parser.add_argument("--pick", action="append", default=[], help="LABEL=OPTION")
     parser.add_argument("--tab")
+    parser.add_argument("--sql", help="a query to run first (on the SQL page)")
     args = parser.parse_args()
-    capture(args.run, args.out, args.page, args.pick, args.tab)
+    capture(args.run, args.out, args.page, args.pick, args.tab, args.sql)
     print(args.out)
 
 
