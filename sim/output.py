@@ -77,6 +77,18 @@ SCHEMAS: dict[str, pa.Schema] = {
     ),
 }  # fmt: skip
 DAILY_TABLES = LOG_TABLES
+# The columns of the daily tables whose row groups keep min/max statistics: those readers
+# prune on (readout/cube.py reads by session-id span and feed snapshot; the time columns and
+# the sessions' date and period serve the SQL sandbox's range filters). Statistics on every
+# other column cost the writer CPU (24 M impression rows at default) and prune nothing.
+STATISTICS: dict[str, list[str]] = {
+    "sessions": ["session_id", "ts", "date", "period"],
+    "requests": ["session_id", "ts"],
+    "impressions": ["session_id"],
+    "events": ["session_id", "ts"],
+    "orders": ["session_id", "ts"],
+    "feed_snapshots": ["snapshot", "taken_at"],
+}
 
 
 def app_version_names() -> list[str]:
@@ -279,6 +291,7 @@ class ParquetSink:
                 compression="zstd",
                 compression_level=self.level,
                 use_dictionary=[f.name for f in schema if pa.types.is_dictionary(f.type)],
+                write_statistics=STATISTICS.get(name, True),
             )
         return self._writers[name]
 
