@@ -112,12 +112,13 @@ def cart_logit(
 ) -> np.ndarray:
     """The purchase logit of a clicked item: the truth decides (propensity, intent, price)."""
     users, items = world.users, world.items
-    rel_price = _relative_price(items)[item]
+    item_rel_price = _relative_price(items)
     from sim import kernels  # the same numbers, compiled (numba loads on a run's first draw)
 
     logit = kernels.cart_logit_compiled(
-        users, items, batch, cond.intent, SOURCE_INTENT, NEW_USER_TRUST, session, item, rel_price
-    )
+        users, items, batch, cond.intent, SOURCE_INTENT, NEW_USER_TRUST, session, item,
+        item_rel_price,
+    )  # fmt: skip
     user = batch.user[session] if logit is None or cond.demand or cond.treatments else None
     if logit is None:  # inputs of other types: numpy
         logit = (
@@ -125,7 +126,7 @@ def cart_logit(
             + users.intent[user]
             + SOURCE_INTENT[batch.source[session]]
             + cond.intent
-            - users.price_sens[user] * rel_price
+            - users.price_sens[user] * item_rel_price[item]
             - 1.6 * items.clickbait[item]
             - NEW_USER_TRUST * batch.new_user[session]
             - 2.8

@@ -332,13 +332,14 @@ def cart_logit(
     source_intent: np.ndarray,
     cond_intent: np.float32,
     price_sens: np.ndarray,
-    rel_price: np.ndarray,
+    item_rel_price: np.ndarray,
     clickbait: np.ndarray,
     new_user_trust: float,
 ) -> np.ndarray:
     """sim/behavior.py's purchase logit per impression, in numpy's order and types: the
     float32 sum of propensity, intent and the source's and the hour's intent, then float64
-    from the price term on (rel_price, a log, is computed by numpy)."""
+    from the price term on (each item's relative price, a log, is computed by numpy; it is
+    read per impression here rather than gathered into an array first)."""
     out = np.empty(item.shape[0], np.float64)
     for i in range(item.shape[0]):
         it = item[i]
@@ -347,7 +348,7 @@ def cart_logit(
         a = propensity[it] + intent[u]
         a = a + source_intent[source[s]]
         a = a + cond_intent
-        b = np.float64(a) - np.float64(price_sens[u]) * rel_price[i]
+        b = np.float64(a) - np.float64(price_sens[u]) * item_rel_price[it]
         b = b - (1.6 if clickbait[it] else 0.0)
         b = b - (new_user_trust if new_user[s] else 0.0)
         out[i] = b - 2.8
@@ -363,7 +364,7 @@ def cart_logit_compiled(
     new_user_trust: float,
     session: np.ndarray,
     item: np.ndarray,
-    rel_price: np.ndarray,
+    item_rel_price: np.ndarray,
 ) -> np.ndarray | None:
     """sim/behavior.py's `cart_logit` compiled, or None when the inputs' types are not the
     ones it reproduces exactly (float32 columns and a Python float for the hour's intent, as
@@ -371,7 +372,7 @@ def cart_logit_compiled(
     f32 = (items.propensity, users.intent, users.price_sens, source_intent)
     if type(cond_intent) is not float or any(a.dtype != np.float32 for a in f32):
         return None
-    if type(new_user_trust) is not float or rel_price.dtype != np.float64:
+    if type(new_user_trust) is not float or item_rel_price.dtype != np.float64:
         return None
     if items.clickbait.dtype != np.bool_ or batch.new_user.dtype != np.bool_:
         return None
@@ -386,7 +387,7 @@ def cart_logit_compiled(
         source_intent,
         np.float32(cond_intent),
         users.price_sens,
-        rel_price,
+        item_rel_price,
         items.clickbait,
         new_user_trust,
     )
