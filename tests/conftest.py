@@ -27,6 +27,27 @@ def small_run(tmp_path_factory, baseline_scenario) -> Path:
     return out
 
 
+UNGROUPED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that xdist's `--dist loadgroup` failed to group (pytest 9.2 with
+    pytest-xdist 3.8 drops the group silently: pytest-xdist#1386). Ungrouped, a case's tests
+    land on both workers and one waits, idle, while the other generates the case."""
+    if getattr(config.option, "loadgroup", False):  # set in xdist's workers only
+        for item in items:
+            item.stash[UNGROUPED] = bool(item.get_closest_marker("xdist_group")) and (
+                "@" not in item.nodeid
+            )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.stash.get(UNGROUPED, False):
+        pytest.fail("--dist loadgroup ignored this test's xdist_group: pin pytest below 9.2 "
+                    "(pytest-xdist#1386)", pytrace=False)  # fmt: skip
+
+
 # The shipped cases are the slow lane (`pytest -m "not slow"` runs the rest in minutes).
 CASES = [
     pytest.param(p, marks=[pytest.mark.xdist_group(p.stem), pytest.mark.slow], id=p.stem)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from functools import cache
 
 import pytest
 
@@ -15,19 +16,22 @@ from tests.conftest import SCENARIOS
 # tabulates the measured scores (docs/cases.md), mostly 0.85-1.0 at small size.
 FLOOR = 0.6
 
+# A case's solution, solved once for the two tests that read it (a case's tests share a worker).
+solved = cache(solve)
+
 
 def test_solver_gives_the_same_answer_without_the_truth_files(case, tmp_path):
     _, out, _ = case
     bare = tmp_path / "bare"
     shutil.copytree(out, bare, ignore=shutil.ignore_patterns("answer_key.json", "scenario.yaml"))
-    assert solve(bare).submission == solve(out).submission
+    assert solve(bare).submission == solved(out).submission
 
 
 def test_solver_submission_is_valid_above_its_floor_and_below_the_best(case):
     from casesim.audit import ideal_submission
 
     _, out, key = case
-    result = solve(out)
+    result = solved(out)
     parse_submission(result.submission)
     report = score(result.submission, key["causes"])
     assert report.order_score > 0, result.reasoning
@@ -59,8 +63,8 @@ def test_claims_that_round_past_the_whole_are_trimmed_to_a_valid_submission():
 @pytest.mark.parametrize(
     ("case", "drawn"),
     [
-        pytest.param(SCENARIOS / "late_july_summary.yaml", True, id="late_july_summary"),
-        pytest.param(SCENARIOS / "price_electronics.yaml", False, id="price_electronics"),
+        pytest.param(SCENARIOS / f"{s}.yaml", drawn, id=s, marks=pytest.mark.xdist_group(s))
+        for s, drawn in (("late_july_summary", True), ("price_electronics", False))
     ],
     indirect=["case"],
 )
@@ -79,7 +83,7 @@ def test_a_price_rise_short_of_its_categories_fall_with_their_browsers_leaving_i
     predicted = -ev.price_sensitivity() * ev.price_rise(priced, onset)
     accounted = predicted / ev.cart_per_click_change(priced)
     browsers = ev.category_browsers_sessions(priced)
-    shares = solve(out).submission["shares"]
+    shares = solved(out).submission["shares"]
     if drawn:
         assert accounted < PRICE_ACCOUNTS and browsers < BROWSERS_Z, (accounted, browsers)
         assert shares["PRICE"] > 0.3 and shares["COMP"] > 0.2, shares
