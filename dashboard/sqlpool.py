@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dashboard.sqlresult import QueryResult
-from dashboard.sqlworker import QueryWorker
+from dashboard.sqlworker import QueryWorker, sweep_scratch
 
 POLL_SECONDS = 0.25  # how often a waiting query reports its place (and can be abandoned)
 
@@ -94,5 +94,6 @@ def shared() -> WorkerPool:
         if _shared is None:
             from dashboard.settings import parse
 
+            sweep_scratch()  # what servers killed before this one left behind
             _shared = WorkerPool(parse().sql_workers)
         return _shared

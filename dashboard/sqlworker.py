@@ -75,6 +75,31 @@ def _serve(conn: Connection, memory_bytes: int, memory_limit: str, threads: int)
             )
 
 
+SCRATCH_PREFIX = "casesim-sql-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def sweep_scratch(tmp: Path | None = None) -> list[Path]:
+    """Remove the scratch folders of servers that died without closing their workers (a
+    SIGKILL, a crash): each folder is named after its server's pid. Returns what it removed."""
+    removed = []
+    for folder in Path(tmp or tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        owner = folder.name.removeprefix(SCRATCH_PREFIX).partition("-")[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def _worker_env() -> dict[str, str]:
     """The few variables Python needs: the server's own (tokens among them) stay behind."""
     keep = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONPATH", "VIRTUAL_ENV", "TMPDIR")
@@ -106,7 +131,7 @@ class QueryWorker:
         self._start()
 
     def _start(self) -> None:
-        self._scratch = tempfile.mkdtemp(prefix="casesim-sql-")
+        self._scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         ours, theirs = socket.socketpair()
         with theirs:
             fd = theirs.fileno()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -218,3 +220,24 @@ def test_the_page_waits_its_turn_then_keeps_its_result(app, monkeypatch):
     assert pool.queries == ["SELECT day, n FROM t"]  # a chart change does not run it again
     at.button(key="sql_run").click().run()
     assert len(pool.queries) == 2  # the button does
+
+
+def test_scratch_of_dead_servers_is_swept_and_live_ones_kept(tmp_path):
+    """A server killed outright leaves its workers' scratch folders; the next one removes
+    them, and leaves alone those of servers still running (this one's own, here)."""
+    from dashboard.sqlworker import SCRATCH_PREFIX, sweep_scratch
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = tmp_path / f"{SCRATCH_PREFIX}{gone.pid}-abc"
+    live = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-def"
+    unnamed = tmp_path / f"{SCRATCH_PREFIX}xyz"  # an older server's: no pid to go by
+    for folder in (dead, live, unnamed):
+        (folder / "spill").mkdir(parents=True)
+    assert sweep_scratch(tmp_path) == [dead]
+    assert not dead.exists() and live.exists() and unnamed.exists()
+
+
+def test_a_worker_scratch_is_named_after_its_server(worker):
+    assert worker._scratch is not None
+    assert Path(worker._scratch).name.startswith(f"casesim-sql-{os.getpid()}-")
