@@ -45,6 +45,7 @@ UNPAID_Z = 3.0  # ... beyond chance (a two-proportion z score; small segments mo
 DRAWN_SESSIONS = -0.05  # a segment's share of sessions falling this much (relative) ...
 DRAWN_RATE = -0.03  # ... and its conversion falling this much more than the whole's
 SERVED_FALL = -0.025  # the items the feed shows after converted this much worse before
+SERVED_FUNNEL_FALL = -0.02  # ... while add-to-cart per impression fell this much
 ARM_GAP = -0.05  # an experiment's treatment arm falling this much against control (relative)
 ARM_Z = -3.0  # ... by this many standard errors (a neutral test's arms stay within 2)
 PRICE_ACCOUNTS = 0.75  # a price rise, at the price sensitivity buyers showed before it,
@@ -765,7 +766,11 @@ def solve(run_dir: Path) -> SolverResult:
         else:
             est["RANK"] = 0.0
             why.append("CTR held while add-to-cart per click fell: the ranker serves clickbait.")
-    if "RANK" not in est and remaining < 0 and funnel["cart_per_click"] < -0.02:
+    # The ranker acts between the impression and the cart: a worse model loses clicks as well
+    # as carts (how the fall splits between CTR and add-to-cart per click varies by world), so
+    # the gate is their product, add-to-cart per impression.
+    per_impression = (1 + funnel["ctr"]) * (1 + funnel["cart_per_click"]) - 1
+    if "RANK" not in est and remaining < 0 and per_impression < SERVED_FUNNEL_FALL:
         served = ev.served_conversion()
         if served < SERVED_FALL and not ev.stock_fell(onset) and not ev.price_moved(onset):
             est["RANK"] = 0.0  # sized below with the category split
