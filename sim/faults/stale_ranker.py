@@ -4,9 +4,9 @@ hand-set cold-start model; sim/ranker_fallback.py).
 
 That model ranks by listing attributes (image, title, seller rating, price) and the logged
 history, with none of what the daily retrains learned about which items sell. The slots it
-serves go to items that look good on the card more than to items that sell, so CTR holds
-while add-to-cart per click falls, in the scope's categories, on every platform and city tier
-alike. The retrains go on and are logged as deployed, and the reward weights do not move:
+serves go to items that look good on the card more than to items that sell, so add-to-cart
+per click falls (and CTR slips a little), in the scope's categories, on every platform and
+city tier alike. The retrains go on and are logged as deployed, and the reward weights do not move:
 the policy is the same, the model serving it is not (unlike a reward-policy shift, whose
 weights move and whose sellers turn to clickbait over the following days).
 """
@@ -36,7 +36,7 @@ class StaleRanker(FaultBase):
 
     hit_set: ClassVar[tuple[str, ...]] = ("RANK",)
     evidence: ClassVar[str] = (
-        "From the onset CTR holds while add-to-cart per click and conversion fall in the "
+        "From the onset add-to-cart per click (and a little CTR) and conversion fall in the "
         "affected categories, on every platform and city tier; the feed shows more items with "
         "eye-catching cards and fewer that sell. Latency, prices, stock, the feed's attributes "
         "and the ranker's reward weights are unchanged, and the retrains keep deploying."
