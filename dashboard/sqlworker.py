@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.sqlresult import QueryFailed, QueryRefused, QueryResult
+from runfolder.owners import pid_alive
 
 TIMEOUT_SECONDS = 30.0
 GRACE_SECONDS = 5.0  # after the interrupt, before the worker is killed
@@ -78,23 +79,13 @@ def _serve(conn: Connection, memory_bytes: int, memory_limit: str, threads: int)
 SCRATCH_PREFIX = "casesim-sql-"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
 def sweep_scratch(tmp: Path | None = None) -> list[Path]:
     """Remove the scratch folders of servers that died without closing their workers (a
     SIGKILL, a crash): each folder is named after its server's pid. Returns what it removed."""
     removed = []
     for folder in Path(tmp or tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
         owner = folder.name.removeprefix(SCRATCH_PREFIX).partition("-")[0]
-        if owner.isdigit() and not _alive(int(owner)):
+        if owner.isdigit() and not pid_alive(int(owner)):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed

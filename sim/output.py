@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from runfolder.layout import LOG_TABLES, MANIFEST, TABLES_DIR
+from runfolder.owners import pid_alive
 from sim.behavior import SOURCES
 from sim.engine import EngineState, HourResult, Period
 from sim.tracking import EVENT_TYPES, with_foregrounds, with_resent
@@ -381,16 +382,6 @@ _PARTIAL = re.compile(r"^\.(?P<name>.+)\.(?:partial|old)-(?P<pid>\d+)$")
 STALE_AFTER_S = 7 * 86400  # a partial folder of a live pid this old is a reused pid's
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return pid > 0  # someone else's process, or a pid no system has
-    return True
-
-
 def clean_stale_partials(parent: Path, now: float | None = None) -> list[Path]:
     """Remove the hidden `.NAME.partial-PID` / `.NAME.old-PID` folders of dead processes.
 
@@ -414,7 +405,7 @@ def clean_stale_partials(parent: Path, now: float | None = None) -> list[Path]:
             old = now - entry.stat().st_mtime > STALE_AFTER_S
         except OSError:
             continue
-        if old or not _pid_alive(int(match["pid"])):
+        if old or not pid_alive(int(match["pid"])):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
