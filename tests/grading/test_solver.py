@@ -2,29 +2,54 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from functools import cache
+from pathlib import Path
 
 import pytest
 
 from grading.scoring import parse_submission, score
-from grading.solver import solve
+from grading.solver import SolverResult, solve
 from readout.drift import psi_samples as psi
+from runfolder.layout import ANSWER_KEY, TRUTH_FILES
 from tests.conftest import SCENARIOS
 
 # The solver must score at least this on every shipped case (issue 13); `casesim library`
 # tabulates the measured scores (docs/cases.md), mostly 0.85-1.0 at small size.
 FLOOR = 0.6
 
-# A case's solution, solved once for the two tests that read it (a case's tests share a worker).
-solved = cache(solve)
+# Cases whose full folder (with the truth files) is solved too: a single cause, a two-cause
+# split with a decoy-free key, a control, and a data fault. Every case is solved and scored
+# from a copy without the truth files, so the scores need nothing a candidate lacks; these
+# check that the truth files, when present, change nothing either.
+TRUTH_PRESENT = ("feed_remap", "feed_and_reward", "control_release", "late_august_review")
 
 
-def test_solver_gives_the_same_answer_without_the_truth_files(case, tmp_path):
+@cache
+def solved(out: Path) -> SolverResult:
+    """The solution of a case's folder as a candidate receives it (no answer key, no resolved
+    scenario), solved once for the tests that read it (a case's tests share a worker)."""
+    bare = Path(tempfile.mkdtemp(prefix=f".{out.name}-bare-", dir=out.parent)) / out.name
+    shutil.copytree(out, bare, ignore=shutil.ignore_patterns(*TRUTH_FILES), copy_function=os.link)
+    try:
+        return solve(bare)
+    finally:
+        shutil.rmtree(bare.parent)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(SCENARIOS / f"{s}.yaml", id=s, marks=pytest.mark.xdist_group(s))
+     for s in TRUTH_PRESENT],
+    indirect=True,
+)  # fmt: skip
+def test_solver_gives_the_same_answer_with_the_truth_files(case):
     _, out, _ = case
-    bare = tmp_path / "bare"
-    shutil.copytree(out, bare, ignore=shutil.ignore_patterns("answer_key.json", "scenario.yaml"))
-    assert solve(bare).submission == solved(out).submission
+    assert (out / ANSWER_KEY).is_file()
+    assert solve(out).submission == solved(out).submission
 
 
 def test_solver_submission_is_valid_above_its_floor_and_below_the_best(case):
