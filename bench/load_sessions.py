@@ -173,7 +173,9 @@ async def one_attempt(page: Page, person: Person, round_: int) -> None:
     await settle(page)
 
 
-async def candidate(browser: Browser, url: str, person: Person, deadline: float) -> None:
+async def candidate(
+    browser: Browser, url: str, person: Person, deadline: float, rounds: int
+) -> None:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     page.set_default_timeout(TIMEOUT)
@@ -186,7 +188,7 @@ async def candidate(browser: Browser, url: str, person: Person, deadline: float)
         await field_.press("Enter")
         await settle(page)
         round_ = 0
-        while time.monotonic() < deadline or round_ == 0:  # every session submits at least once
+        while time.monotonic() < deadline or round_ < rounds:  # at least `rounds` attempts each
             await one_attempt(page, person, round_)
             round_ += 1
     except Exception as exc:  # recorded, and the run goes on for the others
@@ -195,13 +197,13 @@ async def candidate(browser: Browser, url: str, person: Person, deadline: float)
         await context.close()
 
 
-async def drive(url: str, sessions: int, seconds: float) -> list[Person]:
+async def drive(url: str, sessions: int, seconds: float, rounds: int = 1) -> list[Person]:
     people = [Person(i, f"load-{i:02d}") for i in range(sessions)]
     deadline = time.monotonic() + seconds
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            await asyncio.gather(*(candidate(browser, url, p, deadline) for p in people))
+            await asyncio.gather(*(candidate(browser, url, p, deadline, rounds) for p in people))
         finally:
             await browser.close()
     return people
@@ -255,8 +257,11 @@ def audit(data_dir: Path, people: list[Person]) -> int:
     return lost
 
 
-def run_load(run_dir: Path, sessions: int, seconds: float, workdir: Path, log: Path) -> Report:
-    """Serve `run_dir` on loopback, drive the sessions, stop the server, and report."""
+def run_load(
+    run_dir: Path, sessions: int, seconds: float, workdir: Path, log: Path, rounds: int = 1
+) -> Report:
+    """Serve `run_dir` on loopback, drive the sessions (each makes attempts for `seconds`, and
+    at least `rounds` of them: two rounds visit every page), stop the server, and report."""
     data = workdir / "data"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -273,7 +278,7 @@ def run_load(run_dir: Path, sessions: int, seconds: float, workdir: Path, log: P
     try:
         wait_healthy(url, proc, timeout=120)
         start = time.monotonic()
-        people = asyncio.run(drive(url, sessions, seconds))
+        people = asyncio.run(drive(url, sessions, seconds, rounds))
         elapsed = time.monotonic() - start
         rss = rss_mib(proc.pid)
     finally:
