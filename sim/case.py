@@ -28,6 +28,7 @@ from sim.scenario import Scenario, load_scenario
 from sim.tasks import SERIAL, Tasks
 from sim.truth import (
     CalibrationReport,
+    FactualTap,
     answer_key,
     calibrate,
     key_runs,
@@ -174,14 +175,16 @@ def case_key(
     steps: Steps | None = None,
     tasks: Tasks = SERIAL,
     check: bool = True,
+    factual: FactualTap | None = None,
 ) -> dict[str, Any]:
     """The answer key of a realized case, checked (unless `check` is false): against the
     author's intent when the luck was searched, and against its record's promise when it
-    came from one."""
+    came from one. With `factual` (the tap of the case's run, over) the key reuses the run
+    for its root and its all-faults branch."""
     scenario = realized.scenario
     branches = _stepped(tasks, steps, lambda n, total, _: f"key branch {n}/{total}")
     ticks = _days(steps, "key: simulated", progress)
-    cf, others = key_runs(scenario, size, seed, replicates, ticks, branches)
+    cf, others = key_runs(scenario, size, seed, replicates, ticks, branches, factual)
     key = answer_key(scenario, size, seed, cf, others)
     if realized.tried is not None:
         key["realization"] = {"luck": scenario.luck, "tried": realized.tried}
@@ -243,11 +246,13 @@ def make_case(
     else:
         realized = realize(scenario, size, seed, luck_tries, progress, log, steps, tasks)
     scenario = realized.scenario
+    tap = FactualTap() if with_key else None  # the key reuses the run (sim/truth.py)
 
     def complete(folder: Path) -> None:
         write_private(folder / SCENARIO_FILE, resolved_yaml(scenario))
-        if with_key:
-            key = case_key(realized, size, seed, replicates, progress, steps, tasks)
+        if tap is not None:
+            key = case_key(realized, size, seed, replicates, progress, steps, tasks, factual=tap)
+            tap.root = None  # the fork's state (tens of MB) is garbage before `finish`
             write_json_atomic(folder / ANSWER_KEY, key)
         if finish is not None:
             finish(folder)
@@ -260,6 +265,7 @@ def make_case(
         force=force,
         progress=_days(steps, "simulated", progress, plan(scenario).total_hours // 24),
         finish=complete,
+        tap=tap,
     )
     return manifest, realized.report
 

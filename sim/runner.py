@@ -10,9 +10,10 @@ import contextlib
 import copy
 import ctypes
 import gc
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,15 @@ import pyarrow as pa
 from runfolder.layout import CASE_FILE
 from sim import calendar
 from sim.changelog import logged_at, stream_key
-from sim.engine import Engine, EngineState, NullSink, Period, Sink, initial_state
+from sim.engine import (
+    Engine,
+    EngineState,
+    HourResult,
+    NullSink,
+    Period,
+    Sink,
+    initial_state,
+)
 from sim.experiments import Experiment, assignments_table, experiments_table
 from sim.faults.base import FaultBase
 from sim.output import (
@@ -75,6 +84,80 @@ def plan(scenario: Scenario) -> RunPlan:
 
 def fault_map(scenario: Scenario) -> dict[str, FaultBase]:
     return dict(zip(scenario.fault_ids(), scenario.faults, strict=True))
+
+
+def onset_hour(fault: FaultBase, period: Period) -> int:
+    """The first engine hour in which the fault can act (levels are set at each hour's start)."""
+    return max(0, math.ceil(period.hour_of(fault.at) - 1e-9))
+
+
+def onset_order(faults: dict[str, FaultBase]) -> tuple[str, ...]:
+    """Fault ids in the order they switch on (onset, then id)."""
+    return tuple(sorted(faults, key=lambda fid: (faults[fid].at, fid)))
+
+
+def first_onset(faults: dict[str, FaultBase], period: Period) -> int:
+    """The hour up to which a case period runs the same with or without its faults: the
+    earliest onset (the period's end without faults)."""
+    end = period.days * 24
+    return min((onset_hour(f, period) for f in faults.values()), default=end)
+
+
+def switch_on(
+    engine: Engine,
+    faults: dict[str, FaultBase],
+    on: frozenset[str] | None = None,
+    restream: Callable[[Streams, frozenset[str]], Streams] | None = None,
+) -> Engine:
+    """Run the engine to the period's end, switching the faults in `on` (all by default) on
+    at their onsets: at each onset the engine is re-made with the faults switched on so far,
+    so a fault is not in the engine before its onset. The factual run and every
+    counterfactual branch (sim/truth.py) follow this one schedule, so the branch with every
+    fault on is the factual run, draw for draw. Returns the engine at the end."""
+    period = engine.period
+    end = period.days * 24
+    label: frozenset[str] = frozenset()
+    order = onset_order(faults)
+    for fid in order:
+        engine.run(min(onset_hour(faults[fid], period), end))
+        if on is None or fid in on:
+            label = label | {fid}
+        active = {f: faults[f] for f in order if f in label}
+        engine = engine.fork(engine.sink, active, share_state=True)
+        if restream is not None:
+            engine.streams = restream(engine.streams, label)
+    engine.run()
+    return engine
+
+
+class TeeSink:
+    """Hands every hour, row and day to several sinks (the tables' and the key's metric
+    sums), in order. Sinks only read what they are given."""
+
+    def __init__(self, *sinks: Sink) -> None:
+        self.sinks = sinks
+
+    def hour(self, result: HourResult, state: EngineState) -> None:
+        for sink in self.sinks:
+            sink.hour(result, state)
+
+    def rows(self, table: str, columns: dict[str, object]) -> None:
+        for sink in self.sinks:
+            sink.rows(table, columns)
+
+    def day_end(self, period: Period, day: date) -> None:
+        for sink in self.sinks:
+            sink.day_end(period, day)
+
+
+@dataclass
+class Tap:
+    """What a factual run also feeds, for its answer key: a sink beside the tables' (the
+    metric sums) and a call with the case engine paused at the first onset, before any
+    fault is in it (the key's counterfactual branches go on from a copy of it)."""
+
+    sink: Sink
+    at_first_onset: Callable[[Engine], None]
 
 
 def reference_faults(scenario: Scenario) -> dict[str, FaultBase]:
@@ -158,8 +241,10 @@ def run_periods(
     sink: Sink,
     run_plan: RunPlan,
     progress: Progress | None = None,
+    tap: Tap | None = None,
 ) -> Engine:
-    """Simulate the reference weeks (on a copy of the warm state) and the case period."""
+    """Simulate the reference weeks (on a copy of the warm state) and the case period, its
+    faults switched on at their onsets (`switch_on`); `tap` also gets the case period."""
     if run_plan.reference is not None:
         ref = Engine(
             copy.deepcopy(state),
@@ -170,7 +255,9 @@ def run_periods(
             on_hour=progress,
         )
         ref.run()
-    engine = case_engine(scenario, streams, state, sink, fault_map(scenario), progress)
+    if tap is not None:
+        sink = TeeSink(tap.sink, sink)  # the metric sums first: they only read
+    engine = case_engine(scenario, streams, state, sink, None, progress)
     for exp in run_plan.experiments:
         # Logged shortly before the split starts, like every other entry (sim/changelog.py).
         rng = streams.generator("changelog.experiment", stream_key(str(exp.experiment_id)))
@@ -187,8 +274,11 @@ def run_periods(
                 "author": ["experiment-platform"],
             },
         )
-    engine.run()
-    return engine
+    faults = fault_map(scenario)
+    if tap is not None:
+        engine.run(first_onset(faults, run_plan.current))
+        tap.at_first_onset(engine)
+    return switch_on(engine, faults)
 
 
 def world_tables(world: World) -> dict[str, pa.Table]:
@@ -259,8 +349,9 @@ def write_tables(
     folder: Path,
     run_plan: RunPlan,
     progress: Progress | None = None,
+    tap: Tap | None = None,
 ) -> None:
-    """Simulate the run and write its tables into `folder`.
+    """Simulate the run and write its tables into `folder` (and feed `tap`, if given).
 
     Its own function so that the engine's state, the world and the sink's buffers are
     garbage once it returns: `finish` (the answer key, the cube) runs without them.
@@ -269,7 +360,7 @@ def write_tables(
     world = state.world
     sink = ParquetSink(folder)
     try:
-        run_periods(scenario, streams, state, sink, run_plan, progress)
+        run_periods(scenario, streams, state, sink, run_plan, progress, tap)
     except BaseException:
         sink.abort()
         raise
@@ -302,15 +393,17 @@ def simulate(
     force: bool = False,
     progress: Progress | None = None,
     finish: Callable[[Path], None] | None = None,
+    tap: Tap | None = None,
 ) -> dict:
     """Run a scenario into a complete run folder at `out`; returns the manifest.
 
-    `finish` may add files (the answer key) to the folder before it is declared complete.
+    `finish` may add files (the answer key) to the folder before it is declared complete;
+    `tap` is fed by the run before it (the key reuses the run: sim/case.py).
     """
     seed = scenario.seed if seed is None else seed
     run_plan = plan(scenario)
     with atomic_folder(out, force=force) as tmp:
-        write_tables(scenario, size, seed, tmp, run_plan, progress)
+        write_tables(scenario, size, seed, tmp, run_plan, progress, tap)
         (tmp / CASE_FILE).write_text(case_yaml(scenario))
         if finish is not None:
             finish(tmp)

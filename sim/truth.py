@@ -6,6 +6,12 @@ up to it, that state is shipped once to each worker, and each subset runs from t
 task (sim/tasks.py: in this process, local processes or Ray), so 2^k branches cost far less
 than 2^k runs and run side by side. Every branch draws the same random numbers (common
 random numbers), so a difference between branches is the faults' doing, not luck.
+
+A case's factual run is itself two of these runs: up to the earliest onset it is the root
+(no fault is in the engine yet), and from there the branch with every fault on (the same
+schedule, sim/runner.py `switch_on`). So a case's key forks the root off the factual run
+(`FactualTap`) and takes the all-faults branch's sums from it: only the other 2^k - 1
+branches are simulated again.
 """
 
 from __future__ import annotations
@@ -23,7 +29,16 @@ import numpy as np
 from sim.engine import Engine, EngineState, HourResult, NullSink, Period
 from sim.faults.base import FaultBase
 from sim.rng import Streams
-from sim.runner import case_engine, plan, warm_world
+from sim.runner import (
+    Tap,
+    case_engine,
+    first_onset,
+    onset_hour,
+    onset_order,
+    plan,
+    switch_on,
+    warm_world,
+)
 from sim.scenario import Scenario
 from sim.tasks import SERIAL, Tasks
 from sim.world import Size
@@ -97,11 +112,6 @@ def measure(daily: dict[int, np.ndarray], windows: Windows) -> Change:
     bo, bb = rates(*windows.before)
     ao, ab = rates(*windows.after)
     return Change(bo, ao, bb, ab)
-
-
-def onset_hour(fault: FaultBase, period: Period) -> int:
-    """The first engine hour in which the fault can act (levels are set at each hour's start)."""
-    return max(0, math.ceil(period.hour_of(fault.at) - 1e-9))
 
 
 def resolved_faults(scenario: Scenario) -> dict[str, FaultBase]:
@@ -181,21 +191,42 @@ class Branch:
 
 def run_branch(root: Fork, branch: Branch) -> tuple[Change, int]:
     """Task: one counterfactual branch from the root to the period's end; its change and
-    the hours it simulated. At each onset the engine is re-made with the faults so far,
-    as the branching did, so the subset's draws do not depend on how branches are run."""
-    engine = root.resume({})
-    period = root.period
-    label: frozenset[str] = frozenset()
-    for fid in branch.order:
-        engine.run(min(onset_hour(branch.faults[fid], period), period.days * 24))
-        if fid in branch.on:
-            label = label | {fid}
-        active = {f: branch.faults[f] for f in branch.order if f in label}
-        engine = engine.fork(engine.sink, active, share_state=True)
-        engine.streams = _branch_streams(engine.streams, branch.crn, label)
-    engine.run()
+    the hours it simulated. At each onset the engine is re-made with the faults so far
+    (`switch_on`, the factual run's schedule), so the subset's draws do not depend on how
+    branches are run."""
+    engine = switch_on(
+        root.resume({}),
+        branch.faults,
+        branch.on,
+        lambda streams, label: _branch_streams(streams, branch.crn, label),
+    )
     change = measure(engine.sink.daily, branch.windows)  # type: ignore[attr-defined]
-    return change, period.days * 24 - root.hour
+    return change, root.period.days * 24 - root.hour
+
+
+class FactualTap(Tap):
+    """What a case's factual run hands its key: the root (a copy of the engine at the
+    earliest onset, before any fault is in it) and the all-faults branch's metric sums (the
+    run's own, to its end)."""
+
+    def __init__(self) -> None:
+        self.metrics = MetricSink()
+        self.root: Fork | None = None
+        super().__init__(self.metrics, self._fork)
+
+    def _fork(self, engine: Engine) -> None:
+        self.root = Fork(
+            copy.deepcopy(engine.state),
+            engine.streams,
+            engine.period,
+            round(engine.env.now),
+            engine.luck,
+            copy.deepcopy(self.metrics.daily),
+        )
+
+    def full(self) -> dict[int, np.ndarray]:
+        """The all-faults branch's daily sums (once the run is over)."""
+        return self.metrics.daily
 
 
 def counterfactual_branches(
@@ -209,17 +240,20 @@ def counterfactual_branches(
     """Simulate the shared part (up to the earliest onset) here; the branches to run from it,
     every subset of faults in a fixed order."""
     faults = resolved_faults(scenario) if faults is None else faults
-    period = plan(scenario).current
     streams, state = warm_world(scenario, size, seed)
-    order = tuple(sorted(faults, key=lambda fid: (faults[fid].at, fid)))
     root = case_engine(scenario, streams, state, MetricSink(), progress=progress)
-    end = period.days * 24
-    root.run(min(onset_hour(faults[order[0]], period), end) if order else end)
+    root.run(first_onset(faults, plan(scenario).current))
+    return Fork.of(root), branches_of(scenario, faults, crn)
+
+
+def branches_of(scenario: Scenario, faults: dict[str, FaultBase], crn: bool) -> list[Branch]:
+    """Every subset of faults, in a fixed order (the empty one first, all of them last)."""
+    order = onset_order(faults)
     windows = Windows.of(scenario)
     subsets = [
         frozenset(c) for r in range(len(order) + 1) for c in itertools.combinations(order, r)
     ]
-    return Fork.of(root), [Branch(order, faults, s, crn, windows) for s in subsets]
+    return [Branch(order, faults, s, crn, windows) for s in subsets]
 
 
 def _hours_done(progress: Callable[[int], None] | None) -> Callable[[Any], None] | None:
@@ -472,21 +506,37 @@ def key_runs(
     replicates: int = 0,
     progress: Callable[[int], None] | None = None,
     tasks: Tasks = SERIAL,
+    factual: FactualTap | None = None,
 ) -> tuple[Counterfactuals, list[dict[str, float]]]:
     """Everything the answer key needs: this world's branches and the replicate worlds.
 
     The replicate worlds are submitted first, so the workers build them while this process
     simulates the branches' shared part; then the branches join them. Results are merged in
-    a fixed order, so the key does not depend on the backend or the number of workers."""
+    a fixed order, so the key does not depend on the backend or the number of workers.
+
+    With `factual` (the tap of this case's run, over), the root and the all-faults branch
+    are the run's own: neither is simulated again. Their hours still count in the key's
+    `counterfactual_cost`, which is the method's cost in simulated hours, not this call's."""
     plain = scenario.model_copy(update={"luck": 0})
     others = [
         tasks.submit(replicate_world, (plain, size, s)) for s in replicate_seeds(seed, replicates)
     ]
-    root, branches = counterfactual_branches(scenario, size, seed, progress=progress)
+    if factual is None:
+        root, branches = counterfactual_branches(scenario, size, seed, progress=progress)
+        reused = []
+    else:
+        if factual.root is None:
+            raise ValueError("the factual run has not reached its first onset")
+        root, branches = factual.root, branches_of(scenario, resolved_faults(scenario), True)
+        full = branches[-1]  # every fault on: the factual run
+        reused = [(measure(factual.full(), full.windows), root.period.days * 24 - root.hour)]
+        branches = branches[:-1]
     shared = tasks.share(root)
     mine = [tasks.submit(run_branch, b, shared) for b in branches]
     results = tasks.gather(others + mine, _hours_done(progress))
-    cf = _merge(root, branches, results[len(others) :])
+    if factual is not None:
+        branches = [*branches, full]
+    cf = _merge(root, branches, results[len(others) :] + reused)
     return cf, [e for e, _ in results[: len(others)]]
 
 
