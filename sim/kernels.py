@@ -511,3 +511,135 @@ def item_counts(
         np.ascontiguousarray(expected), n,
     )  # fmt: skip
     return (count, clicks, orders) if ok else None
+
+
+_PW_BLOCK = 128  # numpy's PW_BLOCKSIZE
+
+
+@njit(cache=True)
+def _pairwise_block(a: np.ndarray, start: int, n: int) -> float:
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[start + i]
+        return res
+    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
+    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
+    i = 8
+    while i < n - (n % 8):
+        j = start + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[start + i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def pairwise_sum(a: np.ndarray, start: int, n: int) -> float:
+    """`a[start:start + n].sum()` as numpy adds a contiguous float64 array: its pairwise
+    summation (blocks of up to 128 in eight accumulators; above that, the two halves' sums
+    added, a half's length a multiple of 8), from zero. The halving runs on an explicit stack
+    (numba's cache cannot link a recursive function into its callers)."""
+    if n <= _PW_BLOCK:
+        return 0.0 + _pairwise_block(a, start, n)
+    frame_start = np.empty(64, np.int64)  # the split tree's pending nodes, depth first
+    frame_n = np.empty(64, np.int64)
+    frame_stage = np.empty(64, np.int64)  # 0: split next, 1: right half next, 2: add
+    sums = np.empty(64, np.float64)  # finished halves' sums, in order
+    top, done = 0, 0
+    frame_start[0], frame_n[0], frame_stage[0] = start, n, 0
+    while top >= 0:
+        s, m = frame_start[top], frame_n[top]
+        if m <= _PW_BLOCK:
+            sums[done] = _pairwise_block(a, s, m)
+            done += 1
+            top -= 1
+            continue
+        half = m // 2
+        half -= half % 8
+        stage = frame_stage[top]
+        frame_stage[top] = stage + 1
+        if stage == 0:
+            top += 1
+            frame_start[top], frame_n[top], frame_stage[top] = s, half, 0
+        elif stage == 1:
+            top += 1
+            frame_start[top], frame_n[top], frame_stage[top] = s + half, m - half, 0
+        else:
+            done -= 1
+            sums[done - 1] = sums[done - 1] + sums[done]
+            top -= 1
+    return 0.0 + sums[0]
+
+
+@njit(cache=True)
+def _cap_shares(w: np.ndarray, cap: float, scratch: np.ndarray, over: np.ndarray) -> bool:
+    """sim/ranker.py's `_cap_shares` on `w` in place (True when it normalised `w`; False when
+    it left it as it was): the same divisions, clips and pairwise sums, in the same order."""
+    n = w.shape[0]
+    total = pairwise_sum(w, 0, n)
+    nonzero = 0
+    for i in range(n):
+        if w[i] != 0:
+            nonzero += 1
+    if total <= 0 or cap * nonzero <= 1:
+        return False
+    for i in range(n):
+        w[i] = w[i] / total
+    for _ in range(6):
+        k = 0
+        for i in range(n):
+            if w[i] > cap:
+                scratch[k] = w[i] - cap
+                k += 1
+        if k == 0:
+            break
+        excess = pairwise_sum(scratch, 0, k)
+        k = 0
+        for i in range(n):  # the clip, then the free items (positive, not clipped)
+            over[i] = w[i] > cap
+            if over[i]:
+                w[i] = cap
+            elif w[i] > 0:
+                scratch[k] = w[i]
+                k += 1
+        free_total = pairwise_sum(scratch, 0, k)
+        for i in range(n):
+            if not over[i] and w[i] > 0:
+                w[i] += excess * w[i] / free_total
+    return True
+
+
+@njit(cache=True)
+def pool_weights(
+    w: np.ndarray, available: np.ndarray, bounds: np.ndarray, cap: float, exploration: float
+) -> np.ndarray:
+    """sim/ranker.py's per-category serving weights after the softmax's exp, every category
+    at once in grouped order (`bounds`): each category's shares capped (`_cap_shares`), then
+    mixed with exploration in proportion to availability; bit-identical to the numpy loop."""
+    out = np.empty(w.shape[0], np.float64)
+    scratch = np.empty(w.shape[0], np.float64)
+    over = np.empty(w.shape[0], np.bool_)
+    mix = 1 - exploration
+    for c in range(bounds.shape[0] - 1):
+        lo, hi = bounds[c], bounds[c + 1]
+        if hi <= lo:
+            continue
+        g = w[lo:hi].copy()
+        _cap_shares(g, cap, scratch, over)
+        g_total = pairwise_sum(g, 0, hi - lo)
+        a = available[lo:hi]
+        a_total = pairwise_sum(a, 0, hi - lo)
+        for i in range(hi - lo):
+            out[lo + i] = mix * g[i] / g_total + exploration * (a[i] / a_total)
+    return out
