@@ -643,3 +643,13 @@ def pool_weights(
         for i in range(hi - lo):
             out[lo + i] = mix * g[i] / g_total + exploration * (a[i] / a_total)
     return out
+
+
+@njit(cache=True)
+def scale_rows(x: np.ndarray, factor: np.ndarray, out: np.ndarray) -> None:
+    """`out[:] = x * factor[:, None]` for a C-ordered 2-D `x` (numpy's broadcast runs an
+    inner loop per row, as short as the row)."""
+    for i in range(x.shape[0]):
+        f = factor[i]
+        for j in range(x.shape[1]):
+            out[i, j] = x[i, j] * f

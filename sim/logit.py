@@ -53,40 +53,70 @@ def fit_logistic(
     scikit-learn's LogisticRegression(C) does, to convergence. Labels may be chances in
     [0, 1] (soft labels). `start` warm-starts the iteration."""
     n, k = x.shape
-    rows = np.ones(n) if weight is None else weight.astype(np.float64)
-    design = np.column_stack([np.ones(n), x])
+    rows = None if weight is None else weight.astype(np.float64)  # None: every row weighs 1
+    design = np.empty((n, k + 1))  # = np.column_stack([np.ones(n), x])
+    design[:, 0] = 1.0
+    design[:, 1:] = x
     target = y.astype(np.float64)
     ridge = np.full(k + 1, 1.0 / c)
     ridge[0] = 0.0
     w = np.zeros(k + 1)
     if start is not None and len(start.coef) == k:
         w[0], w[1:] = start.intercept, start.coef
+    w = np.round(_newton(design, target, rows, ridge, w) / GRID) * GRID
+    return Logit(float(w[0]), w[1:].copy())
+
+
+def _newton(
+    design: np.ndarray,
+    target: np.ndarray,
+    rows: np.ndarray | None,
+    ridge: np.ndarray,
+    w: np.ndarray,
+) -> np.ndarray:
+    """Newton's method with backtracking from `w`, to convergence: the unrounded optimum."""
+    from sim import kernels
+
+    scaled = np.empty_like(design)  # the design's rows scaled by the Hessian's weights
     with _threadpools().limit(limits=1):  # fits this small run fastest on one thread
-        loss = _loss(design, target, rows, w, ridge)
+        loss, z = _loss(design, target, rows, w, ridge)
         for _ in range(MAX_STEPS):
-            p = 1.0 / (1.0 + np.exp(-(design @ w)))
-            grad = design.T @ (rows * (p - target)) + ridge * w
-            hess = (design * (rows * p * (1 - p))[:, None]).T @ design + np.diag(ridge)
+            # z = design @ w, kept from the loss of w (the same product)
+            p = 1.0 / (1.0 + np.exp(-z))
+            residual = p - target
+            grad = design.T @ (residual if rows is None else rows * residual) + ridge * w
+            curvature = p * (1 - p) if rows is None else rows * p * (1 - p)
+            kernels.scale_rows(design, curvature, scaled)  # = design * curvature[:, None]
+            hess = scaled.T @ design + np.diag(ridge)
             hess[np.diag_indices_from(hess)] += 1e-9
             step = np.linalg.solve(hess, grad)
             # Backtracking keeps Newton safe far from the optimum (a cold start).
             t = 1.0
             while True:
                 trial = w - t * step
-                trial_loss = _loss(design, target, rows, trial, ridge)
+                trial_loss, trial_z = _loss(design, target, rows, trial, ridge)
                 if trial_loss <= loss + 1e-12 * abs(loss) or t < 1e-6:
                     break
                 t /= 2
-            w, loss = trial, trial_loss
+            w, loss, z = trial, trial_loss, trial_z
             if np.max(np.abs(t * step)) < STEP_TOLERANCE:
                 break
-    w = np.round(w / GRID) * GRID
-    return Logit(float(w[0]), w[1:].copy())
+    return w
 
 
 def _loss(
-    design: np.ndarray, target: np.ndarray, rows: np.ndarray, w: np.ndarray, ridge: np.ndarray
-) -> float:
+    design: np.ndarray,
+    target: np.ndarray,
+    rows: np.ndarray | None,
+    w: np.ndarray,
+    ridge: np.ndarray,
+) -> tuple[float, np.ndarray]:
+    """The penalised loss at `w` and the logits `design @ w` it was computed from (rows of
+    weight None weigh 1: multiplying by 1.0 would change no bit)."""
     z = design @ w
     # log(1 + e^z) - y z, computed stably
-    return float(np.sum(rows * (np.logaddexp(0.0, z) - target * z)) + 0.5 * np.sum(ridge * w * w))
+    terms = np.logaddexp(0.0, z)
+    terms -= target * z
+    if rows is not None:
+        terms *= rows
+    return float(np.sum(terms) + 0.5 * np.sum(ridge * w * w)), z
