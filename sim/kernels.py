@@ -653,3 +653,30 @@ def scale_rows(x: np.ndarray, factor: np.ndarray, out: np.ndarray) -> None:
         f = factor[i]
         for j in range(x.shape[1]):
             out[i, j] = x[i, j] * f
+
+
+@njit(cache=True)
+def order_ties(sorted_values: np.ndarray, order: np.ndarray) -> None:
+    """Within each run of equal `sorted_values` (an array sorted as numpy sorts, NaNs last),
+    sort the matching stretch of `order` ascending: an unstable argsort made stable."""
+    n = sorted_values.shape[0]
+    i = 0
+    while i < n:
+        v = sorted_values[i]
+        j = i + 1
+        if v != v:  # NaN: the rest are NaNs too
+            j = n
+        else:
+            while j < n and sorted_values[j] == v:
+                j += 1
+        if j - i > 32:
+            order[i:j] = np.sort(order[i:j])
+        else:
+            for k in range(i + 1, j):  # insertion sort: runs are mostly short
+                x = order[k]
+                m = k - 1
+                while m >= i and order[m] > x:
+                    order[m + 1] = order[m]
+                    m -= 1
+                order[m + 1] = x
+        i = j

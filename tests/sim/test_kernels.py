@@ -451,3 +451,24 @@ def test_pool_weights_equal_the_per_category_numpy_loop(seed):
         for (_, members, weights), (_, ref_members, ref_weights) in zip(got, ref, strict=True):
             assert _bytes(members) == _bytes(ref_members)
             assert _bytes(weights) == _bytes(ref_weights)
+
+
+def test_stable_argsort_equals_numpy_stable_argsort():
+    """The unstable sort with its ties put back in index order is numpy's stable argsort:
+    many ties, NaNs, infinities, signed zeros, sorted and reversed input, one and no value."""
+    from sim.ranker import stable_argsort
+
+    rng = np.random.default_rng(12)
+    cases = [np.zeros(0), np.array([1.0]), np.arange(5000.0), np.arange(5000.0)[::-1].copy()]
+    for _ in range(20):
+        n = int(rng.integers(2, 30_000))
+        values = np.round(rng.standard_normal(n), int(rng.integers(0, 4)))
+        special = rng.random(n)
+        values[special < 0.02] = np.nan
+        values[(special > 0.02) & (special < 0.04)] = -0.0
+        values[(special > 0.04) & (special < 0.05)] = np.inf
+        values[(special > 0.05) & (special < 0.06)] = -np.inf
+        cases.append(values)
+    cases.append(np.full(3000, 0.25))
+    for values in cases:
+        assert _bytes(stable_argsort(values)) == _bytes(np.argsort(values, kind="stable"))
