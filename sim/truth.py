@@ -521,21 +521,21 @@ def key_runs(
     others = [
         tasks.submit(replicate_world, (plain, size, s)) for s in replicate_seeds(seed, replicates)
     ]
+    reused: list[tuple[Change, int]] = []
     if factual is None:
         root, branches = counterfactual_branches(scenario, size, seed, progress=progress)
-        reused = []
+        simulated = branches
     else:
-        if factual.root is None:
-            raise ValueError("the factual run has not reached its first onset")
         root, branches = factual.root, branches_of(scenario, resolved_faults(scenario), True)
-        full = branches[-1]  # every fault on: the factual run
-        reused = [(measure(factual.full(), full.windows), root.period.days * 24 - root.hour)]
-        branches = branches[:-1]
+        if root is None or root.hour != first_onset(branches[-1].faults, root.period):
+            raise ValueError("the factual run did not stop at this scenario's earliest onset")
+        # The last branch, every fault on, is the factual run: its sums to the period's end.
+        simulated = branches[:-1]
+        change = measure(factual.full(), branches[-1].windows)
+        reused = [(change, root.period.days * 24 - root.hour)]
     shared = tasks.share(root)
-    mine = [tasks.submit(run_branch, b, shared) for b in branches]
+    mine = [tasks.submit(run_branch, b, shared) for b in simulated]
     results = tasks.gather(others + mine, _hours_done(progress))
-    if factual is not None:
-        branches = [*branches, full]
     cf = _merge(root, branches, results[len(others) :] + reused)
     return cf, [e for e, _ in results[: len(others)]]
 
