@@ -39,16 +39,17 @@ import shutil
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
 from readout.drift import decile_edges
-from readout.tables import CONVERTED, CONVERTED_LEDGER, scan, session_outcomes
+from readout.tables import scan
 from runfolder.brief import Windows, case_windows, read_case, window_label
 from runfolder.layout import CUBE_DIR, CUBE_META, table_path
 
@@ -195,69 +196,16 @@ def row_group_spans(path: Path, column: str) -> list[Span]:
     return merge_spans(spans)
 
 
-# --------------------------------------------------------------------------------------------
-# Sessions
-# --------------------------------------------------------------------------------------------
-
-
-def _first_page_label() -> pl.Expr:
-    ms = pl.col("first_ms")
-    expr = pl.when(pl.col("first_error")).then(pl.lit(ERROR_LABEL))
-    for edge, label in zip(FIRST_PAGE_EDGES, FIRST_PAGE_LABELS, strict=False):
-        expr = expr.when(ms < edge).then(pl.lit(label))
-    return expr.otherwise(pl.lit(FIRST_PAGE_LABELS[-1]))
-
-
-def session_facts(run_dir: Path | str, span: Span | None = None) -> pl.LazyFrame:
-    """One row per session (of `span`, or all): its dimensions and every session measure.
-
-    Dimensions stay categorical here (cheap to group on); `_labelled` turns them into the
-    cube's plain strings after aggregation, on far fewer rows.
-    """
-    total_ms = pl.col("server_ms").cast(pl.Float64) + pl.col("client_ms").cast(pl.Float64)
-    first = pl.col("page") == 0
-    where = None if span is None else in_span(span)
-    requests = (
-        _scan(run_dir, "requests", span)
-        .group_by("session_id")
-        .agg(
-            pages=pl.len(),
-            errors=(pl.col("status") >= 500).sum(),
-            unrendered=(~pl.col("rendered")).sum(),
-            latency_ms=total_ms.sum(),
-            first_ms=total_ms.filter(first).first(),
-            first_error=pl.col("status").filter(first).first() >= 500,
-        )
-    )
-    return (
-        session_outcomes(run_dir, where)
-        .join(requests, on="session_id", how="left")
-        .with_columns(
-            pl.col("pages", "errors", "unrendered").fill_null(0).cast(pl.Int64),
-            pl.col("latency_ms", "first_ms").fill_null(0.0),
-            pl.col("gmv").cast(pl.Float64),
-            pl.col("first_error").fill_null(False),
-        )
-        .with_columns(
-            CONVERTED.cast(pl.Int64),
-            CONVERTED_LEDGER.cast(pl.Int64),
-            latency_bucket=_first_page_label(),
-            clicked=(pl.col("clicks") > 0).cast(pl.Int64),
-            carted=(pl.col("carts") > 0).cast(pl.Int64),
-            sessions=pl.lit(1, pl.Int64),
-        )
-        .select("session_id", "user_id", "period", "date", "hour", *SESSION_DIMS, *SESSION_MEASURES)
-        .sort("session_id")  # float sums (GMV, latency) in one order, whatever the join's
-    )
-
-
 def _scan(run_dir: Path | str, table: str, span: Span | None) -> pl.LazyFrame:
     """A log table, restricted to a span's sessions (row groups outside it are not read)."""
     frame = scan(run_dir, table)
     return frame if span is None else frame.filter(in_span(span))
 
 
-def _labelled(frame: pl.LazyFrame) -> pl.LazyFrame:
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
+def _labelled(frame: Frame) -> Frame:
     """Dimension columns as the cube's strings: categoricals to text, city tiers named."""
     schema = frame.collect_schema()
     exprs = []
@@ -269,32 +217,351 @@ def _labelled(frame: pl.LazyFrame) -> pl.LazyFrame:
     return frame.with_columns(exprs) if exprs else frame
 
 
-def _sums(measures: tuple[str, ...]) -> list[pl.Expr]:
-    return [pl.col(m).sum() for m in measures]
+# --------------------------------------------------------------------------------------------
+# Grouping by integer codes
+# --------------------------------------------------------------------------------------------
+#
+# A span's tables are read once each, with the columns the cube needs; every row points at
+# its session (and item) by position, and each cube table is a few `np.bincount`s over dense
+# group codes. bincount adds a group's values one after another in row order, so the float
+# sums (GMV, latency) are those of a group-by over the same rows in the same order, bit for
+# bit: sessions in id order, requests and orders in file order.
 
 
-def sessions_hourly(facts: pl.LazyFrame) -> pl.LazyFrame:
+@dataclass(frozen=True)
+class Key:
+    """A grouping key: each row's code, and the key's values (row `c` of `values`: code c)."""
+
+    codes: np.ndarray
+    values: pl.DataFrame
+
+    @property
+    def size(self) -> int:
+        return self.values.height
+
+    def at(self, rows: np.ndarray) -> Key:
+        """The same key for other rows, each pointing at one of these (a request's session)."""
+        return Key(self.codes[rows], self.values)
+
+
+def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integers as dense codes in their order, and a row holding each code."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    low, high = int(values.min()), int(values.max())
+    if high - low > max(4 * len(values), 1 << 16):  # sparse: sort instead
+        _, rows, codes = np.unique(values, return_index=True, return_inverse=True)
+        return codes.reshape(-1).astype(np.int64), rows
+    seen = np.zeros(high - low + 1, dtype=np.int64)
+    seen[values - low] = 1
+    codes = (np.cumsum(seen) - 1)[values - low]
+    rows = np.empty(int(codes.max()) + 1, dtype=np.int64)
+    rows[codes] = np.arange(len(values))
+    return codes, rows
+
+
+def _integers(column: pl.Series) -> np.ndarray:
+    """A column's values as integers that tell them apart (null too), for grouping."""
+    if isinstance(column.dtype, pl.Categorical | pl.Enum):
+        column = column.to_physical()
+    elif not (column.dtype.is_integer() or column.dtype.is_temporal()):
+        column = column.rank("dense")  # strings: the catalogue's few, once per cube
+    ints = column.cast(pl.Int64)
+    if ints.null_count():
+        ints = ints.fill_null(-1 if ints.null_count() == len(ints) else ints.min() - 1)
+    return ints.to_numpy()
+
+
+def _sort_ranks(values: pl.Series) -> np.ndarray:
+    """Each of a few distinct values' rank in the cube's order: by its label, null first
+    (Python orders strings by code point, as polars orders them by UTF-8 bytes)."""
+    labels = _labelled(values.to_frame()).to_series().to_list()
+    order = sorted(range(len(labels)), key=lambda i: (labels[i] is not None, labels[i]))
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = np.arange(len(order))
+    return ranks
+
+
+def group_key(frame: pl.DataFrame) -> Key:
+    """The distinct rows of `frame` as a key, coded in the order the cube sorts them (by
+    their labels, column after column, null first): a grid of such keys is in that order."""
+    flat = np.zeros(frame.height, dtype=np.int64)
+    for column in frame.iter_columns():
+        codes, rows = dense_codes(_integers(column))
+        flat = flat * len(rows) + _sort_ranks(column.gather(rows))[codes]
+    codes, rows = dense_codes(flat)
+    return Key(codes, frame[rows])
+
+
+def one_key(rows: int) -> Key:
+    """Every row in one group, `value = "all"`."""
+    return Key(np.zeros(rows, dtype=np.int64), pl.DataFrame({"value": ["all"]}))
+
+
+def long_key(parts: dict[str, Key]) -> tuple[list[np.ndarray], pl.DataFrame]:
+    """Several one-column keys of the same rows as one (dim, value) key in long form, in the
+    cube's order (by dimension name, then value): each row's code in every part, and the
+    values as the cube's strings."""
+    codes, dims, values, offset = [], [], [], 0
+    for dim in sorted(parts):
+        key = parts[dim]
+        codes.append(key.codes + offset)
+        offset += key.size
+        dims += [dim] * key.size
+        values.append(_labelled(key.values).to_series().cast(pl.String))
+    return codes, pl.DataFrame({"dim": dims, "value": pl.concat(values)})
+
+
+class Grid:
+    """Groups of several keys at once: a group's code is its keys' codes in mixed radix, so
+    counts and sums are `np.bincount`s over every combination (few: a span's hours, days).
+    With keys in the cube's order (`group_key`), groups in code order are sorted rows."""
+
+    def __init__(self, *keys: pl.DataFrame) -> None:
+        self.keys = keys
+        self.shape = tuple(key.height for key in keys)
+        self.size = int(np.prod(self.shape, dtype=np.int64))
+
+    def code(self, *codes: np.ndarray) -> np.ndarray:
+        flat = np.zeros(len(codes[0]), dtype=np.int64)
+        for part, size in zip(codes, self.shape, strict=True):
+            flat = flat * size + part
+        return flat
+
+    def count(self, *blocks: np.ndarray) -> np.ndarray:
+        """Rows per group, of blocks of rows given by their group codes."""
+        total = np.zeros(self.size, dtype=np.int64)
+        for block in blocks:
+            total += np.bincount(block, minlength=self.size)
+        return total
+
+    def sum(self, weights: np.ndarray, *blocks: np.ndarray) -> np.ndarray:
+        """A measure summed per group, in row order (a group's rows lie in one block; the
+        other blocks add exact zeros). Integer sums are exact below 2**53."""
+        total = np.zeros(self.size)
+        for block in blocks:
+            total += np.bincount(block, weights=weights, minlength=self.size)
+        return total
+
+    def rows(self, groups: np.ndarray) -> pl.DataFrame:
+        """The key columns of groups given by code."""
+        index = np.unravel_index(groups, self.shape)
+        return pl.concat([k[i] for k, i in zip(self.keys, index, strict=True)], how="horizontal")
+
+
+def _ints(column: pl.Series) -> np.ndarray:
+    """An integer id column as int64 (a null as 0: callers mask nulls themselves)."""
+    if column.null_count():
+        column = column.fill_null(0)
+    return column.cast(pl.Int64).to_numpy()
+
+
+@dataclass(frozen=True)
+class Runs:
+    """A log table's rows as runs of one session each (a session's rows lie together): the
+    session row of each run (-1 for a session not in the span's sessions: rows a join drops)
+    and how many rows it holds."""
+
+    sessions: np.ndarray
+    lengths: np.ndarray
+
+    def per_row(self) -> np.ndarray:
+        return np.repeat(self.sessions, self.lengths)
+
+    def counts(self, size: int) -> np.ndarray:
+        """Rows per session."""
+        known = self.sessions >= 0
+        return np.bincount(self.sessions[known], self.lengths[known], minlength=size)
+
+
+def _runs(ids: np.ndarray, column: pl.Series) -> Runs:
+    """The runs of equal values of a session-id column, each looked up in the sorted `ids`."""
+    values = _ints(column)
+    if column.null_count():  # a null is a run of its own, of no session
+        values = np.where(column.is_null().to_numpy(), ids.min(initial=0) - 1, values)
+    if len(values) == 0:
+        return Runs(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    starts = np.flatnonzero(np.diff(values, prepend=values[0] - 1))
+    heads = values[starts]
+    if len(ids) == 0:
+        pos = np.full(len(heads), -1, dtype=np.int64)
+    else:
+        pos = np.searchsorted(ids, heads).clip(max=len(ids) - 1)
+        pos = np.where(ids[pos] == heads, pos, -1)
+    return Runs(pos, np.diff(starts, append=len(values)))
+
+
+def _unique_ids(frame: pl.DataFrame, column: str, table: str) -> np.ndarray:
+    """A frame's id column (sorted) as numpy; ids must be unique: a join would repeat rows."""
+    ids = frame[column]
+    values = ids.cast(pl.Int64).to_numpy()
+    if ids.null_count() or (np.diff(values) <= 0).any():
+        raise ValueError(f"{table}: {column} has nulls or repeats")
+    return values
+
+
+def _per_row(rows: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Counts (or sums of `weights`, in row order) per target row of rows pointing at one."""
+    keep = rows >= 0
+    return np.bincount(rows[keep], None if weights is None else weights[keep], minlength=size)
+
+
+# --------------------------------------------------------------------------------------------
+# A span's logs, read once
+# --------------------------------------------------------------------------------------------
+
+SESSION_COLUMNS = ("session_id", "user_id", "period", "date", "hour", "pages", *SESSION_DIMS[:-1])
+
+
+@dataclass(frozen=True)
+class SpanLogs:
+    """One span's log rows (the columns the cube needs), each pointing at its session's row:
+    `at[table]` (-1 for a row whose session is not in the sessions table), or for the many
+    impressions, `runs` of rows of one session."""
+
+    sessions: pl.DataFrame  # in session-id order
+    requests: pl.DataFrame
+    impressions: pl.DataFrame
+    events: pl.DataFrame
+    orders: pl.DataFrame
+    at: dict[str, np.ndarray]
+    runs: Runs
+
+
+def read_span(run_dir: Path | str, span: Span | None = None) -> SpanLogs:
+    def read(table: str, *columns: str | pl.Expr, **named: pl.Expr) -> pl.DataFrame:
+        return _scan(run_dir, table, span).select(*columns, **named).collect()
+
+    sessions = read("sessions", *SESSION_COLUMNS)
+    if not sessions["session_id"].is_sorted():
+        sessions = sessions.sort("session_id")
+    ids = _unique_ids(sessions, "session_id", "sessions")
+    server = pl.col("server_ms").cast(pl.Float64)
+    client = pl.col("client_ms").cast(pl.Float64)
+    requests = read(
+        "requests",
+        "session_id",
+        "service_version",
+        first=(pl.col("page") == 0).fill_null(False),
+        error=(pl.col("status") >= 500).fill_null(False),
+        unrendered=(~pl.col("rendered")).fill_null(False),
+        ms=server + client,
+        total=latency_bucket(server + client),
+        server=latency_bucket(server),
+        client=latency_bucket(client),
+    )
+    event = pl.col("event").cast(pl.String)
+    events = read(
+        "events",
+        "session_id",
+        "item_id",
+        click=event == "click",
+        cart=event == "add_to_cart",
+        order=event == "order",
+    )
+    orders = read("orders", "session_id", "item_id", "amount", "status")
+    impressions = read("impressions", "session_id", "item_id")
+    frames = {"requests": requests, "events": events, "orders": orders}
+    at = {name: _runs(ids, frame["session_id"]).per_row() for name, frame in frames.items()}
+    runs = _runs(ids, impressions["session_id"])
+    return SpanLogs(sessions, requests, impressions, events, orders, at, runs)
+
+
+# --------------------------------------------------------------------------------------------
+# Sessions
+# --------------------------------------------------------------------------------------------
+
+
+def _first_page_label(first_ms: np.ndarray, first_error: np.ndarray) -> pl.Series:
+    """The session dimension `latency_bucket`: its first page's latency class, or error."""
+    labels = (*FIRST_PAGE_LABELS, ERROR_LABEL)
+    code = np.full(len(first_ms), len(FIRST_PAGE_EDGES), dtype=np.int64)
+    for i in reversed(range(len(FIRST_PAGE_EDGES))):
+        code[first_ms < FIRST_PAGE_EDGES[i]] = i
+    code[first_error] = len(labels) - 1
+    return pl.Series("latency_bucket", labels, dtype=pl.Enum(labels)).gather(code)
+
+
+def session_facts(logs: SpanLogs) -> pl.DataFrame:
+    """One row per session (in id order): its dimensions and every session measure.
+
+    Pages are the sessions table's own count; a session's latency sums its requests in file
+    order, its first page is its first request of page 0, its GMV sums its paid orders."""
+    sessions, n = logs.sessions, logs.sessions.height
+    req, at = logs.requests, logs.at
+    ms = req["ms"].fill_null(0.0).to_numpy()  # a null adds nothing, as a sum skips it
+    starts = np.flatnonzero((at["requests"] >= 0) & req["first"].to_numpy())
+    owners, first = np.unique(at["requests"][starts], return_index=True)
+    first_ms = np.zeros(n)
+    first_ms[owners] = ms[starts[first]]
+    first_error = np.zeros(n, dtype=bool)
+    first_error[owners] = req["error"].to_numpy()[starts[first]]
+    ev = logs.events
+    orders, owner = logs.orders, at["orders"]
+    paid = (owner >= 0) & (orders["status"].cast(pl.String) == "paid").fill_null(False).to_numpy()
+    amounts = orders["amount"].fill_null(0).to_numpy()
+    gmv = np.zeros(n, dtype=amounts.dtype)  # in the amounts' own type, added in file order
+    np.add.at(gmv, owner[paid], amounts[paid])
+    ledger_orders = _per_row(owner, n)
+    clicks = _per_row(at["events"], n, ev["click"].to_numpy())
+    carts = _per_row(at["events"], n, ev["cart"].to_numpy())
+    tracked = _per_row(at["events"], n, ev["order"].to_numpy())
+    measures = {
+        "sessions": np.ones(n),
+        "pages": sessions["pages"].fill_null(0).to_numpy(),
+        "impressions": logs.runs.counts(n),
+        "clicks": clicks,
+        "carts": carts,
+        "tracked_orders": tracked,
+        "clicked": clicks > 0,
+        "carted": carts > 0,
+        "converted": tracked > 0,
+        "converted_ledger": ledger_orders > 0,
+        "ledger_orders": ledger_orders,
+        "gmv": gmv,
+        "errors": _per_row(at["requests"], n, req["error"].to_numpy()),
+        "unrendered": _per_row(at["requests"], n, req["unrendered"].to_numpy()),
+        "latency_ms": _per_row(at["requests"], n, ms),
+        "first_ms": first_ms,
+    }
+    floats = ("gmv", "latency_ms", "first_ms")
+    return sessions.select("session_id", "user_id", "period", "date", "hour").with_columns(
+        *(sessions[d] for d in SESSION_DIMS[:-1]),
+        _first_page_label(first_ms, first_error),
+        *(
+            pl.Series(m, np.asarray(v, dtype=np.float64 if m in floats else np.int64))
+            for m, v in measures.items()
+        ),
+    )
+
+
+def sessions_hourly(facts: pl.DataFrame, hours: Key, dims: dict[str, Key]) -> pl.DataFrame:
     """Long form: the total (`dim = "all"`) and each dimension alone, per hour."""
-    keys = ["period", "date", "hour"]
-    parts = [
-        _labelled(facts.group_by(keys).agg(_sums(SESSION_MEASURES))).with_columns(
-            dim=pl.lit("all"), value=pl.lit("all")
-        )
+    codes, values = long_key({"all": one_key(facts.height), **dims})
+    grid = Grid(hours.values, values)
+    blocks = [grid.code(hours.codes, c) for c in codes]
+    groups = np.flatnonzero(grid.count(*blocks))
+    weights = {m: facts[m].to_numpy().astype(np.float64) for m in SESSION_MEASURES}
+    sums = [
+        pl.Series(m, grid.sum(weights[m], *blocks)[groups]).cast(facts[m].dtype)
+        for m in SESSION_MEASURES
     ]
-    for dim in SESSION_DIMS:
-        parts.append(
-            _labelled(facts.group_by([*keys, dim]).agg(_sums(SESSION_MEASURES)))
-            .rename({dim: "value"})
-            .with_columns(dim=pl.lit(dim))
-        )
-    cols = [*keys, "dim", "value", *SESSION_MEASURES]
-    return pl.concat([p.select(cols) for p in parts]).sort([*keys, "dim", "value"])
+    keys = ["period", "date", "hour", "dim", "value"]
+    return _labelled(grid.rows(groups)).with_columns(sums).select(*keys, *SESSION_MEASURES)
 
 
-def sessions_daily(facts: pl.LazyFrame) -> pl.LazyFrame:
+def sessions_daily(facts: pl.DataFrame) -> pl.DataFrame:
     """Wide form: every session dimension at once, per day."""
     keys = ["period", "date", *SESSION_DIMS]
-    return _labelled(facts.group_by(keys).agg(_sums(SESSION_MEASURES))).sort(keys)
+    key = group_key(facts.select(keys))  # its values: the table's rows, in order
+    grid = Grid(key.values)
+    sums = [
+        pl.Series(m, grid.sum(facts[m].to_numpy().astype(np.float64), key.codes)).cast(
+            facts[m].dtype
+        )
+        for m in SESSION_MEASURES
+    ]
+    return _labelled(key.values).with_columns(sums)
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,53 +578,85 @@ def item_dims(run_dir: Path | str) -> pl.LazyFrame:
     )
 
 
-def items_hourly(
-    run_dir: Path | str, span: Span | None = None, items: pl.LazyFrame | None = None
-) -> pl.LazyFrame:
+@dataclass(frozen=True)
+class Items:
+    """The catalogue's (category, shop type) as a key, looked up by item id: in `table`
+    (code by id, -1 last for any other id) when ids are small, else by binary search."""
+
+    ids: np.ndarray  # sorted
+    key: Key
+    table: np.ndarray | None
+
+    def codes_of(self, item_ids: pl.Series) -> np.ndarray:
+        """Each id's key code, -1 for an item not in the catalogue (or of no known seller)."""
+        values = item_ids.fill_null(-1).to_numpy() if item_ids.null_count() else item_ids.to_numpy()
+        if self.table is not None:
+            top = len(self.table) - 2
+            if len(values) and (values.min() < 0 or values.max() > top):
+                values = np.where((values >= 0) & (values <= top), values, -1)
+            return self.table[values]
+        if not len(self.ids):
+            return np.full(len(values), -1, dtype=np.int64)
+        rows = np.searchsorted(self.ids, values).clip(max=len(self.ids) - 1)
+        codes = np.where(self.ids[rows] == values, self.key.codes[rows], -1)
+        if item_ids.null_count():
+            codes[item_ids.is_null().to_numpy()] = -1
+        return codes
+
+
+def item_key(run_dir: Path | str) -> Items:
+    frame = item_dims(run_dir).collect().sort("item_id")
+    ids = _unique_ids(frame, "item_id", "items")
+    key = group_key(frame.select(ITEM_DIMS))
+    table = None
+    if len(ids) and ids[0] >= 0 and ids[-1] <= max(4 * len(ids), 1 << 16):
+        table = np.full(int(ids[-1]) + 2, -1, dtype=np.int64)
+        table[ids] = key.codes
+    return Items(ids, key, table)
+
+
+def items_hourly(logs: SpanLogs, hours: Key, items: Items) -> pl.DataFrame:
     """Item-level funnel by the catalogue category and shop type of the item shown."""
-    items = item_dims(run_dir) if items is None else items
-    when = _scan(run_dir, "sessions", span).select("session_id", "period", "date", "hour")
+    grid = Grid(hours.values, items.key.values)
+    n = logs.sessions.height
+
+    def located(table: str, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows kept, their group codes, their sessions): rows of a known session and item."""
+        item, rows = items.codes_of(frame["item_id"]), logs.at[table]
+        kept = np.flatnonzero((rows >= 0) & (item >= 0))
+        return kept, grid.code(hours.codes[rows[kept]], item[kept]), rows[kept]
+
+    def sessions_per_group(codes: np.ndarray, sessions: np.ndarray) -> np.ndarray:
+        return np.bincount(np.unique(codes * n + sessions) // max(n, 1), minlength=grid.size)
+
+    runs, item = logs.runs, items.codes_of(logs.impressions["item_id"])
+    hour = np.where(runs.sessions >= 0, hours.codes[runs.sessions], -1) if n else runs.sessions
+    shown = np.repeat(hour * items.key.size, runs.lengths) + item  # the grid's code
+    if (hour < 0).any() or (item < 0).any():  # rows of no known session or item
+        shown = shown[(np.repeat(hour, runs.lengths) >= 0) & (item >= 0)]
+    ev = logs.events
+    kept, tracked, tracked_by = located("events", ev)
+    order = ev["order"].to_numpy()[kept]
+    kept_o, ledger, ledger_by = located("orders", logs.orders)
+    paid = (logs.orders["status"].cast(pl.String) == "paid").fill_null(False).to_numpy()[kept_o]
+    amount = logs.orders["amount"].cast(pl.Float64).fill_null(0.0).to_numpy()[kept_o]
+    measures = {
+        "impressions": grid.count(shown),
+        "clicks": grid.sum(ev["click"].to_numpy()[kept], tracked),
+        "carts": grid.sum(ev["cart"].to_numpy()[kept], tracked),
+        "tracked_orders": grid.sum(order, tracked),
+        "converted": sessions_per_group(tracked[order], tracked_by[order]),
+        "ledger_orders": grid.count(ledger),
+        "converted_ledger": sessions_per_group(ledger, ledger_by),
+        "gmv": grid.sum(amount[paid], ledger[paid]),  # in file order
+    }
+    groups = np.flatnonzero(grid.count(shown, tracked, ledger))
+    sums = [
+        pl.Series(m, v[groups]).cast(pl.Float64 if m == "gmv" else pl.Int64)
+        for m, v in measures.items()
+    ]
     keys = ["period", "date", "hour", *ITEM_DIMS]
-
-    def located(table: str, cols: list[str]) -> pl.LazyFrame:
-        return (
-            _scan(run_dir, table, span)
-            .select("session_id", "item_id", *cols)
-            .join(items, on="item_id", maintain_order="left")  # the GMV summed in file order
-            .join(when, on="session_id", maintain_order="left")
-        )
-
-    shown = located("impressions", []).group_by(keys).agg(impressions=pl.len())
-    event = pl.col("event").cast(pl.String)
-    tracked = (
-        located("events", ["event"])
-        .group_by(keys)
-        .agg(
-            clicks=(event == "click").sum(),
-            carts=(event == "add_to_cart").sum(),
-            tracked_orders=(event == "order").sum(),
-            converted=pl.col("session_id").filter(event == "order").n_unique(),
-        )
-    )
-    paid = pl.col("status").cast(pl.String) == "paid"
-    ledger = (
-        located("orders", ["amount", "status"])
-        .group_by(keys)
-        .agg(
-            ledger_orders=pl.len(),
-            converted_ledger=pl.col("session_id").n_unique(),
-            gmv=pl.col("amount").cast(pl.Float64).filter(paid).sum(),
-        )
-    )
-    return _labelled(
-        shown.join(tracked, on=keys, how="full", coalesce=True)
-        .join(ledger, on=keys, how="full", coalesce=True)
-        .with_columns(pl.col(ITEM_MEASURES).fill_null(0))
-        .with_columns(pl.col(m).cast(pl.Int64) for m in ITEM_MEASURES if m != "gmv")
-        .with_columns(pl.col("gmv").cast(pl.Float64))
-        .select(*keys, *ITEM_MEASURES)
-        .sort(keys)
-    )
+    return _labelled(grid.rows(groups)).with_columns(sums).select(*keys, *ITEM_MEASURES)
 
 
 # --------------------------------------------------------------------------------------------
@@ -376,56 +675,58 @@ def bucket_bounds(bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 10 ** (b / BUCKETS_PER_DECADE), 10 ** ((b + 1) / BUCKETS_PER_DECADE)
 
 
-def latency_tables(
-    run_dir: Path | str, span: Span | None = None
-) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """(daily by dimension, hourly in total) request counts per latency bucket and kind.
+def bucket_key(buckets: pl.Series) -> Key:
+    """Latency buckets as a key: the bucket codes from the lowest seen, every code between
+    (a few dozen; empty ones count nothing)."""
+    if buckets.null_count() or buckets.len() == 0:
+        return group_key(buckets.to_frame())
+    values = buckets.to_numpy().astype(np.int64)
+    low, high = int(values.min()), int(values.max())
+    codes = pl.Series(buckets.name, np.arange(low, high + 1), dtype=buckets.dtype)
+    return Key(values - low, codes.to_frame())
 
-    Requests (of `span`) are joined to their session's dimensions once and held in memory;
-    the many small group-bys then run in parallel over it.
-    """
-    dims = _scan(run_dir, "sessions", span).select(
-        "session_id", "period", "date", "hour", *LATENCY_DIMS[:-1]
+
+KIND_ORDER = sorted(LATENCY_KINDS)  # the cube's order of kinds
+
+
+def latency_tables(
+    logs: SpanLogs, facts: pl.DataFrame, hours: Key, dims: dict[str, Key]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(daily by dimension, hourly in total) request counts per latency bucket and kind, of
+    the requests of a known session."""
+    owner, req = logs.at["requests"], logs.requests
+    if (owner < 0).any():
+        kept = np.flatnonzero(owner >= 0)
+        owner = owner[kept]
+        req = req.select(*LATENCY_KINDS, "service_version")[kept]
+    m = len(owner)
+    days = group_key(facts.select("period", "date")).at(owner)
+    buckets = bucket_key(pl.concat([req[k].rename("bucket") for k in KIND_ORDER]))
+    kinds = pl.DataFrame({"kind": KIND_ORDER})
+    parts = {d: dims[d].at(owner) for d in LATENCY_DIMS[:-1]}
+    parts["service_version"] = group_key(req.select("service_version"))
+    codes, values = long_key({"all": one_key(m), **parts})
+    daily, hourly = (
+        Grid(days.values, kinds, values, buckets.values),
+        Grid(hours.values, kinds, buckets.values),
     )
-    server = pl.col("server_ms").cast(pl.Float64)
-    client = pl.col("client_ms").cast(pl.Float64)
-    req = (
-        _scan(run_dir, "requests", span)
-        .select(
-            "session_id",
-            "service_version",
-            total=latency_bucket(server + client),
-            server=latency_bucket(server),
-            client=latency_bucket(client),
-        )
-        .join(dims, on="session_id")
-        .collect()
-        .lazy()
-    )
-    daily, hourly = [], []
-    for kind in LATENCY_KINDS:
-        keyed = req.rename({kind: "bucket"}).with_columns(kind=pl.lit(kind))
-        daily.append(
-            _labelled(
-                keyed.group_by("period", "date", "kind", "bucket").agg(requests=pl.len())
-            ).with_columns(dim=pl.lit("all"), value=pl.lit("all"))
-        )
-        for dim in LATENCY_DIMS:
-            daily.append(
-                _labelled(
-                    keyed.group_by("period", "date", "kind", dim, "bucket").agg(requests=pl.len())
-                )
-                .rename({dim: "value"})
-                .with_columns(dim=pl.lit(dim))
-            )
-        hourly.append(
-            keyed.group_by("period", "date", "hour", "kind", "bucket").agg(requests=pl.len())
-        )
-    cols = ["period", "date", "kind", "dim", "value", "bucket", "requests"]
-    day = pl.concat([d.select(cols) for d in daily]).sort(cols[:-1])
+    by_day = np.zeros(daily.size, dtype=np.int64)
+    by_hour = np.zeros(hourly.size, dtype=np.int64)
+    hour, kinds_n, n_buckets = hours.codes[owner], len(KIND_ORDER), buckets.size
+    for k in range(kinds_n):  # the grids' codes, written out: ((day, kind), value, bucket)
+        bucket = buckets.codes[k * m : (k + 1) * m]
+        by_hour += np.bincount((hour * kinds_n + k) * n_buckets + bucket, minlength=hourly.size)
+        base = (days.codes * kinds_n + k) * (values.height * n_buckets) + bucket
+        for value in codes:
+            by_day += np.bincount(base + value * n_buckets, minlength=daily.size)
+    frames = []
+    for grid, counts in ((daily, by_day), (hourly, by_hour)):
+        groups = np.flatnonzero(counts)  # in code order: sorted
+        requests = pl.Series("requests", counts[groups]).cast(pl.UInt32)
+        frames.append(_labelled(grid.rows(groups)).with_columns(requests))
+    day_cols = ["period", "date", "kind", "dim", "value", "bucket"]
     hour_cols = ["period", "date", "hour", "kind", "bucket"]
-    hour = _labelled(pl.concat(hourly).select(*hour_cols, "requests")).sort(hour_cols)
-    return day, hour
+    return frames[0].select(*day_cols, "requests"), frames[1].select(*hour_cols, "requests")
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,35 +745,42 @@ def _feed_edges(first: pl.DataFrame) -> dict[str, list[float]]:
     }
 
 
+FEED_HIST_ATTRIBUTES = sorted((*FEED_ATTRIBUTES, "in_stock"))  # the table's order
+
+
 def _feed_hist(feed: pl.DataFrame, edges: dict[str, list[float]]) -> pl.DataFrame:
-    parts = []
-    for attr in FEED_ATTRIBUTES:
-        bin_expr = pl.sum_horizontal([(pl.col(attr) > e) for e in edges[attr]] or [pl.lit(0)])
-        parts.append(
-            feed.lazy()
-            .group_by(*FEED_KEYS, bin=bin_expr.cast(pl.Int16))
-            .agg(items=pl.len())
-            .with_columns(attribute=pl.lit(attr))
-        )
-    parts.append(
-        feed.lazy()
-        .group_by(*FEED_KEYS, bin=pl.col("in_stock").cast(pl.Int16))
-        .agg(items=pl.len())
-        .with_columns(attribute=pl.lit("in_stock"))
+    """Items per snapshot, category, attribute and bin (how many of the attribute's edges
+    a value exceeds; in stock or not)."""
+    bins = feed.select(
+        pl.sum_horizontal([(pl.col(attr) > e) for e in edges[attr]] or [pl.lit(0)])
+        .cast(pl.Int16)
+        .alias(attr)
+        if attr in edges
+        else pl.col(attr).cast(pl.Int16)
+        for attr in FEED_HIST_ATTRIBUTES
     )
-    hist_cols = [*FEED_KEYS, "attribute", "bin", "items"]
-    return pl.concat([p.select(hist_cols) for p in parts]).sort(hist_cols[:-1]).collect()
+    snapshots = group_key(feed.select(FEED_KEYS))
+    bin_key = bucket_key(pl.concat([bins[a].rename("bin") for a in FEED_HIST_ATTRIBUTES]))
+    grid = Grid(snapshots.values, pl.DataFrame({"attribute": FEED_HIST_ATTRIBUTES}), bin_key.values)
+    counts = np.zeros(grid.size, dtype=np.int64)
+    rows = feed.height
+    for a in range(len(FEED_HIST_ATTRIBUTES)):
+        code = (snapshots.codes * len(FEED_HIST_ATTRIBUTES) + a) * bin_key.size
+        counts += np.bincount(code + bin_key.codes[a * rows : (a + 1) * rows], minlength=grid.size)
+    groups = np.flatnonzero(counts)  # in code order: sorted
+    items = pl.Series("items", counts[groups]).cast(pl.UInt32)
+    return _labelled(grid.rows(groups)).with_columns(items)
 
 
-def _feed_summary(feed: pl.DataFrame, last: pl.DataFrame) -> pl.DataFrame:
-    """Per-snapshot summaries; an item moved in when its category differs from the one it
-    had in its previous snapshot (in this span, or `last`: each item's latest one before)."""
+def _feed_summary(ordered: pl.DataFrame, last: pl.DataFrame) -> pl.DataFrame:
+    """Per-snapshot summaries of snapshots `ordered` by item and snapshot; an item moved in
+    when its category differs from the one it had in its previous snapshot (in this span,
+    or `last`: each item's latest one before)."""
     same_item = pl.col("item_id") == pl.col("item_id").shift(1)
     before = pl.when(same_item).then(pl.col("category").shift(1)).otherwise(pl.col("last"))
     seen = same_item | pl.col("seen").fill_null(False)
     return (
-        feed.join(last, on="item_id", how="left")
-        .sort("item_id", "snapshot")
+        ordered.join(last, on="item_id", how="left", maintain_order="left")
         .with_columns(moved=seen & (pl.col("category") != before))
         .group_by(FEED_KEYS)
         .agg(
@@ -484,6 +792,7 @@ def _feed_summary(feed: pl.DataFrame, last: pl.DataFrame) -> pl.DataFrame:
             image_score=pl.col("image_score").mean(),
             title_score=pl.col("title_score").mean(),
         )
+        .with_columns(pl.col("category").cast(pl.String))
         .sort(FEED_KEYS)
     )
 
@@ -492,7 +801,7 @@ def feed_tables(run_dir: Path | str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(attribute histograms, per-snapshot summaries) by the feed's own category.
 
     Read a row group (a day's snapshots) at a time, carrying each item's latest category."""
-    feed_scan = scan(run_dir, "feed_snapshots").with_columns(pl.col("category").cast(pl.String))
+    feed_scan = scan(run_dir, "feed_snapshots")  # categories as text only once counted
     spans = row_group_spans(table_path(run_dir, "feed_snapshots"), "snapshot")
     if not spans:
         hist = pl.DataFrame(
@@ -507,15 +816,16 @@ def feed_tables(run_dir: Path | str) -> tuple[pl.DataFrame, pl.DataFrame]:
         )
         return hist, pl.DataFrame(schema={k: hist.schema[k] for k in FEED_KEYS})
     edges = _feed_edges(feed_scan.filter(pl.col("snapshot") == spans[0][0]).collect())
-    last = pl.DataFrame(schema={"item_id": pl.Int32, "last": pl.String, "seen": pl.Boolean})
+    category = feed_scan.collect_schema()["category"]
+    last = pl.DataFrame(schema={"item_id": pl.Int32, "last": category, "seen": pl.Boolean})
     hists, summaries = [], []
     for span in spans:
         feed = feed_scan.filter(in_span(span, "snapshot")).collect()
         hists.append(_feed_hist(feed, edges))
-        summaries.append(_feed_summary(feed, last))
-        latest = feed.sort("item_id", "snapshot").select(
-            "item_id", last="category", seen=pl.lit(True)
-        )
+        ordered = feed.sort("item_id", "snapshot")
+        del feed
+        summaries.append(_feed_summary(ordered, last))
+        latest = ordered.select("item_id", last="category", seen=pl.lit(True))
         last = pl.concat([last, latest]).unique("item_id", keep="last", maintain_order=True)
     return pl.concat(hists), pl.concat(summaries)
 
@@ -528,16 +838,19 @@ EXPOSURE_KEYS = ["experiment_id", "arm", "window", "user_id"]
 
 
 def experiment_exposure(
-    run_dir: Path | str, facts: pl.LazyFrame, windows: Windows
+    run_dir: Path | str,
+    facts: pl.LazyFrame,
+    windows: Windows,
+    tables: tuple[pl.LazyFrame, pl.LazyFrame] | None = None,
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """(user-level sums by window, daily sums) per arm, of the sessions in `facts`.
 
     Only sessions while the experiment runs count. Windows: `running` (the whole time it ran
     within the case), and its intersection with the brief's `before` and `after` windows.
     The user-level sums of several spans add up (`merge_exposure`); the daily ones concatenate.
+    `tables`: `experiment_inputs` read once for every span.
     """
-    exps = scan(run_dir, "experiments").select("experiment_id", "start", "end")
-    assigned = scan(run_dir, "assignments").select("experiment_id", "user_id", "arm")
+    exps, assigned = experiment_inputs(run_dir) if tables is None else tables
     case_end = datetime.combine(windows.end + timedelta(days=1), datetime.min.time())
     at = pl.col("date").cast(pl.Datetime("ms")) + pl.duration(hours=pl.col("hour"))
     exposed = (
@@ -570,6 +883,14 @@ def experiment_exposure(
     return users, daily
 
 
+def experiment_inputs(run_dir: Path | str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """(experiments, assignments): the columns `experiment_exposure` reads."""
+    return (
+        scan(run_dir, "experiments").select("experiment_id", "start", "end"),
+        scan(run_dir, "assignments").select("experiment_id", "user_id", "arm"),
+    )
+
+
 def merge_exposure(parts: list[pl.DataFrame]) -> pl.DataFrame:
     """User-level sums of several spans as one (integers: exact in any order)."""
     if len(parts) == 1:
@@ -598,14 +919,6 @@ def experiment_moments(users: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def experiment_tables(
-    run_dir: Path | str, facts: pl.LazyFrame, windows: Windows
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Per arm: user-level moments by window, and daily rates, of the sessions in `facts`."""
-    users, daily = pl.collect_all(experiment_exposure(run_dir, facts, windows))
-    return experiment_moments(users), daily
-
-
 # --------------------------------------------------------------------------------------------
 # Building and locating the cube
 # --------------------------------------------------------------------------------------------
@@ -622,25 +935,42 @@ SORT_KEYS: dict[str, list[str]] = {
 SPAN_TABLES = tuple(SORT_KEYS)
 
 
-def span_tables(
-    run_dir: Path, span: Span, windows: Windows, items: pl.LazyFrame
-) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
-    """The cube's rows of one span's sessions, and its experiment users' sums."""
-    facts = session_facts(run_dir, span).collect().lazy()
-    latency_day, latency_hour = latency_tables(run_dir, span)
-    users, exp_daily = experiment_exposure(run_dir, facts, windows)
-    frames = pl.collect_all(
-        [
-            sessions_hourly(facts),
-            sessions_daily(facts),
-            items_hourly(run_dir, span, items),
-            latency_day,
-            latency_hour,
-            exp_daily,
-            users,
-        ]
+@dataclass(frozen=True)
+class RunInputs:
+    """What every span reads of the run besides its logs, read once."""
+
+    windows: Windows
+    items: Items
+    experiments: tuple[pl.LazyFrame, pl.LazyFrame]
+
+
+def run_inputs(run_dir: Path | str) -> RunInputs:
+    exps, assigned = pl.collect_all(experiment_inputs(run_dir))
+    return RunInputs(
+        case_windows(read_case(run_dir)), item_key(run_dir), (exps.lazy(), assigned.lazy())
     )
-    return dict(zip(SPAN_TABLES, frames[:-1], strict=True)), frames[-1]
+
+
+def span_tables(
+    run_dir: Path, span: Span | None, run: RunInputs
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """The cube's rows of one span's sessions (or all), and its experiment users' sums."""
+    logs = read_span(run_dir, span)
+    facts = session_facts(logs)
+    hours = group_key(facts.select("period", "date", "hour"))
+    dims = {d: group_key(facts.select(d)) for d in SESSION_DIMS}
+    latency_day, latency_hour = latency_tables(logs, facts, hours, dims)
+    exposure = experiment_exposure(run_dir, facts.lazy(), run.windows, run.experiments)
+    users, exp_daily = pl.collect_all(exposure)
+    frames = {
+        "sessions_hourly": sessions_hourly(facts, hours, dims),
+        "sessions_daily": sessions_daily(facts),
+        "items_hourly": items_hourly(logs, hours, run.items),
+        "latency_daily": latency_day,
+        "latency_hourly": latency_hour,
+        "experiments_daily": exp_daily,
+    }
+    return frames, users
 
 
 # Written span by span: these tables' keys start with the period and the day, which no span
@@ -649,13 +979,13 @@ STREAMED = tuple(name for name in SPAN_TABLES if SORT_KEYS[name][:2] == ["period
 
 
 class SpanParts:
-    """The streamed tables' parts, each written to its own file as its span is done, then
-    joined into one file per table by a streaming copy (a sort only if spans came out of
-    order, which session ids ordered by period and hour never do)."""
+    """The streamed tables, each appended to one Parquet file (a row group per span) as its
+    span is done; a table whose spans came out of day order (which session ids, ordered by
+    period and hour, never do) is sorted when it is finished."""
 
     def __init__(self, scratch: Path) -> None:
         self.scratch = scratch
-        self.files: dict[str, list[Path]] = {name: [] for name in STREAMED}
+        self.writers: dict[str, pq.ParquetWriter] = {}
         self.last: dict[str, tuple[Any, ...] | None] = dict.fromkeys(STREAMED)
         self.ordered = dict.fromkeys(STREAMED, True)
 
@@ -667,17 +997,27 @@ class SpanParts:
             if previous is not None and not previous < first:
                 self.ordered[name] = False
             self.last[name] = last
-        path = self.scratch / f"{name}.{len(self.files[name]):05d}.parquet"
-        frame.write_parquet(path)
-        self.files[name].append(path)
+        table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+        if name not in self.writers:
+            path = self.scratch / f"{name}.parquet"
+            self.writers[name] = pq.ParquetWriter(path, table.schema, compression="zstd")
+        if frame.height:
+            self.writers[name].write_table(table)
 
     def write(self, name: str, target: Path) -> int:
-        """The table's parts as one file at `target`; its rows."""
-        joined = pl.scan_parquet(self.files.pop(name))
-        if not self.ordered[name]:
-            joined = joined.sort(SORT_KEYS[name])
-        joined.sink_parquet(target, compression="zstd")
+        """The table as one file at `target`; its rows."""
+        self.writers.pop(name).close()
+        part = self.scratch / f"{name}.parquet"
+        if self.ordered[name]:
+            part.replace(target)
+        else:
+            scanned = pl.scan_parquet(part).sort(SORT_KEYS[name])
+            scanned.sink_parquet(target, compression="zstd")
         return pq.read_metadata(target).num_rows
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
 
 
 def write_cube(
@@ -687,39 +1027,41 @@ def write_cube(
     days of about `span_sessions` sessions at a time.
 
     Memory holds one span's rows and the small tables' parts, not the whole cube: the
-    large per-day tables go to disk span by span."""
+    large per-day tables are appended to their files span by span."""
     run_dir = Path(run_dir)
-    windows = case_windows(read_case(run_dir))
-    items = item_dims(run_dir).collect().lazy()
+    inputs = run_inputs(run_dir)
     scratch = folder / ".parts"
     scratch.mkdir()
     parts = SpanParts(scratch)
-    kept: list[pl.DataFrame] = []  # experiments_daily: a few rows per arm and day
-    users: list[pl.DataFrame] = []
-    pending = merged = 0
-    rows: dict[str, int] = {}
-    for span in session_spans(run_dir, span_sessions) or [NO_SESSIONS]:
-        frames, span_users = span_tables(run_dir, span, windows, items)
+    try:
+        kept: list[pl.DataFrame] = []  # experiments_daily: a few rows per arm and day
+        users: list[pl.DataFrame] = []
+        pending = merged = 0
+        rows: dict[str, int] = {}
+        for span in session_spans(run_dir, span_sessions) or [NO_SESSIONS]:
+            frames, span_users = span_tables(run_dir, span, inputs)
+            for name in STREAMED:
+                parts.add(name, frames[name])
+            kept.append(frames["experiments_daily"])
+            del frames
+            users.append(span_users)
+            pending += span_users.height
+            if pending > max(merged, 1_000_000):  # keep the users' sums about their final size
+                users = [merge_exposure(users)]
+                pending = merged = users[0].height
+        small = {
+            "experiments": experiment_moments(merge_exposure(users)),
+            "experiments_daily": pl.concat(kept).sort(SORT_KEYS["experiments_daily"]),
+        }
+        del users, kept
+        small.update(zip(("feed_hist", "feed_summary"), feed_tables(run_dir), strict=True))
+        for name, frame in small.items():
+            frame.write_parquet(folder / f"{name}.parquet", compression="zstd")
+            rows[name] = frame.height
         for name in STREAMED:
-            parts.add(name, frames[name])
-        kept.append(frames["experiments_daily"])
-        del frames
-        users.append(span_users)
-        pending += span_users.height
-        if pending > max(merged, 1_000_000):  # keep the users' sums about their final size
-            users = [merge_exposure(users)]
-            pending = merged = users[0].height
-    small = {
-        "experiments": experiment_moments(merge_exposure(users)),
-        "experiments_daily": pl.concat(kept).sort(SORT_KEYS["experiments_daily"]),
-    }
-    del users, kept
-    small.update(zip(("feed_hist", "feed_summary"), feed_tables(run_dir), strict=True))
-    for name, frame in small.items():
-        frame.write_parquet(folder / f"{name}.parquet", compression="zstd")
-        rows[name] = frame.height
-    for name in STREAMED:
-        rows[name] = parts.write(name, folder / f"{name}.parquet")
+            rows[name] = parts.write(name, folder / f"{name}.parquet")
+    finally:
+        parts.close()
     shutil.rmtree(scratch)
     return rows
 

@@ -15,6 +15,7 @@ from polars.testing import assert_frame_equal
 from readout import cube
 from readout.tables import scan, session_outcomes
 from runfolder import brief
+from tests.readout.cube_reference import whole_table_cube, whole_table_feed
 
 
 @pytest.fixture(scope="session")
@@ -152,52 +153,9 @@ def test_windows_come_from_the_brief(cube_run):
 
 
 # --------------------------------------------------------------------------------------------
-# Built a few days at a time, the cube equals the one computed from whole tables
+# Built a few days at a time, the cube equals the one computed from whole tables by the plain
+# polars definitions (tests/readout/cube_reference.py)
 # --------------------------------------------------------------------------------------------
-
-
-def whole_table_feed(run: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The feed tables as computed before span-wise reads: every snapshot at once."""
-    feed = scan(run, "feed_snapshots").with_columns(pl.col("category").cast(pl.String)).collect()
-    first = feed.filter(pl.col("snapshot") == feed["snapshot"].min())
-    hists = [cube._feed_hist(feed, cube._feed_edges(first))]
-    same_item = pl.col("item_id") == pl.col("item_id").shift(1)
-    summary = (
-        feed.sort("item_id", "snapshot")
-        .with_columns(moved=same_item & (pl.col("category") != pl.col("category").shift(1)))
-        .group_by(cube.FEED_KEYS)
-        .agg(
-            items=pl.len(),
-            moved_in=pl.col("moved").sum(),
-            in_stock=pl.col("in_stock").mean(),
-            median_price=pl.col("price").median(),
-            seller_rating=pl.col("seller_rating").mean(),
-            image_score=pl.col("image_score").mean(),
-            title_score=pl.col("title_score").mean(),
-        )
-        .sort(cube.FEED_KEYS)
-    )
-    return pl.concat(hists), summary
-
-
-def whole_table_cube(run: Path) -> dict[str, pl.DataFrame]:
-    """Every cube table from whole-table queries (no span): the reference."""
-    facts = cube.session_facts(run).collect().lazy()
-    day, hour = cube.latency_tables(run)
-    frames = pl.collect_all(
-        [cube.sessions_hourly(facts), cube.sessions_daily(facts), cube.items_hourly(run), day, hour]
-    )
-    exp, exp_daily = cube.experiment_tables(run, facts, brief.case_windows(brief.read_case(run)))
-    feed_hist, feed_summary = whole_table_feed(run)
-    names = ("sessions_hourly", "sessions_daily", "items_hourly", "latency_daily")
-    return {
-        **dict(zip(names, frames, strict=False)),
-        "latency_hourly": frames[4],
-        "feed_hist": feed_hist,
-        "feed_summary": feed_summary,
-        "experiments": exp,
-        "experiments_daily": exp_daily,
-    }
 
 
 def test_a_day_at_a_time_equals_whole_tables_exactly(cube_run):
