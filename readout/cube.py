@@ -293,23 +293,29 @@ def group_key(frame: pl.DataFrame) -> Key:
     return Key(codes, frame[rows])
 
 
-def one_key(rows: int) -> Key:
-    """Every row in one group, `value = "all"`."""
-    return Key(np.zeros(rows, dtype=np.int64), pl.DataFrame({"value": ["all"]}))
+def combined(*keys: Key) -> Key:
+    """Keys of the same rows as one (their values side by side), in the same order."""
+    flat = np.zeros(len(keys[0].codes), dtype=np.int64)
+    for key in keys:
+        flat = flat * key.size + key.codes
+    codes, rows = dense_codes(flat)
+    values = [key.values[key.codes[rows]] for key in keys]
+    return Key(codes, pl.concat(values, how="horizontal"))
 
 
-def long_key(parts: dict[str, Key]) -> tuple[list[np.ndarray], pl.DataFrame]:
-    """Several one-column keys of the same rows as one (dim, value) key in long form, in the
-    cube's order (by dimension name, then value): each row's code in every part, and the
+def long_key(parts: dict[str, pl.DataFrame]) -> tuple[dict[str, int], pl.DataFrame]:
+    """Several one-column keys' values as one (dim, value) key in long form, in the cube's
+    order (by dimension name, then value): where each part's codes start in it, and its
     values as the cube's strings."""
-    codes, dims, values, offset = [], [], [], 0
+    offsets, dims, values = {}, [], []
     for dim in sorted(parts):
-        key = parts[dim]
-        codes.append(key.codes + offset)
-        offset += key.size
-        dims += [dim] * key.size
-        values.append(_labelled(key.values).to_series().cast(pl.String))
-    return codes, pl.DataFrame({"dim": dims, "value": pl.concat(values)})
+        offsets[dim] = len(dims)
+        dims += [dim] * parts[dim].height
+        values.append(_labelled(parts[dim]).to_series().cast(pl.String))
+    return offsets, pl.DataFrame({"dim": dims, "value": pl.concat(values)})
+
+
+ALL = pl.DataFrame({"value": ["all"]})  # the one value of `dim = "all"`
 
 
 class Grid:
@@ -381,7 +387,7 @@ def _runs(ids: np.ndarray, column: pl.Series) -> Runs:
         values = np.where(column.is_null().to_numpy(), ids.min(initial=0) - 1, values)
     if len(values) == 0:
         return Runs(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    starts = np.flatnonzero(np.diff(values, prepend=values[0] - 1))
+    starts = np.concatenate(([0], np.flatnonzero(values[1:] != values[:-1]) + 1))
     heads = values[starts]
     if len(ids) == 0:
         pos = np.full(len(heads), -1, dtype=np.int64)
@@ -429,38 +435,42 @@ class SpanLogs:
 
 
 def read_span(run_dir: Path | str, span: Span | None = None) -> SpanLogs:
-    def read(table: str, *columns: str | pl.Expr, **named: pl.Expr) -> pl.DataFrame:
-        return _scan(run_dir, table, span).select(*columns, **named).collect()
+    def read(table: str, *columns: str | pl.Expr, **named: pl.Expr) -> pl.LazyFrame:
+        return _scan(run_dir, table, span).select(*columns, **named)
 
-    sessions = read("sessions", *SESSION_COLUMNS)
+    server = pl.col("server_ms").cast(pl.Float64)
+    client = pl.col("client_ms").cast(pl.Float64)
+    event = pl.col("event")
+    sessions, requests, events, orders, impressions = pl.collect_all(
+        [
+            read("sessions", *SESSION_COLUMNS),
+            read(
+                "requests",
+                "session_id",
+                "service_version",
+                first=(pl.col("page") == 0).fill_null(False),
+                error=(pl.col("status") >= 500).fill_null(False),
+                unrendered=(~pl.col("rendered")).fill_null(False),
+                ms=server + client,
+                total=latency_bucket(server + client),
+                server=latency_bucket(server),
+                client=latency_bucket(client),
+            ),
+            read(
+                "events",
+                "session_id",
+                "item_id",
+                click=(event == "click").fill_null(False),
+                cart=(event == "add_to_cart").fill_null(False),
+                order=(event == "order").fill_null(False),
+            ),
+            read("orders", "session_id", "item_id", "amount", "status"),
+            read("impressions", "session_id", "item_id"),
+        ]
+    )
     if not sessions["session_id"].is_sorted():
         sessions = sessions.sort("session_id")
     ids = _unique_ids(sessions, "session_id", "sessions")
-    server = pl.col("server_ms").cast(pl.Float64)
-    client = pl.col("client_ms").cast(pl.Float64)
-    requests = read(
-        "requests",
-        "session_id",
-        "service_version",
-        first=(pl.col("page") == 0).fill_null(False),
-        error=(pl.col("status") >= 500).fill_null(False),
-        unrendered=(~pl.col("rendered")).fill_null(False),
-        ms=server + client,
-        total=latency_bucket(server + client),
-        server=latency_bucket(server),
-        client=latency_bucket(client),
-    )
-    event = pl.col("event").cast(pl.String)
-    events = read(
-        "events",
-        "session_id",
-        "item_id",
-        click=event == "click",
-        cart=event == "add_to_cart",
-        order=event == "order",
-    )
-    orders = read("orders", "session_id", "item_id", "amount", "status")
-    impressions = read("impressions", "session_id", "item_id")
     frames = {"requests": requests, "events": events, "orders": orders}
     at = {name: _runs(ids, frame["session_id"]).per_row() for name, frame in frames.items()}
     runs = _runs(ids, impressions["session_id"])
@@ -537,9 +547,11 @@ def session_facts(logs: SpanLogs) -> pl.DataFrame:
 
 def sessions_hourly(facts: pl.DataFrame, hours: Key, dims: dict[str, Key]) -> pl.DataFrame:
     """Long form: the total (`dim = "all"`) and each dimension alone, per hour."""
-    codes, values = long_key({"all": one_key(facts.height), **dims})
+    offsets, values = long_key({"all": ALL} | {d: key.values for d, key in dims.items()})
     grid = Grid(hours.values, values)
-    blocks = [grid.code(hours.codes, c) for c in codes]
+    base = hours.codes * values.height
+    blocks = [base + offsets["all"]]
+    blocks += [base + (dims[d].codes + offsets[d]) for d in SESSION_DIMS]
     groups = np.flatnonzero(grid.count(*blocks))
     weights = {m: facts[m].to_numpy().astype(np.float64) for m in SESSION_MEASURES}
     sums = [
@@ -550,10 +562,9 @@ def sessions_hourly(facts: pl.DataFrame, hours: Key, dims: dict[str, Key]) -> pl
     return _labelled(grid.rows(groups)).with_columns(sums).select(*keys, *SESSION_MEASURES)
 
 
-def sessions_daily(facts: pl.DataFrame) -> pl.DataFrame:
+def sessions_daily(facts: pl.DataFrame, days: Key, dims: dict[str, Key]) -> pl.DataFrame:
     """Wide form: every session dimension at once, per day."""
-    keys = ["period", "date", *SESSION_DIMS]
-    key = group_key(facts.select(keys))  # its values: the table's rows, in order
+    key = combined(days, *(dims[d] for d in SESSION_DIMS))  # its values: the rows, in order
     grid = Grid(key.values)
     sums = [
         pl.Series(m, grid.sum(facts[m].to_numpy().astype(np.float64), key.codes)).cast(
@@ -631,7 +642,8 @@ def items_hourly(logs: SpanLogs, hours: Key, items: Items) -> pl.DataFrame:
 
     runs, item = logs.runs, items.codes_of(logs.impressions["item_id"])
     hour = np.where(runs.sessions >= 0, hours.codes[runs.sessions], -1) if n else runs.sessions
-    shown = np.repeat(hour * items.key.size, runs.lengths) + item  # the grid's code
+    shown = np.repeat(hour * items.key.size, runs.lengths)
+    shown += item  # the grid's code
     if (hour < 0).any() or (item < 0).any():  # rows of no known session or item
         shown = shown[(np.repeat(hour, runs.lengths) >= 0) & (item >= 0)]
     ev = logs.events
@@ -690,7 +702,7 @@ KIND_ORDER = sorted(LATENCY_KINDS)  # the cube's order of kinds
 
 
 def latency_tables(
-    logs: SpanLogs, facts: pl.DataFrame, hours: Key, dims: dict[str, Key]
+    logs: SpanLogs, days: Key, hours: Key, dims: dict[str, Key]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(daily by dimension, hourly in total) request counts per latency bucket and kind, of
     the requests of a known session."""
@@ -700,25 +712,40 @@ def latency_tables(
         owner = owner[kept]
         req = req.select(*LATENCY_KINDS, "service_version")[kept]
     m = len(owner)
-    days = group_key(facts.select("period", "date")).at(owner)
     buckets = bucket_key(pl.concat([req[k].rename("bucket") for k in KIND_ORDER]))
     kinds = pl.DataFrame({"kind": KIND_ORDER})
-    parts = {d: dims[d].at(owner) for d in LATENCY_DIMS[:-1]}
-    parts["service_version"] = group_key(req.select("service_version"))
-    codes, values = long_key({"all": one_key(m), **parts})
-    daily, hourly = (
-        Grid(days.values, kinds, values, buckets.values),
-        Grid(hours.values, kinds, buckets.values),
-    )
+    version = group_key(req.select("service_version"))
+    parts = {d: dims[d].values for d in LATENCY_DIMS[:-1]}
+    offsets, values = long_key({"all": ALL, "service_version": version.values} | parts)
+    daily = Grid(days.values, kinds, values, buckets.values)
+    hourly = Grid(hours.values, kinds, buckets.values)
     by_day = np.zeros(daily.size, dtype=np.int64)
     by_hour = np.zeros(hourly.size, dtype=np.int64)
-    hour, kinds_n, n_buckets = hours.codes[owner], len(KIND_ORDER), buckets.size
-    for k in range(kinds_n):  # the grids' codes, written out: ((day, kind), value, bucket)
-        bucket = buckets.codes[k * m : (k + 1) * m]
-        by_hour += np.bincount((hour * kinds_n + k) * n_buckets + bucket, minlength=hourly.size)
-        base = (days.codes * kinds_n + k) * (values.height * n_buckets) + bucket
-        for value in codes:
-            by_day += np.bincount(base + value * n_buckets, minlength=daily.size)
+    kinds_n, n_buckets = len(KIND_ORDER), buckets.size
+    cell = values.height * n_buckets  # the daily grid's codes per (day, kind)
+    bucket = [buckets.codes[k * m : (k + 1) * m] for k in range(kinds_n)]
+    code, flat = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)  # reused
+    np.take(hours.codes, owner, out=code)
+    for k in range(kinds_n):  # the grids' codes, written out: ((hour, kind), bucket)
+        np.add(code * (kinds_n * n_buckets) + k * n_buckets, bucket[k], out=flat)
+        by_hour += np.bincount(flat, minlength=hourly.size)
+    day = None if days.size == 1 else days.codes[owner] * (kinds_n * cell)
+    for dim, offset in offsets.items():  # ((day, kind), value, bucket)
+        if dim == "all":
+            code.fill(offset)
+        elif dim == "service_version":
+            np.add(version.codes, offset, out=code)
+        else:
+            np.take(dims[dim].codes, owner, out=code)
+            code += offset
+        code *= n_buckets
+        for k in range(kinds_n):
+            np.add(code, bucket[k], out=flat)
+            if day is None:  # one day: its (day, kind) cell alone
+                by_day[k * cell : (k + 1) * cell] += np.bincount(flat, minlength=cell)
+            else:
+                flat += day + k * cell
+                by_day += np.bincount(flat, minlength=daily.size)
     frames = []
     for grid, counts in ((daily, by_day), (hourly, by_hour)):
         groups = np.flatnonzero(counts)  # in code order: sorted
@@ -957,14 +984,15 @@ def span_tables(
     """The cube's rows of one span's sessions (or all), and its experiment users' sums."""
     logs = read_span(run_dir, span)
     facts = session_facts(logs)
-    hours = group_key(facts.select("period", "date", "hour"))
+    days = group_key(facts.select("period", "date"))
+    hours = combined(days, group_key(facts.select("hour")))
     dims = {d: group_key(facts.select(d)) for d in SESSION_DIMS}
-    latency_day, latency_hour = latency_tables(logs, facts, hours, dims)
+    latency_day, latency_hour = latency_tables(logs, days, hours, dims)
     exposure = experiment_exposure(run_dir, facts.lazy(), run.windows, run.experiments)
     users, exp_daily = pl.collect_all(exposure)
     frames = {
         "sessions_hourly": sessions_hourly(facts, hours, dims),
-        "sessions_daily": sessions_daily(facts),
+        "sessions_daily": sessions_daily(facts, days, dims),
         "items_hourly": items_hourly(logs, hours, run.items),
         "latency_daily": latency_day,
         "latency_hourly": latency_hour,
@@ -1000,7 +1028,9 @@ class SpanParts:
         table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
         if name not in self.writers:
             path = self.scratch / f"{name}.parquet"
-            self.writers[name] = pq.ParquetWriter(path, table.schema, compression="zstd")
+            self.writers[name] = pq.ParquetWriter(  # plain strings: zstd packs them as well
+                path, table.schema, compression="zstd", use_dictionary=False
+            )
         if frame.height:
             self.writers[name].write_table(table)
 
