@@ -39,6 +39,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -274,7 +275,11 @@ def _integers(column: pl.Series) -> np.ndarray:
 
 def _sort_ranks(values: pl.Series) -> np.ndarray:
     """Each of a few distinct values' rank in the cube's order: by its label, null first
-    (Python orders strings by code point, as polars orders them by UTF-8 bytes)."""
+    (Python orders strings by code point, as polars orders them by UTF-8 bytes). Values in
+    `dense_codes` order that are their own labels (numbers, dates) are ranked already."""
+    relabelled = isinstance(values.dtype, pl.Categorical | pl.Enum | pl.String)
+    if not relabelled and values.name != "city_tier":
+        return np.arange(len(values))
     labels = _labelled(values.to_frame()).to_series().to_list()
     order = sorted(range(len(labels)), key=lambda i: (labels[i] is not None, labels[i]))
     ranks = np.empty(len(order), dtype=np.int64)
@@ -285,6 +290,12 @@ def _sort_ranks(values: pl.Series) -> np.ndarray:
 def group_key(frame: pl.DataFrame) -> Key:
     """The distinct rows of `frame` as a key, coded in the order the cube sorts them (by
     their labels, column after column, null first): a grid of such keys is in that order."""
+    if frame.width == 1:
+        column = frame.to_series()
+        codes, rows = dense_codes(_integers(column))
+        values = column.gather(rows)
+        ranks = _sort_ranks(values)
+        return Key(ranks[codes], values.gather(np.argsort(ranks)).to_frame())
     flat = np.zeros(frame.height, dtype=np.int64)
     for column in frame.iter_columns():
         codes, rows = dense_codes(_integers(column))
@@ -545,6 +556,49 @@ def session_facts(logs: SpanLogs) -> pl.DataFrame:
     )
 
 
+FLOAT_BITS = 53  # float64 adds integers below 2**53 exactly
+
+
+def packed_sums(
+    total: Callable[[np.ndarray], np.ndarray], measures: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Integer measures summed per group several at once by `total` (a bincount that adds
+    float64 weights): each measure packed into its own bits of one weight, as many bits as
+    its sum over every row needs, so no group's sum overflows into the next field, and
+    whole weights and sums below 2**53, where float64 adds integers exactly."""
+    packs: list[list[tuple[str, int, int]]] = [[]]  # (measure, shift, bits)
+    used = 0
+    for name, values in sorted(measures.items(), key=lambda item: int(item[1].sum())):
+        bits = int(values.sum()).bit_length()
+        if values.min(initial=0) < 0 or bits >= FLOAT_BITS:
+            raise ValueError(f"{name}: not a count that packs")
+        if used + bits >= FLOAT_BITS:
+            packs.append([])
+            used = 0
+        packs[-1].append((name, used, bits))
+        used += bits
+    sums = {}
+    for pack in packs:
+        weight = np.zeros(len(next(iter(measures.values()))))
+        for name, shift, _ in pack:
+            weight += measures[name] * float(2**shift)  # exact: the fields do not overlap
+        summed = total(weight).astype(np.int64)
+        for name, shift, bits in pack:
+            sums[name] = (summed >> shift) & ((1 << bits) - 1)
+    return sums
+
+
+def _session_sums(
+    facts: pl.DataFrame, total: Callable[[np.ndarray], np.ndarray]
+) -> list[pl.Series]:
+    """Every session measure summed per group: the floats one by one, in row order; the
+    integer counts packed several to a sum."""
+    floats = {m: facts[m].to_numpy() for m in SESSION_MEASURES if facts[m].dtype.is_float()}
+    counts = {m: facts[m].to_numpy() for m in SESSION_MEASURES if m not in floats}
+    sums = packed_sums(total, counts) | {m: total(v) for m, v in floats.items()}
+    return [pl.Series(m, sums[m]).cast(facts[m].dtype) for m in SESSION_MEASURES]
+
+
 def sessions_hourly(facts: pl.DataFrame, hours: Key, dims: dict[str, Key]) -> pl.DataFrame:
     """Long form: the total (`dim = "all"`) and each dimension alone, per hour."""
     offsets, values = long_key({"all": ALL} | {d: key.values for d, key in dims.items()})
@@ -553,11 +607,7 @@ def sessions_hourly(facts: pl.DataFrame, hours: Key, dims: dict[str, Key]) -> pl
     blocks = [base + offsets["all"]]
     blocks += [base + (dims[d].codes + offsets[d]) for d in SESSION_DIMS]
     groups = np.flatnonzero(grid.count(*blocks))
-    weights = {m: facts[m].to_numpy().astype(np.float64) for m in SESSION_MEASURES}
-    sums = [
-        pl.Series(m, grid.sum(weights[m], *blocks)[groups]).cast(facts[m].dtype)
-        for m in SESSION_MEASURES
-    ]
+    sums = _session_sums(facts, lambda weights: grid.sum(weights, *blocks)[groups])
     keys = ["period", "date", "hour", "dim", "value"]
     return _labelled(grid.rows(groups)).with_columns(sums).select(*keys, *SESSION_MEASURES)
 
@@ -566,12 +616,7 @@ def sessions_daily(facts: pl.DataFrame, days: Key, dims: dict[str, Key]) -> pl.D
     """Wide form: every session dimension at once, per day."""
     key = combined(days, *(dims[d] for d in SESSION_DIMS))  # its values: the rows, in order
     grid = Grid(key.values)
-    sums = [
-        pl.Series(m, grid.sum(facts[m].to_numpy().astype(np.float64), key.codes)).cast(
-            facts[m].dtype
-        )
-        for m in SESSION_MEASURES
-    ]
+    sums = _session_sums(facts, lambda weights: grid.sum(weights, key.codes))
     return _labelled(key.values).with_columns(sums)
 
 
@@ -849,7 +894,10 @@ def feed_tables(run_dir: Path | str) -> tuple[pl.DataFrame, pl.DataFrame]:
     for span in spans:
         feed = feed_scan.filter(in_span(span, "snapshot")).collect()
         hists.append(_feed_hist(feed, edges))
-        ordered = feed.sort("item_id", "snapshot")
+        if feed["snapshot"].is_sorted():  # as written: a stable sort by item is enough
+            ordered = feed.sort("item_id", maintain_order=True)
+        else:
+            ordered = feed.sort("item_id", "snapshot")
         del feed
         summaries.append(_feed_summary(ordered, last))
         latest = ordered.select("item_id", last="category", seen=pl.lit(True))
@@ -1025,7 +1073,7 @@ class SpanParts:
             if previous is not None and not previous < first:
                 self.ordered[name] = False
             self.last[name] = last
-        table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+        table = frame.to_arrow()
         if name not in self.writers:
             path = self.scratch / f"{name}.parquet"
             self.writers[name] = pq.ParquetWriter(  # plain strings: zstd packs them as well
