@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -290,18 +290,13 @@ def _sort_ranks(values: pl.Series) -> np.ndarray:
 def group_key(frame: pl.DataFrame) -> Key:
     """The distinct rows of `frame` as a key, coded in the order the cube sorts them (by
     their labels, column after column, null first): a grid of such keys is in that order."""
-    if frame.width == 1:
-        column = frame.to_series()
-        codes, rows = dense_codes(_integers(column))
-        values = column.gather(rows)
-        ranks = _sort_ranks(values)
-        return Key(ranks[codes], values.gather(np.argsort(ranks)).to_frame())
-    flat = np.zeros(frame.height, dtype=np.int64)
-    for column in frame.iter_columns():
-        codes, rows = dense_codes(_integers(column))
-        flat = flat * len(rows) + _sort_ranks(column.gather(rows))[codes]
-    codes, rows = dense_codes(flat)
-    return Key(codes, frame[rows])
+    if frame.width > 1:
+        return combined(*(group_key(column.to_frame()) for column in frame.iter_columns()))
+    column = frame.to_series()
+    codes, rows = dense_codes(_integers(column))
+    values = column.gather(rows)
+    ranks = _sort_ranks(values)
+    return Key(ranks[codes], values.gather(np.argsort(ranks)).to_frame())
 
 
 def combined(*keys: Key) -> Key:
@@ -1012,17 +1007,42 @@ SPAN_TABLES = tuple(SORT_KEYS)
 
 @dataclass(frozen=True)
 class RunInputs:
-    """What every span reads of the run besides its logs, read once."""
+    """What every span reads of the run besides its logs, read once; and the experiment
+    sums of a span no experiment has started by, the same for every such span."""
 
     windows: Windows
     items: Items
     experiments: tuple[pl.LazyFrame, pl.LazyFrame]
+    first_start: datetime | None  # the earliest experiment's start
+    unexposed: list[tuple[pl.DataFrame, pl.DataFrame]] = field(default_factory=list)
+
+    def exposure(self, run_dir: Path, facts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """`experiment_exposure` of a span's sessions, collected."""
+        if self.first_start is None or not facts.select(self.started().any()).item():
+            if not self.unexposed:
+                self.unexposed.append(self.collected(run_dir, facts.head(0)))
+            return self.unexposed[0]
+        return self.collected(run_dir, facts)
+
+    def started(self) -> pl.Expr:
+        """A session of the case's own period once some experiment has started."""
+        at = pl.col("date").cast(pl.Datetime("ms")) + pl.duration(hours=pl.col("hour"))
+        return (pl.col("period") == "current") & (at >= self.first_start)
+
+    def collected(self, run_dir: Path, facts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        exposure = experiment_exposure(run_dir, facts.lazy(), self.windows, self.experiments)
+        users, daily = pl.collect_all(exposure)
+        return users, daily
 
 
 def run_inputs(run_dir: Path | str) -> RunInputs:
     exps, assigned = pl.collect_all(experiment_inputs(run_dir))
+    first_start = exps["start"].min() if exps.height else None
     return RunInputs(
-        case_windows(read_case(run_dir)), item_key(run_dir), (exps.lazy(), assigned.lazy())
+        case_windows(read_case(run_dir)),
+        item_key(run_dir),
+        (exps.lazy(), assigned.lazy()),
+        first_start,  # type: ignore[arg-type]
     )
 
 
@@ -1036,8 +1056,7 @@ def span_tables(
     hours = combined(days, group_key(facts.select("hour")))
     dims = {d: group_key(facts.select(d)) for d in SESSION_DIMS}
     latency_day, latency_hour = latency_tables(logs, days, hours, dims)
-    exposure = experiment_exposure(run_dir, facts.lazy(), run.windows, run.experiments)
-    users, exp_daily = pl.collect_all(exposure)
+    users, exp_daily = run.exposure(run_dir, facts)
     frames = {
         "sessions_hourly": sessions_hourly(facts, hours, dims),
         "sessions_daily": sessions_daily(facts, days, dims),
