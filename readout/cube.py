@@ -120,10 +120,12 @@ ITEM_MEASURES: tuple[str, ...] = (
 # A span of session ids, both ends included: the sessions of whole days (see `session_spans`).
 Span = tuple[int, int]
 NO_SESSIONS: Span = (0, -1)
-# Sessions read at once, at least (whole days: a `small`, `default` or `large` day alone, a
-# week of `tiny`): larger spans cost memory for no fewer CPU-seconds (measured at default:
-# 0.30 GiB alone a day at a time, 0.34 two days at a time, 16.4 CPU-seconds either way).
-SPAN_SESSIONS = 20_000
+# Sessions read at once: whole days, joined until a span holds at least SPAN_SESSIONS but
+# never past SPAN_MOST (a `default` or `large` day alone, two days of `small`, two weeks of
+# `tiny`). Memory follows a span's rows; each span costs some fixed CPU (small: 4.4 CPU-s in
+# 36 day-spans, 4.0 in 18; peak 0.26 and 0.28 GiB, a default day's 0.28 GiB).
+SPAN_SESSIONS = 40_000
+SPAN_MOST = 60_000
 
 TABLES: tuple[str, ...] = (
     "sessions_hourly",
@@ -143,16 +145,19 @@ TABLES: tuple[str, ...] = (
 # --------------------------------------------------------------------------------------------
 
 
-def merge_spans(spans: list[Span], sizes: list[int] | None = None, least: int = 0) -> list[Span]:
+def merge_spans(
+    spans: list[Span], sizes: list[int] | None = None, least: int = 0, most: int | None = None
+) -> list[Span]:
     """Overlapping spans joined, in order: each result holds its inputs' rows whole.
 
     With `sizes` (rows per span), neighbours are also joined until a span holds `least`
-    rows: fewer, larger reads."""
+    rows, but not past `most` rows: fewer, larger reads of bounded size."""
     sizes = [0] * len(spans) if sizes is None else sizes
     merged: list[Span] = []
     held: list[int] = []
     for (lo, hi), size in sorted(zip(spans, sizes, strict=True)):
-        if merged and (lo <= merged[-1][1] or held[-1] < least):
+        small = merged and held[-1] < least and (most is None or held[-1] + size <= most)
+        if merged and (lo <= merged[-1][1] or small):
             merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
             held[-1] += size
         else:
@@ -161,9 +166,12 @@ def merge_spans(spans: list[Span], sizes: list[int] | None = None, least: int = 
     return merged
 
 
-def session_spans(run_dir: Path | str, least: int = SPAN_SESSIONS) -> list[Span]:
+def session_spans(
+    run_dir: Path | str, least: int = SPAN_SESSIONS, most: int | None = SPAN_MOST
+) -> list[Span]:
     """Session-id spans that each hold whole days (per period), in id order, of at least
-    `least` sessions where the run has them (1: a day per span).
+    `least` sessions where the run has them (1: a day per span), joining no days past
+    `most` sessions (None: no bound).
 
     Session ids grow with the hour, so a day's sessions are one narrow span; should two
     days' ids ever interleave, their spans merge and the days are read together."""
@@ -174,7 +182,7 @@ def session_spans(run_dir: Path | str, least: int = SPAN_SESSIONS) -> list[Span]
         .collect(engine="streaming")
     )
     spans = list(zip(days["lo"].to_list(), days["hi"].to_list(), strict=True))
-    return merge_spans(spans, days["n"].to_list(), least)
+    return merge_spans(spans, days["n"].to_list(), least, most)
 
 
 def in_span(span: Span, column: str = "session_id") -> pl.Expr:
@@ -1135,7 +1143,8 @@ def write_cube(
         users: list[pl.DataFrame] = []
         pending = merged = 0
         rows: dict[str, int] = {}
-        for span in session_spans(run_dir, span_sessions) or [NO_SESSIONS]:
+        spans = session_spans(run_dir, span_sessions, max(span_sessions, SPAN_MOST))
+        for span in spans or [NO_SESSIONS]:
             frames, span_users = span_tables(run_dir, span, inputs)
             for name in STREAMED:
                 parts.add(name, frames[name])

@@ -200,12 +200,19 @@ def test_spans_merge_overlaps_and_small_neighbours():
     assert cube.merge_spans([(0, 3), (4, 9), (10, 12)], [2, 2, 2], least=4) == [(0, 9), (10, 12)]
     assert cube.merge_spans([(0, 3), (2, 9)], [9, 9], least=1) == [(0, 9)]
     assert cube.merge_spans([]) == []
+    # joined until `least`, but never past `most` rows (overlaps are joined regardless)
+    sizes = [3, 3, 3, 3]
+    spans = [(0, 1), (2, 3), (4, 5), (6, 7)]
+    assert cube.merge_spans(spans, sizes, least=6, most=6) == [(0, 3), (4, 7)]
+    assert cube.merge_spans(spans, sizes, least=7, most=8) == [(0, 3), (4, 7)]
+    assert cube.merge_spans(spans, sizes, least=7, most=9) == [(0, 5), (6, 7)]
+    assert cube.merge_spans([(0, 3), (2, 9)], [9, 9], least=1, most=1) == [(0, 9)]
 
 
 def test_spans_cover_every_session_once(cube_run):
     sessions = scan(cube_run, "sessions").select("session_id").collect()["session_id"]
-    for least in (1, 10**9):
-        spans = cube.session_spans(cube_run, least)
+    for least, most in ((1, None), (10**9, None), (10**9, 5000)):
+        spans = cube.session_spans(cube_run, least, most)
         counts = [sessions.is_between(lo, hi).sum() for lo, hi in spans]
         assert sum(counts) == sessions.len() and all(counts)
         assert all(a[1] < b[0] for a, b in itertools.pairwise(spans))
