@@ -777,7 +777,8 @@ def latency_tables(
     for k in range(kinds_n):  # the grids' codes, written out: ((hour, kind), bucket)
         np.add(code * (kinds_n * n_buckets) + k * n_buckets, bucket[k], out=flat)
         by_hour += np.bincount(flat, minlength=hourly.size)
-    day = None if days.size == 1 else days.codes[owner] * (kinds_n * cell)
+    day = days.codes[owner] * (kinds_n * cell)
+    lead = [day + (k * cell) + bucket[k] for k in range(kinds_n)]  # all but the value
     for dim, offset in offsets.items():  # ((day, kind), value, bucket)
         if dim == "all":
             code.fill(offset)
@@ -788,12 +789,8 @@ def latency_tables(
             code += offset
         code *= n_buckets
         for k in range(kinds_n):
-            np.add(code, bucket[k], out=flat)
-            if day is None:  # one day: its (day, kind) cell alone
-                by_day[k * cell : (k + 1) * cell] += np.bincount(flat, minlength=cell)
-            else:
-                flat += day + k * cell
-                by_day += np.bincount(flat, minlength=daily.size)
+            np.add(code, lead[k], out=flat)
+            by_day += np.bincount(flat, minlength=daily.size)
     frames = []
     for grid, counts in ((daily, by_day), (hourly, by_hour)):
         groups = np.flatnonzero(counts)  # in code order: sorted
