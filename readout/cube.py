@@ -22,13 +22,18 @@ Files under `RUN/cube/` (all Parquet, plus `cube.json` written last):
 
 It reads the tables and `case.yaml` only: never the answer key or the scenario.
 
-Built a day at a time: the log tables are written one day after another and a session's
-rows never leave its day, so each table is read as session-id spans of whole days (row groups
-are skipped by their statistics) and the per-span tables are put together. Every key but the
-experiments' user-level sums includes the date, so no sum is split across spans and the cube
-is the same as one built from whole tables; the user-level sums are integers, merged exactly.
-The large per-day tables go to disk span by span and are joined by a streaming copy, so
-memory stays at a day's rows, not the run's, nor the cube's.
+Built a few days at a time: the log tables are written one day after another and a
+session's rows never leave its day, so each table is read as session-id spans of whole days
+(row groups are skipped by their statistics) and the per-span tables are put together. Every
+key but the experiments' user-level sums includes the date, so no sum is split across spans
+and the cube is the same as one built from whole tables; the user-level sums are integers,
+merged exactly. The large per-day tables are appended to their files span by span, so memory
+stays at a span's rows, not the run's, nor the cube's.
+
+Within a span, each log table is read once; rows point at their session by position and
+every table is a few `np.bincount`s over integer group codes, coded in the cube's sort order
+so the groups come out sorted. Float sums add a group's rows one after another in the order
+the plain polars definitions do (tests/readout/cube_reference.py): the cube is identical.
 """
 
 from __future__ import annotations
@@ -247,10 +252,6 @@ class Key:
     @property
     def size(self) -> int:
         return self.values.height
-
-    def at(self, rows: np.ndarray) -> Key:
-        """The same key for other rows, each pointing at one of these (a request's session)."""
-        return Key(self.codes[rows], self.values)
 
 
 def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
