@@ -821,15 +821,26 @@ def _feed_edges(first: pl.DataFrame) -> dict[str, list[float]]:
 FEED_HIST_ATTRIBUTES = sorted((*FEED_ATTRIBUTES, "in_stock"))  # the table's order
 
 
+def _feed_bins(values: pl.Series, edges: list[float]) -> pl.Series | pl.Expr:
+    """How many edges each value exceeds, compared in the column's own float type (as polars
+    compares a float column with a number: NaN above every number); a null exceeds none."""
+    if not values.dtype.is_float():
+        return pl.sum_horizontal([(pl.col(values.name) > e) for e in edges] or [pl.lit(0)]).cast(
+            pl.Int16
+        )
+    floats = values.to_numpy()  # a null as NaN, counted below
+    bounds = np.sort(np.asarray(edges, dtype=floats.dtype))  # NaN last, as polars orders it
+    counts = np.searchsorted(bounds, floats, side="left")  # edges strictly below
+    if values.null_count():
+        counts[values.is_null().to_numpy()] = 0
+    return pl.Series(values.name, counts, dtype=pl.Int16)
+
+
 def _feed_hist(feed: pl.DataFrame, edges: dict[str, list[float]]) -> pl.DataFrame:
     """Items per snapshot, category, attribute and bin (how many of the attribute's edges
     a value exceeds; in stock or not)."""
     bins = feed.select(
-        pl.sum_horizontal([(pl.col(attr) > e) for e in edges[attr]] or [pl.lit(0)])
-        .cast(pl.Int16)
-        .alias(attr)
-        if attr in edges
-        else pl.col(attr).cast(pl.Int16)
+        _feed_bins(feed[attr], edges[attr]) if attr in edges else pl.col(attr).cast(pl.Int16)
         for attr in FEED_HIST_ATTRIBUTES
     )
     snapshots = group_key(feed.select(FEED_KEYS))

@@ -366,3 +366,17 @@ def test_packed_sums_are_the_integer_sums():
         assert (sums[name] == expected).all(), name
     with pytest.raises(ValueError, match="not a count"):
         cube.packed_sums(lambda w: w, {"negative": np.array([-1, 2])})
+
+
+def test_feed_bins_compare_as_polars_compares():
+    """A value's bin counts the edges it exceeds in the column's float type: 0.1 as float32
+    does not exceed the edge 0.1; a null exceeds none, NaN every number (also as an edge);
+    repeated edges count twice."""
+    values = pl.Series(
+        "price", [0.1, 0.25, None, float("nan"), float("inf"), -1.0, 0.3], dtype=pl.Float32
+    )
+    for edges in ([0.1, 0.2, 0.2, 0.3], [], [0.05], [0.3, float("nan"), 0.1]):
+        expected = pl.DataFrame({"price": values}).with_columns(
+            bin=pl.sum_horizontal([(pl.col("price") > e) for e in edges] or [pl.lit(0)])
+        )
+        assert cube._feed_bins(values, edges).to_list() == expected["bin"].to_list()
