@@ -262,10 +262,13 @@ def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if high - low > max(4 * len(values), 1 << 16):  # sparse: sort instead
         _, rows, codes = np.unique(values, return_index=True, return_inverse=True)
         return codes.reshape(-1).astype(np.int64), rows
+    shifted = values - low if low else values
     seen = np.zeros(high - low + 1, dtype=np.int64)
-    seen[values - low] = 1
-    codes = (np.cumsum(seen) - 1)[values - low]
-    rows = np.empty(int(codes.max()) + 1, dtype=np.int64)
+    seen[shifted] = 1
+    table = np.cumsum(seen)
+    table -= 1
+    codes = table[shifted]
+    rows = np.empty(int(table[-1]) + 1, dtype=np.int64)
     rows[codes] = np.arange(len(values))
     return codes, rows
 
@@ -283,13 +286,18 @@ def _integers(column: pl.Series) -> np.ndarray:
 
 
 def _sort_ranks(values: pl.Series) -> np.ndarray:
-    """Each of a few distinct values' rank in the cube's order: by its label, null first
-    (Python orders strings by code point, as polars orders them by UTF-8 bytes). Values in
-    `dense_codes` order that are their own labels (numbers, dates) are ranked already."""
-    relabelled = isinstance(values.dtype, pl.Categorical | pl.Enum | pl.String)
-    if not relabelled and values.name != "city_tier":
+    """Each of a few distinct values' rank in the cube's order: by its label (`_labelled`'s
+    text), null first (Python orders strings by code point, as polars orders them by UTF-8
+    bytes). Values in `dense_codes` order that are their own labels (numbers, dates) are
+    ranked already."""
+    if isinstance(values.dtype, pl.Categorical | pl.Enum):
+        labels = values.cast(pl.String).to_list()
+    elif values.name == "city_tier" and values.dtype.is_integer():
+        labels = [None if v is None else f"tier {v}" for v in values.to_list()]
+    elif values.dtype == pl.String:
+        labels = values.to_list()
+    else:
         return np.arange(len(values))
-    labels = _labelled(values.to_frame()).to_series().to_list()
     order = sorted(range(len(labels)), key=lambda i: (labels[i] is not None, labels[i]))
     ranks = np.empty(len(order), dtype=np.int64)
     ranks[order] = np.arange(len(order))
@@ -1070,8 +1078,8 @@ def span_tables(
     logs = read_span(run_dir, span)
     facts = session_facts(logs)
     days = group_key(facts.select("period", "date"))
-    hours = combined(days, group_key(facts.select("hour")))
-    dims = {d: group_key(facts.select(d)) for d in SESSION_DIMS}
+    hours = combined(days, group_key(facts["hour"].to_frame()))
+    dims = {d: group_key(facts[d].to_frame()) for d in SESSION_DIMS}
     latency_day, latency_hour = latency_tables(logs, days, hours, dims)
     users, exp_daily = run.exposure(run_dir, facts)
     frames = {
