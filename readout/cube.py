@@ -48,12 +48,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
+from readout.cube_keys import (
+    ALL,
+    Grid,
+    Key,
+    Runs,
+    combined,
+    distinct_ids,
+    group_key,
+    labelled,
+    long_key,
+    packed_sums,
+    per_row,
+    session_runs,
+    unique_ids,
+)
 from readout.drift import decile_edges
 from readout.tables import scan
 from runfolder.brief import Windows, case_windows, read_case, window_label
@@ -216,225 +231,6 @@ def _scan(run_dir: Path | str, table: str, span: Span | None) -> pl.LazyFrame:
     return frame if span is None else frame.filter(in_span(span))
 
 
-Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
-
-
-def _labelled(frame: Frame) -> Frame:
-    """Dimension columns as the cube's strings: categoricals to text, city tiers named."""
-    schema = frame.collect_schema()
-    exprs = []
-    for name, dtype in schema.items():
-        if name == "city_tier" and dtype.is_integer():
-            exprs.append(pl.format("tier {}", pl.col(name)).alias(name))
-        elif isinstance(dtype, pl.Categorical | pl.Enum):
-            exprs.append(pl.col(name).cast(pl.String))
-    return frame.with_columns(exprs) if exprs else frame
-
-
-# --------------------------------------------------------------------------------------------
-# Grouping by integer codes
-# --------------------------------------------------------------------------------------------
-#
-# A span's tables are read once each, with the columns the cube needs; every row points at
-# its session (and item) by position, and each cube table is a few `np.bincount`s over dense
-# group codes. bincount adds a group's values one after another in row order, so the float
-# sums (GMV, latency) are those of a group-by over the same rows in the same order, bit for
-# bit: sessions in id order, requests and orders in file order.
-
-
-@dataclass(frozen=True)
-class Key:
-    """A grouping key: each row's code, and the key's values (row `c` of `values`: code c)."""
-
-    codes: np.ndarray
-    values: pl.DataFrame
-
-    @property
-    def size(self) -> int:
-        return self.values.height
-
-
-def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Integers as dense codes in their order, and a row holding each code."""
-    if len(values) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    low, high = int(values.min()), int(values.max())
-    if high - low > max(4 * len(values), 1 << 16):  # sparse: sort instead
-        _, rows, codes = np.unique(values, return_index=True, return_inverse=True)
-        return codes.reshape(-1).astype(np.int64), rows
-    shifted = values - low if low else values
-    seen = np.zeros(high - low + 1, dtype=np.int64)
-    seen[shifted] = 1
-    table = np.cumsum(seen)
-    table -= 1
-    codes = table[shifted]
-    rows = np.empty(int(table[-1]) + 1, dtype=np.int64)
-    rows[codes] = np.arange(len(values))
-    return codes, rows
-
-
-def _integers(column: pl.Series) -> np.ndarray:
-    """A column's values as integers that tell them apart (null too), for grouping."""
-    if isinstance(column.dtype, pl.Categorical | pl.Enum):
-        column = column.to_physical()
-    elif not (column.dtype.is_integer() or column.dtype.is_temporal()):
-        column = column.rank("dense")  # strings: the catalogue's few, once per cube
-    ints = column.cast(pl.Int64)
-    if ints.null_count():
-        ints = ints.fill_null(-1 if ints.null_count() == len(ints) else ints.min() - 1)
-    return ints.to_numpy()
-
-
-def _sort_ranks(values: pl.Series) -> np.ndarray:
-    """Each of a few distinct values' rank in the cube's order: by its label (`_labelled`'s
-    text), null first (Python orders strings by code point, as polars orders them by UTF-8
-    bytes). Values in `dense_codes` order that are their own labels (numbers, dates) are
-    ranked already."""
-    if isinstance(values.dtype, pl.Categorical | pl.Enum):
-        labels = values.cast(pl.String).to_list()
-    elif values.name == "city_tier" and values.dtype.is_integer():
-        labels = [None if v is None else f"tier {v}" for v in values.to_list()]
-    elif values.dtype == pl.String:
-        labels = values.to_list()
-    else:
-        return np.arange(len(values))
-    order = sorted(range(len(labels)), key=lambda i: (labels[i] is not None, labels[i]))
-    ranks = np.empty(len(order), dtype=np.int64)
-    ranks[order] = np.arange(len(order))
-    return ranks
-
-
-def group_key(frame: pl.DataFrame) -> Key:
-    """The distinct rows of `frame` as a key, coded in the order the cube sorts them (by
-    their labels, column after column, null first): a grid of such keys is in that order."""
-    if frame.width > 1:
-        return combined(*(group_key(column.to_frame()) for column in frame.iter_columns()))
-    column = frame.to_series()
-    codes, rows = dense_codes(_integers(column))
-    values = column.gather(rows)
-    ranks = _sort_ranks(values)
-    return Key(ranks[codes], values.gather(np.argsort(ranks)).to_frame())
-
-
-def combined(*keys: Key) -> Key:
-    """Keys of the same rows as one (their values side by side), in the same order."""
-    flat = np.zeros(len(keys[0].codes), dtype=np.int64)
-    for key in keys:
-        flat = flat * key.size + key.codes
-    codes, rows = dense_codes(flat)
-    values = [key.values[key.codes[rows]] for key in keys]
-    return Key(codes, pl.concat(values, how="horizontal"))
-
-
-def long_key(parts: dict[str, pl.DataFrame]) -> tuple[dict[str, int], pl.DataFrame]:
-    """Several one-column keys' values as one (dim, value) key in long form, in the cube's
-    order (by dimension name, then value): where each part's codes start in it, and its
-    values as the cube's strings."""
-    offsets, dims, values = {}, [], []
-    for dim in sorted(parts):
-        offsets[dim] = len(dims)
-        dims += [dim] * parts[dim].height
-        values.append(_labelled(parts[dim]).to_series().cast(pl.String))
-    return offsets, pl.DataFrame({"dim": dims, "value": pl.concat(values)})
-
-
-ALL = pl.DataFrame({"value": ["all"]})  # the one value of `dim = "all"`
-
-
-class Grid:
-    """Groups of several keys at once: a group's code is its keys' codes in mixed radix, so
-    counts and sums are `np.bincount`s over every combination (few: a span's hours, days).
-    With keys in the cube's order (`group_key`), groups in code order are sorted rows."""
-
-    def __init__(self, *keys: pl.DataFrame) -> None:
-        self.keys = keys
-        self.shape = tuple(key.height for key in keys)
-        self.size = int(np.prod(self.shape, dtype=np.int64))
-
-    def code(self, *codes: np.ndarray) -> np.ndarray:
-        flat = np.zeros(len(codes[0]), dtype=np.int64)
-        for part, size in zip(codes, self.shape, strict=True):
-            flat = flat * size + part
-        return flat
-
-    def count(self, *blocks: np.ndarray) -> np.ndarray:
-        """Rows per group, of blocks of rows given by their group codes."""
-        total = np.zeros(self.size, dtype=np.int64)
-        for block in blocks:
-            total += np.bincount(block, minlength=self.size)
-        return total
-
-    def sum(self, weights: np.ndarray, *blocks: np.ndarray) -> np.ndarray:
-        """A measure summed per group, in row order (a group's rows lie in one block; the
-        other blocks add exact zeros). Integer sums are exact below 2**53."""
-        total = np.zeros(self.size)
-        for block in blocks:
-            total += np.bincount(block, weights=weights, minlength=self.size)
-        return total
-
-    def rows(self, groups: np.ndarray) -> pl.DataFrame:
-        """The key columns of groups given by code."""
-        index = np.unravel_index(groups, self.shape)
-        return pl.concat([k[i] for k, i in zip(self.keys, index, strict=True)], how="horizontal")
-
-
-def _ints(column: pl.Series) -> np.ndarray:
-    """An integer id column as int64 (a null as 0: callers mask nulls themselves)."""
-    if column.null_count():
-        column = column.fill_null(0)
-    return column.cast(pl.Int64).to_numpy()
-
-
-@dataclass(frozen=True)
-class Runs:
-    """A log table's rows as runs of one session each (a session's rows lie together): the
-    session row of each run (-1 for a session not in the span's sessions: rows a join drops)
-    and how many rows it holds."""
-
-    sessions: np.ndarray
-    lengths: np.ndarray
-
-    def per_row(self) -> np.ndarray:
-        return np.repeat(self.sessions, self.lengths)
-
-    def counts(self, size: int) -> np.ndarray:
-        """Rows per session."""
-        known = self.sessions >= 0
-        return np.bincount(self.sessions[known], self.lengths[known], minlength=size)
-
-
-def _runs(ids: np.ndarray, column: pl.Series) -> Runs:
-    """The runs of equal values of a session-id column, each looked up in the sorted `ids`."""
-    values = _ints(column)
-    if column.null_count():  # a null is a run of its own, of no session
-        values = np.where(column.is_null().to_numpy(), ids.min(initial=0) - 1, values)
-    if len(values) == 0:
-        return Runs(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    starts = np.concatenate(([0], np.flatnonzero(values[1:] != values[:-1]) + 1))
-    heads = values[starts]
-    if len(ids) == 0:
-        pos = np.full(len(heads), -1, dtype=np.int64)
-    else:
-        pos = np.searchsorted(ids, heads).clip(max=len(ids) - 1)
-        pos = np.where(ids[pos] == heads, pos, -1)
-    return Runs(pos, np.diff(starts, append=len(values)))
-
-
-def _unique_ids(frame: pl.DataFrame, column: str, table: str) -> np.ndarray:
-    """A frame's id column (sorted) as numpy; ids must be unique: a join would repeat rows."""
-    ids = frame[column]
-    values = ids.cast(pl.Int64).to_numpy()
-    if ids.null_count() or (np.diff(values) <= 0).any():
-        raise ValueError(f"{table}: {column} has nulls or repeats")
-    return values
-
-
-def _per_row(rows: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
-    """Counts (or sums of `weights`, in row order) per target row of rows pointing at one."""
-    keep = rows >= 0
-    return np.bincount(rows[keep], None if weights is None else weights[keep], minlength=size)
-
-
 # --------------------------------------------------------------------------------------------
 # A span's logs, read once
 # --------------------------------------------------------------------------------------------
@@ -444,17 +240,45 @@ SESSION_COLUMNS = ("session_id", "user_id", "period", "date", "hour", "pages", *
 
 @dataclass(frozen=True)
 class SpanLogs:
-    """One span's log rows (the columns the cube needs), each pointing at its session's row:
+    """One span's log rows (the columns the cube needs), each pointing at its session:
     `at[table]` (-1 for a row whose session is not in the sessions table), or for the many
-    impressions, `runs` of rows of one session."""
+    impressions, `runs` of rows of one session. They point at the distinct session, which is
+    its row of the sessions table unless a client logged it twice (`by_row`)."""
 
-    sessions: pl.DataFrame  # in session-id order
+    sessions: pl.DataFrame  # in session-id order (an id twice if a client logged it twice)
+    rows: np.ndarray  # each session row's index among the distinct session ids
     requests: pl.DataFrame
     impressions: pl.DataFrame
     events: pl.DataFrame
     orders: pl.DataFrame
     at: dict[str, np.ndarray]
     runs: Runs
+
+    def by_row(self) -> SpanLogs:
+        """The logs joined to the sessions table's rows, pointing at a session row: a row of
+        a session logged twice is there once per session row, its copies together (the
+        order of a join that keeps the logs' order). The same logs when no id repeats."""
+        if len(self.rows) == 0 or self.rows[-1] + 1 == len(self.rows):
+            return self
+        first = np.flatnonzero(np.concatenate(([True], self.rows[1:] != self.rows[:-1])))
+        copies = np.diff(first, append=len(self.rows))
+
+        def joined(frame: pl.DataFrame, at: np.ndarray) -> tuple[pl.DataFrame, np.ndarray]:
+            known = at >= 0
+            repeat = np.where(known, copies[np.where(known, at, 0)], 1)
+            take = np.repeat(np.arange(len(at)), repeat)
+            nth = np.arange(len(take)) - np.repeat(np.cumsum(repeat) - repeat, repeat)
+            return frame[take], np.where(at[take] >= 0, first[at[take]] + nth, -1)
+
+        tables = {"requests": self.requests, "events": self.events, "orders": self.orders}
+        frames, at = {}, {}
+        for name, frame in tables.items():
+            frames[name], at[name] = joined(frame, self.at[name])
+        impressions, owners = joined(self.impressions, self.runs.per_row())
+        starts = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
+        runs = Runs(owners[starts], np.diff(starts, append=len(owners)))
+        return SpanLogs(self.sessions, self.rows, **frames, impressions=impressions, at=at,
+                        runs=runs)  # fmt: skip
 
 
 def read_span(run_dir: Path | str, span: Span | None = None) -> SpanLogs:
@@ -493,11 +317,11 @@ def read_span(run_dir: Path | str, span: Span | None = None) -> SpanLogs:
     )
     if not sessions["session_id"].is_sorted():
         sessions = sessions.sort("session_id")
-    ids = _unique_ids(sessions, "session_id", "sessions")
+    ids, rows = distinct_ids(sessions, "session_id", "sessions")
     frames = {"requests": requests, "events": events, "orders": orders}
-    at = {name: _runs(ids, frame["session_id"]).per_row() for name, frame in frames.items()}
-    runs = _runs(ids, impressions["session_id"])
-    return SpanLogs(sessions, requests, impressions, events, orders, at, runs)
+    at = {name: session_runs(ids, frame["session_id"]).per_row() for name, frame in frames.items()}
+    runs = session_runs(ids, impressions["session_id"])
+    return SpanLogs(sessions, rows, requests, impressions, events, orders, at, runs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -516,11 +340,13 @@ def _first_page_label(first_ms: np.ndarray, first_error: np.ndarray) -> pl.Serie
 
 
 def session_facts(logs: SpanLogs) -> pl.DataFrame:
-    """One row per session (in id order): its dimensions and every session measure.
+    """One row per session row (in id order): its dimensions and every session measure.
 
     Pages are the sessions table's own count; a session's latency sums its requests in file
-    order, its first page is its first request of page 0, its GMV sums its paid orders."""
-    sessions, n = logs.sessions, logs.sessions.height
+    order, its first page is its first request of page 0, its GMV sums its paid orders. The
+    measures are the distinct session's (`n` of them), on each of its rows: a session logged
+    twice counts twice, as a join of the logs to the sessions table counts it."""
+    sessions, n = logs.sessions, int(logs.rows[-1]) + 1 if len(logs.rows) else 0
     req, at = logs.requests, logs.at
     ms = req["ms"].fill_null(0.0).to_numpy()  # a null adds nothing, as a sum skips it
     starts = np.flatnonzero((at["requests"] >= 0) & req["first"].to_numpy())
@@ -535,13 +361,11 @@ def session_facts(logs: SpanLogs) -> pl.DataFrame:
     amounts = orders["amount"].fill_null(0).to_numpy()
     gmv = np.zeros(n, dtype=amounts.dtype)  # in the amounts' own type, added in file order
     np.add.at(gmv, owner[paid], amounts[paid])
-    ledger_orders = _per_row(owner, n)
-    clicks = _per_row(at["events"], n, ev["click"].to_numpy())
-    carts = _per_row(at["events"], n, ev["cart"].to_numpy())
-    tracked = _per_row(at["events"], n, ev["order"].to_numpy())
+    ledger_orders = per_row(owner, n)
+    clicks = per_row(at["events"], n, ev["click"].to_numpy())
+    carts = per_row(at["events"], n, ev["cart"].to_numpy())
+    tracked = per_row(at["events"], n, ev["order"].to_numpy())
     measures = {
-        "sessions": np.ones(n),
-        "pages": sessions["pages"].fill_null(0).to_numpy(),
         "impressions": logs.runs.counts(n),
         "clicks": clicks,
         "carts": carts,
@@ -552,52 +376,23 @@ def session_facts(logs: SpanLogs) -> pl.DataFrame:
         "converted_ledger": ledger_orders > 0,
         "ledger_orders": ledger_orders,
         "gmv": gmv,
-        "errors": _per_row(at["requests"], n, req["error"].to_numpy()),
-        "unrendered": _per_row(at["requests"], n, req["unrendered"].to_numpy()),
-        "latency_ms": _per_row(at["requests"], n, ms),
+        "errors": per_row(at["requests"], n, req["error"].to_numpy()),
+        "unrendered": per_row(at["requests"], n, req["unrendered"].to_numpy()),
+        "latency_ms": per_row(at["requests"], n, ms),
         "first_ms": first_ms,
     }
     floats = ("gmv", "latency_ms", "first_ms")
+    rows = logs.rows
     return sessions.select("session_id", "user_id", "period", "date", "hour").with_columns(
         *(sessions[d] for d in SESSION_DIMS[:-1]),
-        _first_page_label(first_ms, first_error),
+        _first_page_label(first_ms[rows], first_error[rows]),
+        pl.Series("sessions", np.ones(len(rows), dtype=np.int64)),
+        sessions["pages"].fill_null(0).cast(pl.Int64),
         *(
-            pl.Series(m, np.asarray(v, dtype=np.float64 if m in floats else np.int64))
+            pl.Series(m, np.asarray(v, dtype=np.float64 if m in floats else np.int64)[rows])
             for m, v in measures.items()
         ),
     )
-
-
-FLOAT_BITS = 53  # float64 adds integers below 2**53 exactly
-
-
-def packed_sums(
-    total: Callable[[np.ndarray], np.ndarray], measures: dict[str, np.ndarray]
-) -> dict[str, np.ndarray]:
-    """Integer measures summed per group several at once by `total` (a bincount that adds
-    float64 weights): each measure packed into its own bits of one weight, as many bits as
-    its sum over every row needs, so no group's sum overflows into the next field, and
-    whole weights and sums below 2**53, where float64 adds integers exactly."""
-    packs: list[list[tuple[str, int, int]]] = [[]]  # (measure, shift, bits)
-    used = 0
-    for name, values in sorted(measures.items(), key=lambda item: int(item[1].sum())):
-        bits = int(values.sum()).bit_length()
-        if values.min(initial=0) < 0 or bits >= FLOAT_BITS:
-            raise ValueError(f"{name}: not a count that packs")
-        if used + bits >= FLOAT_BITS:
-            packs.append([])
-            used = 0
-        packs[-1].append((name, used, bits))
-        used += bits
-    sums = {}
-    for pack in packs:
-        weight = np.zeros(len(next(iter(measures.values()))))
-        for name, shift, _ in pack:
-            weight += measures[name] * float(2**shift)  # exact: the fields do not overlap
-        summed = total(weight).astype(np.int64)
-        for name, shift, bits in pack:
-            sums[name] = (summed >> shift) & ((1 << bits) - 1)
-    return sums
 
 
 def _session_sums(
@@ -621,7 +416,7 @@ def sessions_hourly(facts: pl.DataFrame, hours: Key, dims: dict[str, Key]) -> pl
     groups = np.flatnonzero(grid.count(*blocks))
     sums = _session_sums(facts, lambda weights: grid.sum(weights, *blocks)[groups])
     keys = ["period", "date", "hour", "dim", "value"]
-    return _labelled(grid.rows(groups)).with_columns(sums).select(*keys, *SESSION_MEASURES)
+    return labelled(grid.rows(groups)).with_columns(sums).select(*keys, *SESSION_MEASURES)
 
 
 def sessions_daily(facts: pl.DataFrame, days: Key, dims: dict[str, Key]) -> pl.DataFrame:
@@ -629,7 +424,7 @@ def sessions_daily(facts: pl.DataFrame, days: Key, dims: dict[str, Key]) -> pl.D
     key = combined(days, *(dims[d] for d in SESSION_DIMS))  # its values: the rows, in order
     grid = Grid(key.values)
     sums = _session_sums(facts, lambda weights: grid.sum(weights, key.codes))
-    return _labelled(key.values).with_columns(sums)
+    return labelled(key.values).with_columns(sums)
 
 
 # --------------------------------------------------------------------------------------------
@@ -674,7 +469,7 @@ class Items:
 
 def item_key(run_dir: Path | str) -> Items:
     frame = item_dims(run_dir).collect().sort("item_id")
-    ids = _unique_ids(frame, "item_id", "items")
+    ids = unique_ids(frame, "item_id", "items")
     key = group_key(frame.select(ITEM_DIMS))
     table = None
     if len(ids) and ids[0] >= 0 and ids[-1] <= max(4 * len(ids), 1 << 16):
@@ -687,12 +482,14 @@ def items_hourly(logs: SpanLogs, hours: Key, items: Items) -> pl.DataFrame:
     """Item-level funnel by the catalogue category and shop type of the item shown."""
     grid = Grid(hours.values, items.key.values)
     n = logs.sessions.height
+    logs = logs.by_row()
 
     def located(table: str, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rows kept, their group codes, their sessions): rows of a known session and item."""
+        """(rows kept, their group codes, their distinct sessions): rows of a known session
+        and item."""
         item, rows = items.codes_of(frame["item_id"]), logs.at[table]
         kept = np.flatnonzero((rows >= 0) & (item >= 0))
-        return kept, grid.code(hours.codes[rows[kept]], item[kept]), rows[kept]
+        return kept, grid.code(hours.codes[rows[kept]], item[kept]), logs.rows[rows[kept]]
 
     def sessions_per_group(codes: np.ndarray, sessions: np.ndarray) -> np.ndarray:
         return np.bincount(np.unique(codes * n + sessions) // max(n, 1), minlength=grid.size)
@@ -725,7 +522,7 @@ def items_hourly(logs: SpanLogs, hours: Key, items: Items) -> pl.DataFrame:
         for m, v in measures.items()
     ]
     keys = ["period", "date", "hour", *ITEM_DIMS]
-    return _labelled(grid.rows(groups)).with_columns(sums).select(*keys, *ITEM_MEASURES)
+    return labelled(grid.rows(groups)).with_columns(sums).select(*keys, *ITEM_MEASURES)
 
 
 # --------------------------------------------------------------------------------------------
@@ -763,6 +560,7 @@ def latency_tables(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(daily by dimension, hourly in total) request counts per latency bucket and kind, of
     the requests of a known session."""
+    logs = logs.by_row()
     owner, req = logs.at["requests"], logs.requests
     if (owner < 0).any():
         kept = np.flatnonzero(owner >= 0)
@@ -804,7 +602,7 @@ def latency_tables(
     for grid, counts in ((daily, by_day), (hourly, by_hour)):
         groups = np.flatnonzero(counts)  # in code order: sorted
         requests = pl.Series("requests", counts[groups]).cast(pl.UInt32)
-        frames.append(_labelled(grid.rows(groups)).with_columns(requests))
+        frames.append(labelled(grid.rows(groups)).with_columns(requests))
     day_cols = ["period", "date", "kind", "dim", "value", "bucket"]
     hour_cols = ["period", "date", "hour", "kind", "bucket"]
     return frames[0].select(*day_cols, "requests"), frames[1].select(*hour_cols, "requests")
@@ -861,7 +659,7 @@ def _feed_hist(feed: pl.DataFrame, edges: dict[str, list[float]]) -> pl.DataFram
         counts += np.bincount(code + bin_key.codes[a * rows : (a + 1) * rows], minlength=grid.size)
     groups = np.flatnonzero(counts)  # in code order: sorted
     items = pl.Series("items", counts[groups]).cast(pl.UInt32)
-    return _labelled(grid.rows(groups)).with_columns(items)
+    return labelled(grid.rows(groups)).with_columns(items)
 
 
 def _feed_summary(ordered: pl.DataFrame, last: pl.DataFrame) -> pl.DataFrame:

@@ -7,7 +7,6 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
@@ -196,6 +195,23 @@ def test_the_written_cube_is_the_whole_table_one(cube_run):
         assert_frame_equal(table(cube_run, name), reference[name], check_exact=True)
 
 
+def test_sessions_logged_twice_count_twice_as_in_a_join(cube_run, tmp_path):
+    """A client that resends a session (sdk_session_resend) leaves its row twice in the
+    sessions table: every measure of that session counts on both rows, as the join of the
+    logs to the sessions table counts it, in one span or in many."""
+    run = tmp_path / "run"
+    shutil.copytree(cube_run, run, ignore=shutil.ignore_patterns("cube"))
+    path = run / "tables" / "sessions.parquet"
+    sessions = pl.read_parquet(path)
+    twice = sessions.filter(pl.col("session_id") % 7 == 3)
+    pl.concat([sessions, twice]).sort("session_id", maintain_order=True).write_parquet(path)
+    reference = whole_table_cube(run)
+    assert reference["sessions_daily"]["sessions"].sum() == sessions.height + twice.height
+    for built in (cube.build_cube(run, span_sessions=1), cube.build_cube(run)):
+        for name in cube.TABLES:
+            assert_frame_equal(built[name], reference[name], check_exact=True)
+
+
 def test_spans_merge_overlaps_and_small_neighbours():
     assert cube.merge_spans([(5, 9), (0, 3), (3, 4)]) == [(0, 4), (5, 9)]
     assert cube.merge_spans([(0, 3), (4, 9), (10, 12)], [2, 2, 2], least=4) == [(0, 9), (10, 12)]
@@ -325,47 +341,6 @@ def test_a_failing_cube_leaves_no_run_folder(baseline_scenario, tmp_path, monkey
             baseline_scenario, SIZES["tiny"], out, with_key=False, luck_tries=0, replicates=0
         )
     assert list(tmp_path.iterdir()) == []
-
-
-# --------------------------------------------------------------------------------------------
-# The integer-coded grouping the build uses
-# --------------------------------------------------------------------------------------------
-
-
-def test_group_keys_are_coded_in_the_cube_sort_order():
-    """Codes follow the labels' order (text, `tier 10` before `tier 2`, nulls first), so a
-    grid of keys comes out sorted; every row's code points at its own values."""
-    frame = pl.DataFrame(
-        {
-            "platform": pl.Series(["ios", None, "android", "ios", "web"], dtype=pl.Categorical),
-            "city_tier": pl.Series([2, 10, None, 2, 1], dtype=pl.Int8),
-            "date": pl.Series([3, 1, 2, 3, 1], dtype=pl.Int32).cast(pl.Date),
-        }
-    )
-    for columns in (["platform"], ["city_tier"], ["date"], frame.columns):
-        key = cube.group_key(frame.select(columns))
-        labelled = cube._labelled(key.values)
-        assert labelled.equals(labelled.sort(columns))
-        assert key.values.height == frame.select(columns).n_unique()
-        assert key.values[key.codes].equals(frame.select(columns))
-
-
-def test_packed_sums_are_the_integer_sums():
-    rng = np.random.default_rng(3)
-    groups = rng.integers(0, 50, 10_000)
-    measures = {
-        "flags": rng.integers(0, 2, 10_000),
-        "counts": rng.integers(0, 300, 10_000),
-        "big": rng.integers(0, 2**38, 10_000),  # too wide to share a weight with the others
-        "zeros": np.zeros(10_000, dtype=np.int64),
-    }
-    sums = cube.packed_sums(lambda w: np.bincount(groups, weights=w, minlength=50), measures)
-    for name, values in measures.items():
-        expected = np.zeros(50, dtype=np.int64)
-        np.add.at(expected, groups, values)
-        assert (sums[name] == expected).all(), name
-    with pytest.raises(ValueError, match="not a count"):
-        cube.packed_sums(lambda w: w, {"negative": np.array([-1, 2])})
 
 
 def test_feed_bins_compare_as_polars_compares():

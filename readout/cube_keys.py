@@ -1,0 +1,272 @@
+"""The cube's grouping keys: its labels, its sort order, and sums by integer codes.
+
+Each cube table is a few `np.bincount`s over dense group codes rather than polars group-bys
+and sorts. A span's tables are read once each, with the columns the cube needs; every row
+points at its session (and item) by position. Codes follow the cube's sort order (by label,
+column after column, null first), so groups come out sorted. bincount adds a group's values
+one after another in row order, so the float sums (GMV, latency) are those of a group-by over
+the same rows in the same order, bit for bit: sessions in id order, requests and orders in
+file order. Integer counts are packed several to one float64 weight, exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import polars as pl
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
+def labelled(frame: Frame) -> Frame:
+    """Dimension columns as the cube's strings: categoricals to text, city tiers named."""
+    schema = frame.collect_schema()
+    exprs = []
+    for name, dtype in schema.items():
+        if name == "city_tier" and dtype.is_integer():
+            exprs.append(pl.format("tier {}", pl.col(name)).alias(name))
+        elif isinstance(dtype, pl.Categorical | pl.Enum):
+            exprs.append(pl.col(name).cast(pl.String))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+@dataclass(frozen=True)
+class Key:
+    """A grouping key: each row's code, and the key's values (row `c` of `values`: code c)."""
+
+    codes: np.ndarray
+    values: pl.DataFrame
+
+    @property
+    def size(self) -> int:
+        return self.values.height
+
+
+def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integers as dense codes in their order, and a row holding each code."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    low, high = int(values.min()), int(values.max())
+    if high - low > max(4 * len(values), 1 << 16):  # sparse: sort instead
+        _, rows, codes = np.unique(values, return_index=True, return_inverse=True)
+        return codes.reshape(-1).astype(np.int64), rows
+    shifted = values - low if low else values
+    seen = np.zeros(high - low + 1, dtype=np.int64)
+    seen[shifted] = 1
+    table = np.cumsum(seen)
+    table -= 1
+    codes = table[shifted]
+    rows = np.empty(int(table[-1]) + 1, dtype=np.int64)
+    rows[codes] = np.arange(len(values))
+    return codes, rows
+
+
+def _integers(column: pl.Series) -> np.ndarray:
+    """A column's values as integers that tell them apart (null too), for grouping."""
+    if isinstance(column.dtype, pl.Categorical | pl.Enum):
+        column = column.to_physical()
+    elif not (column.dtype.is_integer() or column.dtype.is_temporal()):
+        column = column.rank("dense")  # strings: the catalogue's few, once per cube
+    ints = column.cast(pl.Int64)
+    if ints.null_count():
+        ints = ints.fill_null(-1 if ints.null_count() == len(ints) else ints.min() - 1)
+    return ints.to_numpy()
+
+
+def _sort_ranks(values: pl.Series) -> np.ndarray:
+    """Each of a few distinct values' rank in the cube's order: by its label (`labelled`'s
+    text), null first (Python orders strings by code point, as polars orders them by UTF-8
+    bytes). Values in `dense_codes` order that are their own labels (numbers, dates) are
+    ranked already."""
+    if isinstance(values.dtype, pl.Categorical | pl.Enum):
+        labels = values.cast(pl.String).to_list()
+    elif values.name == "city_tier" and values.dtype.is_integer():
+        labels = [None if v is None else f"tier {v}" for v in values.to_list()]
+    elif values.dtype == pl.String:
+        labels = values.to_list()
+    else:
+        return np.arange(len(values))
+    order = sorted(range(len(labels)), key=lambda i: (labels[i] is not None, labels[i]))
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = np.arange(len(order))
+    return ranks
+
+
+def group_key(frame: pl.DataFrame) -> Key:
+    """The distinct rows of `frame` as a key, coded in the order the cube sorts them (by
+    their labels, column after column, null first): a grid of such keys is in that order."""
+    if frame.width > 1:
+        return combined(*(group_key(column.to_frame()) for column in frame.iter_columns()))
+    column = frame.to_series()
+    codes, rows = dense_codes(_integers(column))
+    values = column.gather(rows)
+    ranks = _sort_ranks(values)
+    return Key(ranks[codes], values.gather(np.argsort(ranks)).to_frame())
+
+
+def combined(*keys: Key) -> Key:
+    """Keys of the same rows as one (their values side by side), in the same order."""
+    flat = np.zeros(len(keys[0].codes), dtype=np.int64)
+    for key in keys:
+        flat = flat * key.size + key.codes
+    codes, rows = dense_codes(flat)
+    values = [key.values[key.codes[rows]] for key in keys]
+    return Key(codes, pl.concat(values, how="horizontal"))
+
+
+def long_key(parts: dict[str, pl.DataFrame]) -> tuple[dict[str, int], pl.DataFrame]:
+    """Several one-column keys' values as one (dim, value) key in long form, in the cube's
+    order (by dimension name, then value): where each part's codes start in it, and its
+    values as the cube's strings."""
+    offsets, dims, values = {}, [], []
+    for dim in sorted(parts):
+        offsets[dim] = len(dims)
+        dims += [dim] * parts[dim].height
+        values.append(labelled(parts[dim]).to_series().cast(pl.String))
+    return offsets, pl.DataFrame({"dim": dims, "value": pl.concat(values)})
+
+
+ALL = pl.DataFrame({"value": ["all"]})  # the one value of `dim = "all"`
+
+
+class Grid:
+    """Groups of several keys at once: a group's code is its keys' codes in mixed radix, so
+    counts and sums are `np.bincount`s over every combination (few: a span's hours, days).
+    With keys in the cube's order (`group_key`), groups in code order are sorted rows."""
+
+    def __init__(self, *keys: pl.DataFrame) -> None:
+        self.keys = keys
+        self.shape = tuple(key.height for key in keys)
+        self.size = int(np.prod(self.shape, dtype=np.int64))
+
+    def code(self, *codes: np.ndarray) -> np.ndarray:
+        flat = np.zeros(len(codes[0]), dtype=np.int64)
+        for part, size in zip(codes, self.shape, strict=True):
+            flat = flat * size + part
+        return flat
+
+    def count(self, *blocks: np.ndarray) -> np.ndarray:
+        """Rows per group, of blocks of rows given by their group codes."""
+        total = np.zeros(self.size, dtype=np.int64)
+        for block in blocks:
+            total += np.bincount(block, minlength=self.size)
+        return total
+
+    def sum(self, weights: np.ndarray, *blocks: np.ndarray) -> np.ndarray:
+        """A measure summed per group, in row order (a group's rows lie in one block; the
+        other blocks add exact zeros). Integer sums are exact below 2**53."""
+        total = np.zeros(self.size)
+        for block in blocks:
+            total += np.bincount(block, weights=weights, minlength=self.size)
+        return total
+
+    def rows(self, groups: np.ndarray) -> pl.DataFrame:
+        """The key columns of groups given by code."""
+        index = np.unravel_index(groups, self.shape)
+        return pl.concat([k[i] for k, i in zip(self.keys, index, strict=True)], how="horizontal")
+
+
+def id_ints(column: pl.Series) -> np.ndarray:
+    """An integer id column as int64 (a null as 0: callers mask nulls themselves)."""
+    if column.null_count():
+        column = column.fill_null(0)
+    return column.cast(pl.Int64).to_numpy()
+
+
+@dataclass(frozen=True)
+class Runs:
+    """A log table's rows as runs of one session each (a session's rows lie together): the
+    session row of each run (-1 for a session not in the span's sessions: rows a join drops)
+    and how many rows it holds."""
+
+    sessions: np.ndarray
+    lengths: np.ndarray
+
+    def per_row(self) -> np.ndarray:
+        return np.repeat(self.sessions, self.lengths)
+
+    def counts(self, size: int) -> np.ndarray:
+        """Rows per session."""
+        known = self.sessions >= 0
+        return np.bincount(self.sessions[known], self.lengths[known], minlength=size)
+
+
+def session_runs(ids: np.ndarray, column: pl.Series) -> Runs:
+    """The runs of equal values of a session-id column, each looked up in the sorted `ids`."""
+    values = id_ints(column)
+    if column.null_count():  # a null is a run of its own, of no session
+        values = np.where(column.is_null().to_numpy(), ids.min(initial=0) - 1, values)
+    if len(values) == 0:
+        return Runs(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    starts = np.concatenate(([0], np.flatnonzero(values[1:] != values[:-1]) + 1))
+    heads = values[starts]
+    if len(ids) == 0:
+        pos = np.full(len(heads), -1, dtype=np.int64)
+    else:
+        pos = np.searchsorted(ids, heads).clip(max=len(ids) - 1)
+        pos = np.where(ids[pos] == heads, pos, -1)
+    return Runs(pos, np.diff(starts, append=len(values)))
+
+
+def distinct_ids(frame: pl.DataFrame, column: str, table: str) -> tuple[np.ndarray, np.ndarray]:
+    """A frame's sorted id column as its distinct ids and each row's index among them. Ids
+    may repeat (a session a client logged twice has two rows): a join gives every row of an
+    id that id's measures, and so does indexing by the rows."""
+    ids = frame[column]
+    if ids.null_count():
+        raise ValueError(f"{table}: {column} has nulls")
+    values = ids.cast(pl.Int64).to_numpy()
+    if (np.diff(values) < 0).any():
+        raise ValueError(f"{table}: {column} is not sorted")
+    distinct = np.concatenate(([True], values[1:] != values[:-1])) if len(values) else values
+    return values[distinct], np.cumsum(distinct) - 1
+
+
+def unique_ids(frame: pl.DataFrame, column: str, table: str) -> np.ndarray:
+    """A frame's id column (sorted) as numpy; ids must be unique: a join would repeat rows."""
+    ids = frame[column]
+    values = ids.cast(pl.Int64).to_numpy()
+    if ids.null_count() or (np.diff(values) <= 0).any():
+        raise ValueError(f"{table}: {column} has nulls or repeats")
+    return values
+
+
+def per_row(rows: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Counts (or sums of `weights`, in row order) per target row of rows pointing at one."""
+    keep = rows >= 0
+    return np.bincount(rows[keep], None if weights is None else weights[keep], minlength=size)
+
+
+FLOAT_BITS = 53  # float64 adds integers below 2**53 exactly
+
+
+def packed_sums(
+    total: Callable[[np.ndarray], np.ndarray], measures: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Integer measures summed per group several at once by `total` (a bincount that adds
+    float64 weights): each measure packed into its own bits of one weight, as many bits as
+    its sum over every row needs, so no group's sum overflows into the next field, and
+    whole weights and sums below 2**53, where float64 adds integers exactly."""
+    packs: list[list[tuple[str, int, int]]] = [[]]  # (measure, shift, bits)
+    used = 0
+    for name, values in sorted(measures.items(), key=lambda item: int(item[1].sum())):
+        bits = int(values.sum()).bit_length()
+        if values.min(initial=0) < 0 or bits >= FLOAT_BITS:
+            raise ValueError(f"{name}: not a count that packs")
+        if used + bits >= FLOAT_BITS:
+            packs.append([])
+            used = 0
+        packs[-1].append((name, used, bits))
+        used += bits
+    sums = {}
+    for pack in packs:
+        weight = np.zeros(len(next(iter(measures.values()))))
+        for name, shift, _ in pack:
+            weight += measures[name] * float(2**shift)  # exact: the fields do not overlap
+        summed = total(weight).astype(np.int64)
+        for name, shift, bits in pack:
+            sums[name] = (summed >> shift) & ((1 << bits) - 1)
+    return sums
