@@ -30,16 +30,27 @@ def small_run(tmp_path_factory, baseline_scenario) -> Path:
 UNGROUPED = pytest.StashKey[bool]()
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests that xdist's `--dist loadgroup` failed to group (pytest 9.2 with
-    pytest-xdist 3.8 drops the group silently: pytest-xdist#1386). Ungrouped, a case's tests
-    land on both workers and one waits, idle, while the other generates the case."""
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):
+    """Before the other hooks (xdist's reads the groups): keep a module's tests that share a
+    module-scoped fixture (a simulated run) on one worker, which builds it once rather than
+    once per worker. After them: mark the tests whose group `--dist loadgroup` dropped
+    (pytest 9.2 with pytest-xdist 3.8 does so silently: pytest-xdist#1386). Ungrouped, a
+    case's tests land on both workers and one waits, idle, while the other generates it."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        shared = info is not None and any(
+            fixture.scope == "module" for defs in info.name2fixturedefs.values() for fixture in defs
+        )
+        if shared and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    result = yield
     if getattr(config.option, "loadgroup", False):  # set in xdist's workers only
         for item in items:
             item.stash[UNGROUPED] = bool(item.get_closest_marker("xdist_group")) and (
                 "@" not in item.nodeid
             )
+    return result
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -17,6 +17,8 @@ from sim.scenario import load_scenario, parse_scenario
 from sim.truth import MetricSink, answer_key, run_counterfactuals
 from sim.world import SIZES
 
+# The module's tests share one made case: one worker makes it.
+pytestmark = pytest.mark.xdist_group("case_fork")
 SIZE = SIZES["tiny"]
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 HEAD = "id: t\ntitle: T\nstart: 2026-08-03\ndays: 21\nreference_days: 7\nseed: 3\n"

@@ -8,6 +8,9 @@ import pytest
 
 from readout.tables import scan, session_outcomes
 
+# One worker builds the small baseline run (about 10 s) and runs every test on it.
+pytestmark = pytest.mark.xdist_group("small_run")
+
 
 @pytest.fixture(scope="module")
 def sessions(small_run) -> pl.DataFrame:
