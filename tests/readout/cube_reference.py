@@ -28,6 +28,7 @@ from readout.cube import (
     in_span,
     latency_bucket,
 )
+from readout.cube_keys import labelled
 from readout.tables import CONVERTED, CONVERTED_LEDGER, scan, session_outcomes
 from runfolder import brief
 
@@ -43,7 +44,7 @@ def _first_page_label() -> pl.Expr:
 def session_facts(run_dir: Path | str, span: Span | None = None) -> pl.LazyFrame:
     """One row per session (of `span`, or all): its dimensions and every session measure.
 
-    Dimensions stay categorical here (cheap to group on); `_labelled` turns them into the
+    Dimensions stay categorical here (cheap to group on); `labelled` turns them into the
     cube's plain strings after aggregation, on far fewer rows.
     """
     total_ms = pl.col("server_ms").cast(pl.Float64) + pl.col("client_ms").cast(pl.Float64)
@@ -89,18 +90,6 @@ def _scan(run_dir: Path | str, table: str, span: Span | None) -> pl.LazyFrame:
     return frame if span is None else frame.filter(in_span(span))
 
 
-def _labelled(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Dimension columns as the cube's strings: categoricals to text, city tiers named."""
-    schema = frame.collect_schema()
-    exprs = []
-    for name, dtype in schema.items():
-        if name == "city_tier" and dtype.is_integer():
-            exprs.append(pl.format("tier {}", pl.col(name)).alias(name))
-        elif isinstance(dtype, pl.Categorical | pl.Enum):
-            exprs.append(pl.col(name).cast(pl.String))
-    return frame.with_columns(exprs) if exprs else frame
-
-
 def _sums(measures: tuple[str, ...]) -> list[pl.Expr]:
     return [pl.col(m).sum() for m in measures]
 
@@ -109,13 +98,13 @@ def sessions_hourly(facts: pl.LazyFrame) -> pl.LazyFrame:
     """Long form: the total (`dim = "all"`) and each dimension alone, per hour."""
     keys = ["period", "date", "hour"]
     parts = [
-        _labelled(facts.group_by(keys).agg(_sums(SESSION_MEASURES))).with_columns(
+        labelled(facts.group_by(keys).agg(_sums(SESSION_MEASURES))).with_columns(
             dim=pl.lit("all"), value=pl.lit("all")
         )
     ]
     for dim in SESSION_DIMS:
         parts.append(
-            _labelled(facts.group_by([*keys, dim]).agg(_sums(SESSION_MEASURES)))
+            labelled(facts.group_by([*keys, dim]).agg(_sums(SESSION_MEASURES)))
             .rename({dim: "value"})
             .with_columns(dim=pl.lit(dim))
         )
@@ -126,7 +115,7 @@ def sessions_hourly(facts: pl.LazyFrame) -> pl.LazyFrame:
 def sessions_daily(facts: pl.LazyFrame) -> pl.LazyFrame:
     """Wide form: every session dimension at once, per day."""
     keys = ["period", "date", *SESSION_DIMS]
-    return _labelled(facts.group_by(keys).agg(_sums(SESSION_MEASURES))).sort(keys)
+    return labelled(facts.group_by(keys).agg(_sums(SESSION_MEASURES))).sort(keys)
 
 
 def item_dims(run_dir: Path | str) -> pl.LazyFrame:
@@ -176,7 +165,7 @@ def items_hourly(
             gmv=pl.col("amount").cast(pl.Float64).filter(paid).sum(),
         )
     )
-    return _labelled(
+    return labelled(
         shown.join(tracked, on=keys, how="full", coalesce=True)
         .join(ledger, on=keys, how="full", coalesce=True)
         .with_columns(pl.col(ITEM_MEASURES).fill_null(0))
@@ -217,13 +206,13 @@ def latency_tables(
     for kind in LATENCY_KINDS:
         keyed = req.rename({kind: "bucket"}).with_columns(kind=pl.lit(kind))
         daily.append(
-            _labelled(
+            labelled(
                 keyed.group_by("period", "date", "kind", "bucket").agg(requests=pl.len())
             ).with_columns(dim=pl.lit("all"), value=pl.lit("all"))
         )
         for dim in LATENCY_DIMS:
             daily.append(
-                _labelled(
+                labelled(
                     keyed.group_by("period", "date", "kind", dim, "bucket").agg(requests=pl.len())
                 )
                 .rename({dim: "value"})
@@ -235,7 +224,7 @@ def latency_tables(
     cols = ["period", "date", "kind", "dim", "value", "bucket", "requests"]
     day = pl.concat([d.select(cols) for d in daily]).sort(cols[:-1])
     hour_cols = ["period", "date", "hour", "kind", "bucket"]
-    hour = _labelled(pl.concat(hourly).select(*hour_cols, "requests")).sort(hour_cols)
+    hour = labelled(pl.concat(hourly).select(*hour_cols, "requests")).sort(hour_cols)
     return day, hour
 
 
