@@ -226,12 +226,11 @@ def distinct_ids(frame: pl.DataFrame, column: str, table: str) -> tuple[np.ndarr
 
 
 def unique_ids(frame: pl.DataFrame, column: str, table: str) -> np.ndarray:
-    """A frame's id column (sorted) as numpy; ids must be unique: a join would repeat rows."""
-    ids = frame[column]
-    values = ids.cast(pl.Int64).to_numpy()
-    if ids.null_count() or (np.diff(values) <= 0).any():
-        raise ValueError(f"{table}: {column} has nulls or repeats")
-    return values
+    """A frame's sorted id column as numpy; ids must be unique: a join would repeat rows."""
+    ids, rows = distinct_ids(frame, column, table)
+    if len(ids) != len(rows):
+        raise ValueError(f"{table}: {column} repeats")
+    return ids
 
 
 def per_row(rows: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
