@@ -75,10 +75,11 @@ def test_an_error_while_rows_stream_is_explained(worker, dash_run):
     assert worker.run(dash_run, "SELECT 1 AS one", 1).frame.item() == 1
 
 
-def test_runaway_query_is_interrupted_and_the_worker_kept(worker, dash_run):
+def test_runaway_query_is_interrupted_and_the_worker_kept(worker, dash_run, monkeypatch):
+    monkeypatch.setattr(worker, "timeout", 1.0)  # the limit is sent with each query
     pid = worker.pid
     started = time.monotonic()
-    with pytest.raises(QueryFailed, match="stopped after 4 s"):
+    with pytest.raises(QueryFailed, match="stopped after 1 s"):
         worker.run(dash_run, RUNAWAY, 10)
     print(f"runaway stopped after {time.monotonic() - started:.2f} s")
     assert worker.pid == pid  # interrupt() stopped it: no restart needed
@@ -128,64 +129,92 @@ def test_a_query_deaf_to_interrupt_is_stopped_one_way_or_the_other(dash_run):
         w.close()
 
 
+def until(condition, what: str, seconds: float = 60.0) -> None:
+    """Wait for `condition()`: a guard against hangs, not a speed target."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.01)
+
+
+def crash_until_done(thread: threading.Thread, worker: QueryWorker) -> None:
+    """Kill `worker`'s process (as a crash would) until the query `thread` runs on it gives
+    up: sooner than waiting out its time limit. The worker restarts on its next query."""
+    while thread.is_alive():
+        process = worker._process
+        if process is not None:
+            process.kill()
+        thread.join(0.2)
+
+
 def test_the_pool_answers_while_one_worker_is_stuck(dash_run):
     pool = WorkerPool(2, lambda: QueryWorker(timeout=20.0, memory_bytes=4 << 30))
     try:
         for _ in range(2):  # both workers have the run open
             pool.run(dash_run, "SELECT 1", 1)
-        runaway = threading.Thread(
-            target=lambda: pytest.raises(QueryFailed, pool.run, dash_run, RUNAWAY, 1)  # noqa: RUF061
-        )
-        runaway.start()
-        time.sleep(1.0)
+        runaway = hold(pool, dash_run)
+        (stuck,) = [w for w in pool.workers if w._lock.locked()]
         assert pool.run(dash_run, "SELECT 1 AS one", 1).frame.item() == 1
         # Answered while the runaway still holds the other worker: it did not queue behind
         # it (bench/sql_pool.py measures how fast).
-        assert runaway.is_alive()
-        runaway.join(120)
+        assert runaway.is_alive() and stuck._lock.locked()
+        crash_until_done(runaway, stuck)  # the time limit: see the runaway test above
     finally:
         pool.close()
 
 
+def hold(pool: WorkerPool, run_dir: Path) -> threading.Thread:
+    """A runaway query on `pool`, returned once it holds a worker (until its limit, or until
+    `crash_until_done` ends it)."""
+    blocker = threading.Thread(
+        target=lambda: pytest.raises(QueryFailed, pool.run, run_dir, RUNAWAY, 1)  # noqa: RUF061
+    )
+    blocker.start()
+    until(lambda: any(w._lock.locked() for w in pool.workers), "the runaway to hold a worker")
+    return blocker
+
+
 def test_a_full_pool_queues_and_reports_the_place(dash_run):
-    pool = WorkerPool(1, lambda: QueryWorker(timeout=3.0, memory_bytes=4 << 30))
+    pool = WorkerPool(1, lambda: QueryWorker(timeout=30.0, memory_bytes=4 << 30))
     places: list[int] = []
+    ending: list[threading.Thread] = []
+
+    def waits(ahead: int) -> None:
+        places.append(ahead)
+        if not ending:  # in line behind the second query: now end the runaway
+            ending.append(threading.Thread(target=crash_until_done, args=(blocker, worker)))
+            ending[0].start()
+
     try:
         pool.run(dash_run, "SELECT 1", 1)
-        blocker = threading.Thread(
-            target=lambda: pytest.raises(QueryFailed, pool.run, dash_run, RUNAWAY, 1)  # noqa: RUF061
-        )
-        blocker.start()
-        time.sleep(0.5)
+        (worker,) = pool.workers
+        blocker = hold(pool, dash_run)
         second = threading.Thread(target=lambda: pool.run(dash_run, "SELECT 2", 1))
         second.start()
-        time.sleep(0.5)
-        assert pool.waiting() == 1
-        got = pool.run(dash_run, "SELECT 3 AS three", 1, on_wait=places.append)
+        until(lambda: pool.waiting() == 1, "the second query to queue")
+        assert pool.waiting() == 1 and blocker.is_alive()
+        got = pool.run(dash_run, "SELECT 3 AS three", 1, on_wait=waits)
         assert got.frame.item() == 3
         assert 1 in places and places[-1] in (0, 1)  # one query ahead, then next in line
         blocker.join(30)
         second.join(30)
+        ending[0].join(30)
     finally:
         pool.close()
 
 
 def test_a_waiter_that_gives_up_leaves_the_queue(dash_run):
-    pool = WorkerPool(1, lambda: QueryWorker(timeout=3.0, memory_bytes=4 << 30))
+    pool = WorkerPool(1, lambda: QueryWorker(timeout=30.0, memory_bytes=4 << 30))
 
     def give_up(_: int) -> None:
         raise RuntimeError("the session went away")
 
     try:
-        blocker = threading.Thread(
-            target=lambda: pytest.raises(QueryFailed, pool.run, dash_run, RUNAWAY, 1)  # noqa: RUF061
-        )
-        blocker.start()
-        time.sleep(0.5)
+        blocker = hold(pool, dash_run)
         with pytest.raises(RuntimeError):
             pool.run(dash_run, "SELECT 1", 1, on_wait=give_up)
         assert pool.waiting() == 0
-        blocker.join(30)
+        crash_until_done(blocker, pool.workers[0])
         assert pool.run(dash_run, "SELECT 1 AS one", 1).frame.item() == 1
     finally:
         pool.close()
