@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,10 @@ import polars as pl
 import yaml
 
 from grading.scoring import MENU, MENU_BY_ID
+from grading.solver_tables import RunTables
 from readout.decompose import mix_rate
 from readout.drift import psi_samples
-from readout.tables import CONVERTED, CONVERTED_LEDGER, scan, session_outcomes
+from readout.tables import CONVERTED, CONVERTED_LEDGER
 
 DIMENSIONS = ("platform", "app_version", "city_tier", "device", "network", "tenure", "source")
 CASE_FILE = "case.yaml"
@@ -104,9 +105,25 @@ class Evidence:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
         self.window = read_window(self.run_dir)
-        current = session_outcomes(self.run_dir).filter(pl.col("period") == "current")
-        self.sessions = _label(current, self.window).collect()
+        self.tables = RunTables(self.run_dir)
+        self._memo: dict[tuple, Any] = {}  # checks of the tables alone
+        (b0, _), (_, a1) = self.window.before, self.window.after
+        current = self.tables.lazy("sessions").filter(
+            (pl.col("period") == "current") & pl.col("date").is_between(b0, a1)
+        )  # the days _label keeps (the windows are adjacent), read alone
+        self.sessions = self.tables.session_outcomes(_label(current, self.window))
         self.notes: list[str] = []
+
+    @property
+    def sessions(self) -> pl.DataFrame:
+        """The compared windows' sessions; solve narrows them (no empty sessions, each
+        session once, no crawlers), and the checks kept for them are dropped then."""
+        return self._sessions
+
+    @sessions.setter
+    def sessions(self, frame: pl.DataFrame) -> None:
+        self._sessions = frame
+        self._per_sessions: dict[tuple, Any] = {}
 
     # -- 1. the metric, observed and ledger ------------------------------------------------
     def change(self) -> tuple[float, float, dict[str, float]]:
@@ -139,7 +156,7 @@ class Evidence:
     def noise_level(self) -> float:
         """Week-over-week sd of the metric (relative), from day-to-day variation within each
         window, so that the change itself does not inflate it."""
-        daily = self.sessions.group_by("date", "side").agg(cr=CONVERTED.mean())
+        daily = self.sessions.group_by("date", "side").agg(cr=CONVERTED.mean()).sort("date")
         within = daily.with_columns(dev=pl.col("cr") - pl.col("cr").mean().over("side"))
         rel_sd = float(within["dev"].std(ddof=2) / daily["cr"].mean())
         return rel_sd * math.sqrt(2 / 7)
@@ -168,6 +185,12 @@ class Evidence:
     # -- 4. mix and rate by dimension --------------------------------------------------------
     def mix_rate(self, dim: str) -> tuple[float, float, pl.DataFrame]:
         """Mix and rate parts of the conversion change (absolute), and per-segment rate parts."""
+        key = ("mix_rate", dim)
+        if key not in self._per_sessions:
+            self._per_sessions[key] = self._mix_rate(dim)
+        return self._per_sessions[key]
+
+    def _mix_rate(self, dim: str) -> tuple[float, float, pl.DataFrame]:
         counts = (
             self.sessions.group_by(dim, "side")
             .agg(den=pl.len(), num=CONVERTED.sum())
@@ -200,9 +223,9 @@ class Evidence:
 
     # -- categories: where did orders fall? -------------------------------------------------
     def category_contributions(self) -> pl.DataFrame:
-        items = scan(self.run_dir, "items").select("item_id", "category")
+        items = self.tables.lazy("items").select("item_id", "category")
         orders = (
-            scan(self.run_dir, "events")
+            self.tables.lazy("events")
             .filter(pl.col("event") == "order")
             .join(items, on="item_id")
             .with_columns(date=pl.col("ts").dt.date())
@@ -213,6 +236,7 @@ class Evidence:
             orders.collect()
             .join(sess, on="side")
             .with_columns(rate=pl.col("n") / pl.col("sessions"))
+            .sort("category", "side")  # the same sums in the same order, run after run
             .pivot(on="side", index="category", values="rate")
             .fill_null(0.0)
         )
@@ -254,21 +278,37 @@ class Evidence:
     def feed_drift(self, onset: date | None) -> pl.DataFrame:
         """Per category: PSI of feed attributes between a snapshot before the comparison and
         the last one, and the share of items whose feed category disagrees with the catalogue."""
-        snaps = scan(self.run_dir, "feed_snapshots")
-        items = scan(self.run_dir, "items").select("item_id", true_category="category")
-        times = snaps.select(pl.col("taken_at").unique()).collect().sort("taken_at")["taken_at"]
-        # The last snapshot before the change: no later than the before window's end (an
-        # onset estimate a day late would otherwise compare two drifted snapshots).
+        key = ("feed_drift", self._snapshot_pair(onset))
+        if key not in self._memo:
+            self._memo[key] = self._feed_drift(*key[1])
+        return self._memo[key]
+
+    def _snapshot_times(self) -> pl.Series:
+        if "snapshot_times" not in self._memo:
+            snaps = self.tables.lazy("feed_snapshots")
+            times = snaps.select(pl.col("taken_at").unique()).collect().sort("taken_at")
+            self._memo["snapshot_times"] = times["taken_at"]
+        return self._memo["snapshot_times"]
+
+    def _snapshot_pair(self, onset: date | None) -> tuple[Any, Any]:
+        """The snapshots a feed comparison reads: the last one before the change (no later
+        than the before window's end: an onset estimate a day late would otherwise compare
+        two drifted snapshots), and the last one."""
+        times = self._snapshot_times()
         cut = self.window.before[1]
         if onset is not None:
             cut = min(cut, onset - timedelta(days=1))
         early = [t for t in times if t.date() <= cut]
-        ref_time = early[-1] if early else times[0]
+        return (early[-1] if early else times[0]), times[-1]
+
+    def _feed_drift(self, ref_time: Any, last_time: Any) -> pl.DataFrame:
+        snaps = self.tables.lazy("feed_snapshots")
+        items = self.tables.lazy("items").select("item_id", true_category="category")
         rows = (
-            snaps.filter(pl.col("taken_at").is_in([ref_time, times[-1]]))
+            snaps.filter(pl.col("taken_at").is_in([ref_time, last_time]))
             .join(items, on="item_id")
             .with_columns(
-                late=pl.col("taken_at") == times[-1],
+                late=pl.col("taken_at") == last_time,
                 mismatch=pl.col("category").cast(pl.String) != pl.col("true_category"),
             )
             .collect()
@@ -295,7 +335,9 @@ class Evidence:
                 pl.col("psi_image"),
                 pl.col("in_stock_shift").clip(lower_bound=0) * 4,
             )
-        ).sort("drift", descending=True)
+        ).sort(  # ties (no drift) in a fixed order: the price shifts first
+            ["drift", "psi_price", "category"], descending=[True, True, False]
+        )
 
     def price_moved(self, onset: date | None) -> list[str]:
         """Categories whose feed prices shifted (PSI of log price) since before the onset."""
@@ -334,7 +376,7 @@ class Evidence:
         """Platform and app version segments whose share of ledger orders left unpaid rose
         beyond chance: the payment step failing for those clients."""
         unpaid = pl.col("status").cast(pl.String) == "unpaid"
-        orders = scan(self.run_dir, "orders").select("session_id", unpaid=unpaid).collect()
+        orders = self.tables.frame("orders").select("session_id", unpaid=unpaid)
         n_b, n_a, u_b, u_a = (pl.col(c) for c in ("n_before", "n_after", "u_before", "u_after"))
         pooled = (u_b + u_a) / (n_b + n_a)
         rise = u_a / n_a - u_b / n_b
@@ -379,13 +421,13 @@ class Evidence:
         """How much add-to-cart per click falls per unit of log price, from the clicks up to
         the before window's end: a logistic fit of carting on an item's log price against its
         category's mean (one intercept per category), over items' clicks and carts."""
-        seen = scan(self.run_dir, "sessions").filter(
+        seen = self.tables.lazy("sessions").filter(
             (pl.col("period") == "current") & (pl.col("date") <= self.window.before[1])
         )
-        events = scan(self.run_dir, "events").join(seen.select("session_id"), on="session_id")
+        events = self.tables.lazy("events").join(seen.select("session_id"), on="session_id")
         pair = ["session_id", "item_id"]
         carts = events.filter(pl.col("event") == "add_to_cart").select(pair).unique()
-        items = scan(self.run_dir, "items").select("item_id", "category", lp=pl.col("price").log())
+        items = self.tables.lazy("items").select("item_id", "category", lp=pl.col("price").log())
         per = (
             events.filter(pl.col("event") == "click")
             .select(pair)
@@ -415,15 +457,10 @@ class Evidence:
     def price_rise(self, cats: list[str], onset: date | None) -> float:
         """Mean change of log feed price of these categories' items, between the snapshots
         feed_drift compares (the last one before the change, and the last one)."""
-        snaps = scan(self.run_dir, "feed_snapshots")
-        times = snaps.select(pl.col("taken_at").unique()).collect().sort("taken_at")["taken_at"]
-        cut = self.window.before[1]
-        if onset is not None:
-            cut = min(cut, onset - timedelta(days=1))
-        early = [t for t in times if t.date() <= cut] or [times[0]]
-        items = scan(self.run_dir, "items").select("item_id", "category")
+        snaps = self.tables.lazy("feed_snapshots")
+        items = self.tables.lazy("items").select("item_id", "category")
         means = (
-            snaps.filter(pl.col("taken_at").is_in([early[-1], times[-1]]))
+            snaps.filter(pl.col("taken_at").is_in(list(self._snapshot_pair(onset))))
             .join(items.filter(pl.col("category").is_in(cats)), on="item_id")
             .group_by("taken_at")
             .agg(lp=pl.col("price").log().mean())
@@ -435,9 +472,9 @@ class Evidence:
     def cart_per_click_change(self, cats: list[str]) -> float:
         """Log change of add-to-cart per click on these categories' items, after over before."""
         sides = self.sessions.select("session_id", "side").unique().lazy()
-        items = scan(self.run_dir, "items").select("item_id", "category")
+        items = self.tables.lazy("items").select("item_id", "category")
         rows = (
-            scan(self.run_dir, "events")
+            self.tables.lazy("events")
             .join(items.filter(pl.col("category").is_in(cats)), on="item_id")
             .join(sides, on="session_id")
             .group_by("side")
@@ -459,16 +496,16 @@ class Evidence:
         sessions in each window are compared, weighted by that share against the rest's
         (a score test of sessions falling in proportion to the share)."""
         b0 = self.window.before[0]
-        early = scan(self.run_dir, "sessions").filter(
+        early = self.tables.lazy("sessions").filter(
             (pl.col("period") == "current") & (pl.col("date") < b0)
         )
         if early.select(pl.len()).collect().item() == 0:  # no days before: the before window
-            early = scan(self.run_dir, "sessions").filter(pl.col("session_id").is_in(
+            early = self.tables.lazy("sessions").filter(pl.col("session_id").is_in(
                 self.sessions.filter(pl.col("side") == "before")["session_id"].implode()
             ))  # fmt: skip
-        items = scan(self.run_dir, "items").select("item_id", "category")
+        items = self.tables.lazy("items").select("item_id", "category")
         mix = (
-            scan(self.run_dir, "impressions")
+            self.tables.lazy("impressions")
             .join(early.select("session_id", "user_id"), on="session_id")
             .join(items, on="item_id")
             .group_by("user_id")
@@ -517,7 +554,7 @@ class Evidence:
         own differences cancel), and the share of the change that widening gap carries."""
         schema = {"experiment_id": pl.String, "gap": pl.Float64, "z": pl.Float64,
                   "share": pl.Float64}  # fmt: skip
-        assigned = scan(self.run_dir, "assignments").collect()
+        assigned = self.tables.frame("assignments")
         if assigned.is_empty():
             return pl.DataFrame(schema=schema)
         treated = pl.when(pl.col("arm") == "control").then(pl.lit("c")).otherwise(pl.lit("t"))
@@ -548,19 +585,24 @@ class Evidence:
 
     def latency_shift(self) -> pl.DataFrame:
         """Median total latency before and after, by platform and city tier."""
+        (b0, _), (_, a1) = self.window.before, self.window.after
+        start, end = (datetime.combine(day, time()) for day in (b0, a1 + timedelta(days=1)))
         req = (
-            scan(self.run_dir, "requests")
+            self.tables.lazy("requests")
+            .filter((pl.col("ts") >= start) & (pl.col("ts") < end))  # the windows' days
             .with_columns(
                 date=pl.col("ts").dt.date(), total=pl.col("server_ms") + pl.col("client_ms")
             )
-            .join(
-                scan(self.run_dir, "sessions").select("session_id", "platform", "city_tier"),
-                on="session_id",
-            )
         )
-        req = _label(req, self.window)
+        sessions = (  # in id order, the join's build is quicker (the rows it makes are alike)
+            self.tables.lazy("sessions")
+            .select("session_id", "platform", "city_tier")
+            .sort("session_id")
+        )
         return (
-            req.group_by("platform", "city_tier", "side")
+            _label(req, self.window)
+            .join(sessions, on="session_id")
+            .group_by("platform", "city_tier", "side")
             .agg(p50=pl.col("total").median(), errors=(pl.col("status") >= 500).mean())
             .collect()
             .pivot(on="side", index=["platform", "city_tier"], values=["p50", "errors"])
@@ -573,22 +615,26 @@ class Evidence:
 
     # -- 6. last year ------------------------------------------------------------------------
     def last_year_change(self) -> float | None:
-        ref = session_outcomes(self.run_dir).filter(pl.col("period") == "reference").collect()
-        if ref.height == 0:
-            return None
+        """The metric's change between last year's weeks of the two windows (364 days back,
+        the same weekdays), or None when last year has no sessions in either."""
         shift = timedelta(days=364)
         (b0, b1), (a0, a1) = self.window.before, self.window.after
-
-        def rate(lo: date, hi: date) -> float | None:
-            frame = ref.filter(pl.col("date").is_between(lo - shift, hi - shift))
-            if frame.height == 0:
-                return None
-            return float(frame.select(CONVERTED.mean()).item())
-
-        before, after = rate(b0, b1), rate(a0, a1)
-        if before is None or after is None:
+        tracked = self.tables.per_session()["events"].select("session_id", "tracked_orders")
+        ref = (
+            self.tables.lazy("sessions")
+            .filter(pl.col("period") == "reference")
+            .select("session_id", "date")
+            .join(tracked.lazy(), on="session_id", how="left")
+            .with_columns(pl.col("tracked_orders").fill_null(0))
+        )
+        rates = []
+        for lo, hi in ((b0, b1), (a0, a1)):
+            days = pl.col("date").is_between(lo - shift, hi - shift)
+            rates += [days.sum().alias(f"n{lo}"), CONVERTED.filter(days).mean().alias(f"r{lo}")]
+        n_before, before, n_after, after = ref.select(rates).collect().row(0)
+        if not n_before or not n_after:
             return None
-        return _rel(after, before)
+        return _rel(float(after), float(before))
 
     def calendar_events(self) -> list[str]:
         """The events the calendar names in this year's windows, paydays aside (they fall in
@@ -609,31 +655,39 @@ class Evidence:
         per impression in the before window (shrunk toward the whole), averaged over each
         window's impressions, after relative to before. A ranker that serves worse items
         reads negative, with no input of its (feed, prices, stock) or weights moving."""
-        sides = self.sessions.select("session_id", "side").lazy()
-        shown = scan(self.run_dir, "impressions").join(sides, on="session_id")
-        orders = scan(self.run_dir, "events").filter(pl.col("event") == "order")
-        before = pl.col("side") == "before"
-        rate = (
-            shown.filter(before)
+        sides = self.sessions.select("session_id", before=pl.col("side") == "before").lazy()
+        # Impressions per window and item, counted once (each impression row once per
+        # session row it joins, as the sessions are listed).
+        shown = (
+            self.tables.lazy("impressions")
+            .join(sides, on="session_id")
+            .group_by("before", "item_id")
+            .agg(shown=pl.len())
+        )
+        orders = (
+            self.tables.lazy("events")
+            .filter(pl.col("event") == "order")
+            .join(sides.filter("before"), on="session_id")
             .group_by("item_id")
-            .agg(n=pl.len())
-            .join(
-                orders.join(sides, on="session_id").filter(before).group_by("item_id").len(),
-                on="item_id",
-                how="left",
-            )
-            .with_columns(o=pl.col("len").fill_null(0))
+            .agg(o=pl.len())
         )
-        whole = rate.select(pl.col("o").sum() / pl.col("n").sum()).collect().item() or 0.0
+        shown, orders = pl.collect_all([shown, orders])
+        shown = shown.sort("before", "item_id")  # the same sums in the same order, run after run
+        rate = (
+            shown.filter("before")
+            .select("item_id", n="shown")
+            .join(orders, on="item_id", how="left")
+            .with_columns(pl.col("o").fill_null(0))
+        )
+        whole = rate.select(pl.col("o").sum() / pl.col("n").sum()).item() or 0.0
         rate = rate.select("item_id", r=(pl.col("o") + 20 * whole) / (pl.col("n") + 20))
-        by = (
-            shown.join(rate, on="item_id", how="left")
-            .group_by("side")
-            .agg(pl.col("r").fill_null(whole).mean())
-            .collect()
+        by = (  # each window's mean over its impressions of their item's rate
+            shown.join(rate, on="item_id", how="left", maintain_order="left")
+            .group_by("before")
+            .agg(r=(pl.col("r").fill_null(whole) * pl.col("shown")).sum() / pl.col("shown").sum())
         )
-        means = dict(zip(by["side"], by["r"], strict=True))
-        return _rel(means.get("after", 0.0), means.get("before", 0.0))
+        means = dict(zip(by["before"], by["r"], strict=True))
+        return _rel(means.get(False, 0.0), means.get(True, 0.0))
 
     def reward_weights_moved(self) -> float:
         runs = (

@@ -115,3 +115,30 @@ def test_a_price_rise_short_of_its_categories_fall_with_their_browsers_leaving_i
     else:
         assert accounted > PRICE_ACCOUNTS, accounted
         assert "COMP" not in shares, shares
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(SCENARIOS / "week_36_check.yaml", id="week_36_check",
+                  marks=pytest.mark.xdist_group("week_36_check"))],
+    indirect=True,
+)  # fmt: skip
+def test_the_solvers_kept_tables_give_readouts_session_outcomes(case):
+    """The solver reads each table once and joins the sessions it compares to their outcomes
+    itself (grading.solver_tables); the rows must be readout.tables.session_outcomes' own, for
+    every period, the sessions a client logged twice included."""
+    import polars as pl
+
+    from grading.solver_tables import RunTables
+    from readout.tables import session_outcomes
+
+    _, out, _ = case
+    tables = RunTables(out)
+    for period in ("current", "reference"):
+        rows = pl.col("period") == period
+        expected = session_outcomes(out).filter(rows).collect()
+        got = tables.session_outcomes(tables.lazy("sessions").filter(rows))
+        assert got.height == expected.height > 0
+        assert got.schema == expected.schema
+        assert got.sort(got.columns).equals(expected.sort(expected.columns))
