@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page
 
 from dashboard.launch import command, wait_healthy
 from tests.dashboard.support import case_folder, free_port
+from tests.e2e.reruns import watch
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -43,9 +45,11 @@ class Server:
     log: Path
 
 
-@pytest.fixture
-def server(tiny_run: Path, tmp_path: Path) -> Iterator[Server]:
-    """A dashboard server on a free port, over a case with a known answer key."""
+@pytest.fixture(scope="module")
+def server(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A dashboard server on a free port, over a case with a known answer key: one per test
+    module (its tests share the data folder: each counts only the attempts it made)."""
+    tmp_path = tmp_path_factory.mktemp("server")
     run = case_folder(tiny_run, tmp_path / "case")
     data = tmp_path / "data"
     log = tmp_path / "server.log"
@@ -68,6 +72,13 @@ def server(tiny_run: Path, tmp_path: Path) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def page(page: Page) -> Page:
+    """pytest-playwright's page, its script runs counted (see reruns.py)."""
+    watch(page)
+    return page
 
 
 @pytest.fixture

@@ -16,13 +16,14 @@ from playwright.sync_api import Browser, expect
 from dashboard.launch import wait_healthy
 from dashboard.server import children
 from tests.dashboard.support import case_folder, free_port
+from tests.e2e.reruns import watch
 from tests.e2e.test_walkthrough import TIMEOUT, settle, visit
 
 pytestmark = pytest.mark.e2e
 
 
 def test_menu_costs_fit_1280(browser: Browser, server, shots):
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page = watch(browser.new_page(viewport={"width": 1280, "height": 800}))
     page.goto(server.url)
     settle(page)
     visit(page, "Hypotheses")
@@ -45,7 +46,7 @@ def test_menu_costs_fit_1280(browser: Browser, server, shots):
 
 
 def test_a_long_case_parameter_shows_no_traceback(browser: Browser, server):
-    page = browser.new_page()
+    page = watch(browser.new_page())
     page.goto(f"{server.url}/?case={'c' * 300}&attempt={'a' * 300}")
     settle(page)
     expect(page.get_by_text("Case brief")).to_be_visible(timeout=TIMEOUT)
@@ -87,7 +88,7 @@ def test_sigterm_stops_the_server_and_its_workers(tiny_run, tmp_path, browser, t
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, launcher, log=log)
-        page = browser.new_page()
+        page = watch(browser.new_page())
         page.goto(url)
         settle(page)
         visit(page, "SQL")  # the SQL page starts its worker processes

@@ -24,6 +24,7 @@ from dashboard.launch import wait_healthy
 from dashboard.store import AttemptStore
 from tests.dashboard.support import SECRETS, case_folder, free_port
 from tests.dashboard.test_takehome import make_cohort
+from tests.e2e import reruns
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
@@ -38,11 +39,6 @@ ORDERS = {
     "v5": ["DEPLOY", "FEED"],
 }
 REFUSED = "does not open a take-home"
-SETTLED = """() => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    return app && app.getAttribute('data-test-script-state') === 'notRunning'
-        && !document.querySelector('[data-stale="true"]');
-}"""
 
 
 @contextmanager
@@ -79,10 +75,8 @@ def takehome_servers(roots: list[Path], logs: Path) -> Iterator[list[str]]:
 
 
 async def settle(page: Page) -> None:
-    await page.wait_for_selector('[data-testid="stApp"]', timeout=TIMEOUT)
-    await page.wait_for_timeout(250)
-    await page.wait_for_function(SETTLED, timeout=TIMEOUT)
-    await page.wait_for_timeout(200)
+    """After an action that reruns the script: wait for that run and the page it drew."""
+    await reruns.asettle(page, TIMEOUT)
 
 
 async def visit(page: Page, name: str) -> None:
@@ -149,7 +143,7 @@ async def candidate(
     browser: Browser, url: str, variant: str, token: str, shot: Path | None = None
 ) -> dict:
     context = await browser.new_context(viewport={"width": 1440, "height": 1800})
-    page = await context.new_page()
+    page = await reruns.awatch(await context.new_page())
     page.set_default_timeout(TIMEOUT)
     try:
         await open_seat(page, f"{url}/?token={token}")
@@ -164,7 +158,7 @@ async def candidate(
 async def intruder(browser: Browser, url: str, root: Path, tokens: dict[str, str], shots: Path):
     """v1's candidate tries v2's variant by URL and the truth and the team's files by SQL."""
     context = await browser.new_context(viewport={"width": 1440, "height": 1800})
-    page = await context.new_page()
+    page = await reruns.awatch(await context.new_page())
     page.set_default_timeout(TIMEOUT)
     seen: dict[str, str] = {}
     try:
@@ -202,7 +196,7 @@ async def intruder(browser: Browser, url: str, root: Path, tokens: dict[str, str
 
 async def late(browser: Browser, url: str, token: str) -> str:
     context = await browser.new_context(viewport={"width": 1440, "height": 1800})
-    page = await context.new_page()
+    page = await reruns.awatch(await context.new_page())
     page.set_default_timeout(TIMEOUT)
     try:
         await open_seat(page, f"{url}/?token={token}")

@@ -8,32 +8,24 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from dashboard.store import AttemptStore
+from tests.e2e import reruns
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 60_000
 
 
 def settle(page: Page) -> None:
-    """Wait until Streamlit has finished the script run and no element is stale."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=TIMEOUT)
-    page.wait_for_timeout(250)  # a click reaches the server before the run starts
-    page.wait_for_function(
-        """() => {
-            const app = document.querySelector('[data-testid="stApp"]');
-            return app && app.getAttribute('data-test-script-state') === 'notRunning'
-                && !document.querySelector('[data-stale="true"]');
-        }""",
-        timeout=TIMEOUT,
-    )
-    page.wait_for_timeout(300)
+    """After an action that reruns the script: wait for that run and the page it drew."""
+    reruns.settle(page, TIMEOUT)
 
 
 HEADLINE = "svg.casesim-headline"  # the brief's chart: static SVG, not plotly
 
 
 def chart(page: Page, selector: str = ".main-svg") -> None:
+    """Wait for a chart of the page drawn by the last run."""
     page.wait_for_selector(selector, timeout=TIMEOUT)
-    settle(page)
+    reruns.settle(page, TIMEOUT)
 
 
 def visit(page: Page, name: str) -> None:
@@ -52,7 +44,9 @@ def pick(page: Page, picker, hid: str) -> None:
 
 
 def test_brief_to_debrief(page: Page, server, shots):
+    before = {a.id for a in AttemptStore(server.data_dir).history()}  # the server is shared
     page.goto(server.url)
+    settle(page)
     chart(page, HEADLINE)
     expect(page.get_by_text("Case brief")).to_be_visible()
     assert page.locator(f"{HEADLINE} circle").count() >= 28  # survived sanitising
@@ -64,6 +58,7 @@ def test_brief_to_debrief(page: Page, server, shots):
     settle(page)
 
     visit(page, "Segments")
+    settle(page)
     chart(page)
     expect(page.get_by_text("Mix or rate?")).to_be_visible()
     page.screenshot(path=str(shots / "02-segments.png"), full_page=True)
@@ -87,11 +82,12 @@ def test_brief_to_debrief(page: Page, server, shots):
     page.get_by_role("button", name="Submit diagnosis").click()
 
     expect(page.get_by_role("heading", name="Debrief", exact=True)).to_be_visible(timeout=TIMEOUT)
+    settle(page)
     chart(page)
     expect(page.get_by_text("Where the evidence was: secret_feed_remap")).to_be_visible()
     page.screenshot(path=str(shots / "04-debrief.png"), full_page=True)
 
-    (attempt,) = AttemptStore(server.data_dir).history()
+    (attempt,) = [a for a in AttemptStore(server.data_dir).history() if a.id not in before]
     assert attempt.submitted and attempt.submission["order"] == ["FEED", "RANK", "DEPLOY"]
     assert attempt.user == "Ada"
     assert attempt.score is not None
@@ -111,6 +107,7 @@ INVESTIGATE = (
 def test_every_page_renders_in_the_browser(page: Page, server, shots):
     """Each investigation page draws without an error box, and its charts render."""
     page.goto(server.url)
+    settle(page)
     chart(page, HEADLINE)
     for name, shot in INVESTIGATE:
         visit(page, name)
