@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from dashboard.launch import wait_healthy
 from dashboard.server import children
@@ -91,25 +91,37 @@ def test_sigterm_stops_the_server_and_its_workers(tiny_run, tmp_path, browser, t
         page = watch(browser.new_page())
         page.goto(url)
         settle(page)
-        visit(page, "SQL")  # the SQL page starts its worker processes
+        visit(page, "SQL")
         settle(page)
+        query(page, "SELECT 42 AS answer")  # a query starts the worker processes at once
         page.close()
         (server,) = children(launcher.pid)
         deadline = time.monotonic() + 60
         while not children(server) and time.monotonic() < deadline:
-            time.sleep(0.5)
+            time.sleep(0.05)
         workers = children(server)
         assert workers, "the server started no child process to check"
         os.kill(launcher.pid if target == "launcher" else server, signal.SIGTERM)
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline and (group(server) or any(_alive(w) for w in workers)):
-            time.sleep(0.25)
+            time.sleep(0.05)
         assert not group(server), f"still running: {group(server)}"
         assert not any(_alive(w) for w in workers)
         assert launcher.wait(timeout=30) in (0, 143, -15, 128 + 15)
     finally:
         if launcher.poll() is None:
             launcher.kill()
+
+
+def query(page: Page, sql: str) -> None:
+    """Run `sql` on the SQL page and wait for its result table."""
+    box = page.get_by_label("Query")
+    box.fill(sql)
+    box.press("Control+Enter")  # commit the text area's value
+    settle(page)
+    page.get_by_role("button", name="Run query").click()
+    settle(page)
+    expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible(timeout=TIMEOUT)
 
 
 def _alive(pid: int) -> bool:
