@@ -26,7 +26,7 @@ import polars as pl
 import yaml
 
 from grading.scoring import MENU, MENU_BY_ID
-from grading.solver_tables import RunTables
+from grading.solver_tables import RunTables, near_ids
 from readout.decompose import mix_rate
 from readout.drift import psi_samples
 from readout.tables import CONVERTED, CONVERTED_LEDGER
@@ -503,13 +503,16 @@ class Evidence:
             early = self.tables.lazy("sessions").filter(pl.col("session_id").is_in(
                 self.sessions.filter(pl.col("side") == "before")["session_id"].implode()
             ))  # fmt: skip
+        early = early.select("session_id", "user_id").collect()
         items = self.tables.lazy("items").select("item_id", "category")
         mix = (
             self.tables.lazy("impressions")
-            .join(early.select("session_id", "user_id"), on="session_id")
+            .filter(near_ids(early["session_id"]))  # their row groups alone
+            .join(early.lazy(), on="session_id")
             .join(items, on="item_id")
             .group_by("user_id")
             .agg(w=pl.col("category").is_in(cats).mean())
+            .sort("user_id")  # the sums below in the same order, run after run
             .collect()
         )
         counts = (
@@ -519,7 +522,7 @@ class Evidence:
         )
         if "before" not in counts.columns or "after" not in counts.columns:
             return 0.0
-        j = mix.join(counts, on="user_id", how="left").fill_null(0)
+        j = mix.join(counts, on="user_id", how="left", maintain_order="left").fill_null(0)
         after, before, w = (j[c].to_numpy().astype(float) for c in ("after", "before", "w"))
         if before.sum() == 0:
             return 0.0
@@ -619,14 +622,12 @@ class Evidence:
         the same weekdays), or None when last year has no sessions in either."""
         shift = timedelta(days=364)
         (b0, b1), (a0, a1) = self.window.before, self.window.after
-        tracked = self.tables.per_session()["events"].select("session_id", "tracked_orders")
-        ref = (
+        ref = self.tables.session_outcomes(
             self.tables.lazy("sessions")
             .filter(pl.col("period") == "reference")
-            .select("session_id", "date")
-            .join(tracked.lazy(), on="session_id", how="left")
-            .with_columns(pl.col("tracked_orders").fill_null(0))
-        )
+            .select("session_id", "date"),
+            parts=("events",),
+        ).lazy()
         rates = []
         for lo, hi in ((b0, b1), (a0, a1)):
             days = pl.col("date").is_between(lo - shift, hi - shift)
@@ -660,6 +661,7 @@ class Evidence:
         # session row it joins, as the sessions are listed).
         shown = (
             self.tables.lazy("impressions")
+            .filter(near_ids(self.sessions["session_id"]))  # their row groups alone
             .join(sides, on="session_id")
             .group_by("before", "item_id")
             .agg(shown=pl.len())
