@@ -261,6 +261,12 @@ class Evidence:
     def new_app_versions(self, platforms: set[str]) -> list[str]:
         """App versions of these platforms that were (almost) absent before and carry a real
         share of their sessions after: a release being adopted."""
+        key = ("new_app_versions", frozenset(platforms))
+        if key not in self._per_sessions:
+            self._per_sessions[key] = self._new_app_versions(platforms)
+        return list(self._per_sessions[key])
+
+    def _new_app_versions(self, platforms: set[str]) -> list[str]:
         shares = (
             self.sessions.filter(pl.col("platform").is_in(sorted(platforms)))
             .group_by("side", "app_version")
@@ -352,20 +358,31 @@ class Evidence:
     def empty_sessions(self) -> pl.DataFrame:
         """Platform and app version segments whose share of logged sessions with no feed page
         rose (a pipeline counting sessions it did not count before)."""
-        return self._client_share_rise((pl.col("pages") == 0).mean(), EMPTY_RISE)
+        return self._client_share_rise("empty", EMPTY_RISE)
 
     def duplicate_sessions(self) -> pl.DataFrame:
         """Platform and app version segments whose session rows repeat a session id more than
         before (a client logging the same session twice)."""
-        return self._client_share_rise(1 - pl.col("session_id").n_unique() / pl.len(), REPEAT_RISE)
+        return self._client_share_rise("repeated", REPEAT_RISE)
 
-    def _client_share_rise(self, share: pl.Expr, bound: float) -> pl.DataFrame:
+    def _client_shares(self) -> pl.DataFrame:
+        """Per platform, app version and window: the shares of session rows with no feed page
+        and repeating an id (one grouping for both checks, kept for these sessions)."""
+        if "client_shares" not in self._per_sessions:
+            self._per_sessions["client_shares"] = self.sessions.group_by(
+                "platform", "app_version", "side"
+            ).agg(
+                empty=(pl.col("pages") == 0).mean(),
+                repeated=1 - pl.col("session_id").n_unique() / pl.len(),
+            )
+        return self._per_sessions["client_shares"]
+
+    def _client_share_rise(self, share: str, bound: float) -> pl.DataFrame:
         """Platform and app version segments whose `share` of session rows rose by more than
         `bound` from the before window to the after window, largest rise first."""
         return (
-            self.sessions.group_by("platform", "app_version", "side")
-            .agg(share=share)
-            .pivot(on="side", index=["platform", "app_version"], values="share")
+            self._client_shares()
+            .pivot(on="side", index=["platform", "app_version"], values=share)
             .fill_null(0.0)
             .with_columns(rise=pl.col("after") - pl.col("before"))
             .filter(pl.col("rise") > bound)
@@ -397,6 +414,11 @@ class Evidence:
     def segment_drawn_away(self) -> list[tuple[str, str, float]]:
         """Segments (city tier, platform) whose sessions and conversion fall together against
         the rest (buyers going elsewhere), each with its part of the conversion change."""
+        if "segment_drawn_away" not in self._per_sessions:
+            self._per_sessions["segment_drawn_away"] = self._segment_drawn_away()
+        return list(self._per_sessions["segment_drawn_away"])
+
+    def _segment_drawn_away(self) -> list[tuple[str, str, float]]:
         found = []
         for dim in ("city_tier", "platform"):
             mix, rate, seg = self.mix_rate(dim)
@@ -590,20 +612,22 @@ class Evidence:
         """Median total latency before and after, by platform and city tier."""
         (b0, _), (_, a1) = self.window.before, self.window.after
         start, end = (datetime.combine(day, time()) for day in (b0, a1 + timedelta(days=1)))
-        req = (
-            self.tables.lazy("requests")
-            .filter((pl.col("ts") >= start) & (pl.col("ts") < end))  # the windows' days
-            .with_columns(
+        req = self.tables.lazy("requests").filter((pl.col("ts") >= start) & (pl.col("ts") < end))
+        req = _label(
+            req.with_columns(
                 date=pl.col("ts").dt.date(), total=pl.col("server_ms") + pl.col("client_ms")
-            )
+            ),
+            self.window,
         )
-        sessions = (  # in id order, the join's build is quicker (the rows it makes are alike)
+        req = req.select("session_id", "side", "total", "status").collect()
+        sessions = (  # those sessions' row groups alone; in id order, the join builds quicker
             self.tables.lazy("sessions")
             .select("session_id", "platform", "city_tier")
+            .filter(near_ids(req["session_id"]))
             .sort("session_id")
         )
         return (
-            _label(req, self.window)
+            req.lazy()
             .join(sessions, on="session_id")
             .group_by("platform", "city_tier", "side")
             .agg(p50=pl.col("total").median(), errors=(pl.col("status") >= 500).mean())
