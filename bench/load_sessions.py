@@ -46,16 +46,12 @@ from dashboard.launch import command, wait_healthy  # noqa: E402
 from dashboard.server import children  # noqa: E402
 from dashboard.store import AttemptStore  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.e2e.reruns import asettle, awatch  # noqa: E402
 
 TIMEOUT = 180_000  # ms: one step under full load; a guard against hangs, not a target
 PAGES = ("Overview", "Segments", "Changes & experiments", "Latency", "Feed & ranker health")
 ERROR_TEXT = "Something went wrong while drawing this page"
 ATTEMPT = re.compile(r"Attempt #(\d+)")
-SETTLED = """() => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    return app && app.getAttribute('data-test-script-state') === 'notRunning'
-        && !document.querySelector('[data-stale="true"]');
-}"""
 
 
 @dataclass
@@ -92,10 +88,7 @@ class Report:
 
 
 async def settle(page: Page) -> None:
-    await page.wait_for_selector('[data-testid="stApp"]', timeout=TIMEOUT)
-    await page.wait_for_timeout(250)
-    await page.wait_for_function(SETTLED, timeout=TIMEOUT)
-    await page.wait_for_timeout(200)
+    await asettle(page, TIMEOUT)  # the run the last action asked for: see tests/e2e/reruns.py
 
 
 async def check(page: Page, person: Person, where: str, debrief_ok: bool) -> int | None:
@@ -177,7 +170,7 @@ async def candidate(
     browser: Browser, url: str, person: Person, deadline: float, rounds: int
 ) -> None:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
+    page = await awatch(await context.new_page())
     page.set_default_timeout(TIMEOUT)
     try:
         await page.goto(url, timeout=TIMEOUT)
