@@ -526,14 +526,22 @@ class Evidence:
                 self.sessions.filter(pl.col("side") == "before")["session_id"].implode()
             ))  # fmt: skip
         early = early.select("session_id", "user_id").collect()
-        items = self.tables.lazy("items").select("item_id", "category")
-        mix = (
+        items = self.tables.lazy("items").select("item_id", shown=pl.col("category").is_in(cats))
+        # A user's share: their impressions in the categories over all their impressions,
+        # counted per session first (a session's impressions join its user once, not each).
+        per_session = (
             self.tables.lazy("impressions")
             .filter(near_ids(early["session_id"]))  # their row groups alone
-            .join(early.lazy(), on="session_id")
             .join(items, on="item_id")
+            .group_by("session_id")
+            .agg(n=pl.col("shown").count(), k=pl.col("shown").sum())
+        )
+        mix = (
+            early.lazy()
+            .join(per_session, on="session_id")
             .group_by("user_id")
-            .agg(w=pl.col("category").is_in(cats).mean())
+            .agg(n=pl.col("n").sum(), k=pl.col("k").sum())
+            .select("user_id", w=pl.when(pl.col("n") > 0).then(pl.col("k") / pl.col("n")))
             .sort("user_id")  # the sums below in the same order, run after run
             .collect()
         )
