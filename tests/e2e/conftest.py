@@ -45,10 +45,15 @@ class Server:
     log: Path
 
 
-@pytest.fixture(scope="module")
+# The modules that use `server` share one: on one xdist worker, which starts it once.
+ONE_SERVER = pytest.mark.xdist_group("e2e-dashboard-server")
+
+
+@pytest.fixture(scope="session")
 def server(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A dashboard server on a free port, over a case with a known answer key: one per test
-    module (its tests share the data folder: each counts only the attempts it made)."""
+    """A dashboard server on a free port, over a case with a known answer key, shared by the
+    tests that only read or make attempts of their own (each counts only the ones it made).
+    Their modules are marked ONE_SERVER."""
     tmp_path = tmp_path_factory.mktemp("server")
     run = case_folder(tiny_run, tmp_path / "case")
     data = tmp_path / "data"

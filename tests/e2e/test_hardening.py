@@ -16,10 +16,11 @@ from playwright.sync_api import Browser, Page, expect
 from dashboard.launch import wait_healthy
 from dashboard.server import children
 from tests.dashboard.support import case_folder, free_port
+from tests.e2e.conftest import ONE_SERVER
 from tests.e2e.reruns import watch
 from tests.e2e.test_walkthrough import TIMEOUT, settle, visit
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, ONE_SERVER]
 
 
 def test_menu_costs_fit_1280(browser: Browser, server, shots):

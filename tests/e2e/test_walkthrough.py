@@ -9,8 +9,9 @@ from playwright.sync_api import Page, expect
 
 from dashboard.store import AttemptStore
 from tests.e2e import reruns
+from tests.e2e.conftest import ONE_SERVER
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, ONE_SERVER]
 TIMEOUT = 60_000
 
 
