@@ -94,10 +94,12 @@ def test_describe_refuses_unfinished_folder(tmp_path):
 
 
 def test_killed_run_leaves_no_finished_looking_folder(tmp_path):
+    """At tiny size: when its first table appears, the run still has 41 of its 42 days
+    (reference weeks first) to simulate, seconds of work against a poll of 0.1 s."""
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
     cmd = [sys.executable, "-m", "casesim.cli", "run", BASELINE, "--out", str(out),
-           "--size", "small", "--quiet", "--luck-tries", "0", "--no-key"]  # fmt: skip
+           "--size", "tiny", "--quiet", "--luck-tries", "0", "--no-key"]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 300  # generous: a loaded machine starts slowly; guards a hang only
     while time.time() < deadline and not any(tmp_path.glob(".run.partial-*/tables/*.parquet")):
@@ -236,7 +238,8 @@ def test_calibrate_records_and_run_reuses_with_step_lines(tmp_path):
 
     entry["severities"]["rank"] = 0.0  # the record no longer lands the change in its band
     (tmp_path / "rec.calibration.json").write_text(json.dumps(record))
-    stale = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "b"), *args])
+    refuse = ["run", str(scenario), "--out", str(tmp_path / "b"), "--replicates", "0"]
+    stale = runner.invoke(app, [*refuse, *args])  # replicate worlds: not part of the refusal
     assert stale.exit_code == 2, stale.output
     last = stale.output.strip().splitlines()[-1]
     assert "casesim calibrate" in last and "nothing was written" in last

@@ -142,14 +142,21 @@ def test_the_allow_list_is_current():
 
 
 @pytest.mark.slow
-def test_preview_shows_the_key_intent_and_the_solvers_score(monkeypatch):
-    """One shipped one-cause case at small size, no other seeds: the cheapest real preview."""
+def test_preview_shows_the_key_intent_and_the_solvers_score(monkeypatch, tmp_path):
+    """One shipped one-cause case at small size, no other seeds: the cheapest real preview.
+    Its luck is set to the one its calibration record holds (the first quiet draw at small
+    size): the quiet search, run as ever, keeps its first try rather than re-drawing the six
+    loud ones before it. The calibration, the key and the solver run as for the file as is."""
     from casesim import cliutil
+    from sim.calibration_record import read_entries, record_path
 
     # The CLI's console is made on first use and keeps that width: another test in this
     # process may have made it at 80 columns. A fresh one reads COLUMNS below.
     monkeypatch.setattr(cliutil.out, "_console", None)
-    scenario = SCENARIOS / "promotion_end.yaml"
+    shipped = SCENARIOS / "promotion_end.yaml"
+    (entry,) = [e for e in read_entries(record_path(shipped)) if e.size == "small"]
+    scenario = tmp_path / shipped.name
+    scenario.write_text(shipped.read_text() + f"luck: {entry.luck}\n")
     result = runner.invoke(
         app, ["preview", str(scenario), "--size", "small", "--seeds", "0", "--workers", "1"],
         env={"COLUMNS": "200"},

@@ -26,6 +26,13 @@ def cube_run(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def reference(cube_run: Path) -> dict[str, pl.DataFrame]:
+    """The cube of cube_run by the plain polars definitions: computed once for the tests
+    that compare with it (they only read it)."""
+    return whole_table_cube(cube_run)
+
+
 def table(run: Path, name: str) -> pl.DataFrame:
     return cube.load_cube(run, name).collect()
 
@@ -158,18 +165,18 @@ def test_windows_come_from_the_brief(cube_run):
 # --------------------------------------------------------------------------------------------
 
 
-def test_a_day_at_a_time_equals_whole_tables_exactly(cube_run):
+def test_a_day_at_a_time_equals_whole_tables_exactly(cube_run, reference):
     spans = cube.session_spans(cube_run, least=1)
     assert len(spans) > 10  # one span per day: many merges to get wrong
-    reference = whole_table_cube(cube_run)
-    for built in (cube.build_cube(cube_run, span_sessions=1), cube.build_cube(cube_run)):
+    by_day = cube.build_cube(cube_run, span_sessions=1)
+    for built in (by_day, cube.build_cube(cube_run)):
         assert set(built) == set(cube.TABLES)
         for name in cube.TABLES:
             assert_frame_equal(built[name], reference[name], check_exact=True)
-    assert cube.build_cube(cube_run, span_sessions=1)["experiments"].height > 0
+    assert by_day["experiments"].height > 0
 
 
-def test_spans_out_of_day_order_are_sorted_when_joined(cube_run, monkeypatch):
+def test_spans_out_of_day_order_are_sorted_when_joined(cube_run, reference, monkeypatch):
     """The streamed tables join their parts in span order; spans whose days came out of
     order are sorted instead, to the same cube."""
     spans = cube.session_spans(cube_run, least=1)
@@ -182,15 +189,13 @@ def test_spans_out_of_day_order_are_sorted_when_joined(cube_run, monkeypatch):
         return write(self, name, target)
 
     monkeypatch.setattr(cube.SpanParts, "write", noted)
-    reference = whole_table_cube(cube_run)
     built = cube.build_cube(cube_run, span_sessions=1)
     assert unsorted == [True] * len(cube.STREAMED)
     for name in cube.TABLES:
         assert_frame_equal(built[name], reference[name], check_exact=True)
 
 
-def test_the_written_cube_is_the_whole_table_one(cube_run):
-    reference = whole_table_cube(cube_run)
+def test_the_written_cube_is_the_whole_table_one(cube_run, reference):
     for name in cube.TABLES:
         assert_frame_equal(table(cube_run, name), reference[name], check_exact=True)
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from sim import calibration_record as records
-from sim.case import case_key, make_case, realize
+from sim.case import make_case, realize
 from sim.scenario import parse_scenario
 from sim.world import SIZES
 
@@ -42,12 +42,22 @@ def _forbid_search(monkeypatch):
 
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory):
-    """The scenario, a fresh case of it (searched and calibrated), and its record file."""
+    """The scenario, a fresh case of it (searched and calibrated), and its record file: the
+    record holds the realization that case searched (kept as make_case's call of `realize`
+    returned it) and the key it wrote, as `casesim calibrate` would record them."""
     where = tmp_path_factory.mktemp("records")
     scenario = parse_scenario(AUTO)
-    make_case(scenario, TINY, where / "fresh", luck_tries=3, replicates=0)
-    realized = realize(scenario, TINY, 3, luck_tries=3)
-    key = case_key(realized, TINY, 3, replicates=0)
+    searched = []
+
+    def kept(*args, **kwargs):
+        searched.append(realize(*args, **kwargs))
+        return searched[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sim.case.realize", kept)
+        make_case(scenario, TINY, where / "fresh", luck_tries=3, replicates=0)
+    (realized,) = searched
+    key = json.loads((where / "fresh" / "answer_key.json").read_text())
     assert realized.report is not None and realized.tried is not None
     entry = records.from_key(
         realized.scenario, scenario, "tiny", 3, realized.tried, realized.report.severities, key
@@ -95,8 +105,8 @@ def test_a_stale_record_is_refused_and_writes_nothing(calibrated, tmp_path, monk
     entry.severities = {"rank": 0.0}
     records.store(stale, "rec.yaml", entry)
     _forbid_search(monkeypatch)
-    with pytest.raises(records.StaleRecordError) as refused:
-        make_case(scenario, TINY, tmp_path / "run", luck_tries=3, calibration=stale)
+    with pytest.raises(records.StaleRecordError) as refused:  # no replicate worlds: not needed
+        make_case(scenario, TINY, tmp_path / "run", luck_tries=3, replicates=0, calibration=stale)
     message = str(refused.value)
     assert "\n" not in message and "casesim calibrate" in message and "outside its band" in message
     assert not (tmp_path / "run").exists()

@@ -4,6 +4,7 @@ dial, and a case that breaks its author's intent is refused."""
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +29,13 @@ DATA = Path(__file__).parent / "data"
 ONSET = "2026-08-24T02:00:00"
 
 
-def test_noop_fault_leaves_every_table_identical(tmp_path, baseline_scenario):
-    off = simulate(
-        baseline_scenario.model_copy(update={"faults": []}), SIZES["tiny"], tmp_path / "a"
-    )
+def test_noop_fault_leaves_every_table_identical(tmp_path, baseline_scenario, tiny_run):
+    """The baseline at tiny size (the session's run) and the same with a no-op fault added."""
+    off = json.loads((tiny_run / "manifest.json").read_text())
     noop = FeedChange(type="feed_change", at=ONSET, severity=0.0, changelog="Deploy x v1.0.0")
+    faults = [*baseline_scenario.faults, noop]
     on = simulate(
-        baseline_scenario.model_copy(update={"faults": [noop]}), SIZES["tiny"], tmp_path / "b"
+        baseline_scenario.model_copy(update={"faults": faults}), SIZES["tiny"], tmp_path / "b"
     )
     assert {t: v["sha256"] for t, v in off["tables"].items()} == {
         t: v["sha256"] for t, v in on["tables"].items()
@@ -98,22 +99,25 @@ def test_severity_is_a_dial():
     assert np.max(np.abs(fit - changes)) < 0.003, changes
 
 
-def _key(path: Path, size: str = "tiny") -> tuple[object, dict]:
-    scenario = load_scenario(path)
-    cf = run_counterfactuals(scenario, SIZES[size], scenario.seed)
-    return scenario, answer_key(scenario, SIZES[size], scenario.seed, cf)
+@pytest.fixture(scope="module")
+def dominant_decoy():
+    """The dominant-decoy case at tiny size, its counterfactual branches and its key: made
+    once for the tests that read them (none changes them)."""
+    scenario = load_scenario(DATA / "dominant_decoy.yaml")
+    cf = run_counterfactuals(scenario, SIZES["tiny"], scenario.seed)
+    return scenario, cf, answer_key(scenario, SIZES["tiny"], scenario.seed, cf)
 
 
-def test_intent_check_refuses_a_dominant_decoy():
-    scenario, key = _key(DATA / "dominant_decoy.yaml")
+def test_intent_check_refuses_a_dominant_decoy(dominant_decoy):
+    scenario, _, key = dominant_decoy
     problems = intent_problems(key, scenario)
     assert any(p.startswith("noisy_deploy: a decoy explains") for p in problems), problems
     with pytest.raises(IntentError, match="noisy_deploy"):
         check_intent(key, scenario)
 
 
-def test_intent_check_names_a_cause_off_its_intended_share():
-    scenario, key = _key(DATA / "dominant_decoy.yaml")
+def test_intent_check_names_a_cause_off_its_intended_share(dominant_decoy):
+    scenario, _, key = dominant_decoy
     faults = list(scenario.faults)
     faults[0] = faults[0].model_copy(update={"share": 0.9})
     faults[1] = faults[1].model_copy(update={"decoy": False})
@@ -161,9 +165,8 @@ def test_calibration_solves_an_intended_split():
     assert split == pytest.approx(0.6, abs=0.1), shares
 
 
-def test_the_key_gives_each_cause_its_expectation_over_other_worlds():
-    scenario, _ = _key(DATA / "dominant_decoy.yaml")
-    cf = run_counterfactuals(scenario, SIZES["tiny"], scenario.seed)
+def test_the_key_gives_each_cause_its_expectation_over_other_worlds(dominant_decoy):
+    scenario, cf, _ = dominant_decoy
     others = replicate_effects(scenario, SIZES["tiny"], scenario.seed, 2)
     key = answer_key(scenario, SIZES["tiny"], scenario.seed, cf, others)
     realized = {c["id"]: c["effect"] for c in key["causes"]}

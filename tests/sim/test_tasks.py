@@ -52,9 +52,16 @@ def local_ray():
     tasks.close()
 
 
-def test_the_key_is_identical_in_two_local_processes(serial_digest):
+@pytest.fixture(scope="module")
+def local_two():
+    """Two local worker processes, started once for the tests that only use them (a task's
+    result depends on its arguments alone, not on what its worker ran before)."""
     with LocalTasks(2) as tasks:
-        assert key_digest(tasks) == serial_digest
+        yield tasks
+
+
+def test_the_key_is_identical_in_two_local_processes(serial_digest, local_two):
+    assert key_digest(local_two) == serial_digest
 
 
 def test_the_key_is_identical_on_a_local_ray(serial_digest, local_ray):
@@ -62,20 +69,21 @@ def test_the_key_is_identical_on_a_local_ray(serial_digest, local_ray):
     assert key_digest(local_ray) == serial_digest
 
 
-def test_quiet_luck_chooses_the_same_luck_with_one_or_two_workers(baseline_scenario):
+def test_quiet_luck_chooses_the_same_luck_with_one_or_two_workers(baseline_scenario, local_two):
     loose = baseline_scenario.model_copy(update={"noise_bound": 0.05, "reference_days": 0})
     one = quiet_luck(loose, SIZES["tiny"], 3, tries=5)
-    with LocalTasks(2) as tasks:
-        two = quiet_luck(loose, SIZES["tiny"], 3, tries=5, tasks=tasks)
+    two = quiet_luck(loose, SIZES["tiny"], 3, tries=5, tasks=local_two)
     assert (two.luck, two.tried) == (one.luck, one.tried)  # tries past the choice forgotten
 
 
-def test_a_refused_search_reports_the_same_tries_with_one_or_two_workers(baseline_scenario):
+def test_a_refused_search_reports_the_same_tries_with_one_or_two_workers(
+    baseline_scenario, local_two
+):
     strict = baseline_scenario.model_copy(update={"noise_bound": 0.0005, "reference_days": 0})
     with pytest.raises(IntentError) as one:
         quiet_luck(strict, SIZES["tiny"], 3, tries=3)
-    with LocalTasks(2) as tasks, pytest.raises(IntentError) as two:
-        quiet_luck(strict, SIZES["tiny"], 3, tries=3, tasks=tasks)
+    with pytest.raises(IntentError) as two:
+        quiet_luck(strict, SIZES["tiny"], 3, tries=3, tasks=local_two)
     assert str(two.value) == str(one.value)
 
 
