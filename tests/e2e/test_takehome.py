@@ -75,7 +75,7 @@ def takehome_servers(roots: list[Path], logs: Path) -> Iterator[list[str]]:
 
 
 async def settle(page: Page) -> None:
-    """After an action that reruns the script: wait for that run and the page it drew."""
+    """Wait until the run the last action asked for has finished and no element is stale."""
     await reruns.asettle(page, TIMEOUT)
 
 

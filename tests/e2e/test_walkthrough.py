@@ -16,7 +16,7 @@ TIMEOUT = 60_000
 
 
 def settle(page: Page) -> None:
-    """After an action that reruns the script: wait for that run and the page it drew."""
+    """Wait until the run the last action asked for has finished and no element is stale."""
     reruns.settle(page, TIMEOUT)
 
 
@@ -24,9 +24,8 @@ HEADLINE = "svg.casesim-headline"  # the brief's chart: static SVG, not plotly
 
 
 def chart(page: Page, selector: str = ".main-svg") -> None:
-    """Wait for a chart of the page drawn by the last run."""
     page.wait_for_selector(selector, timeout=TIMEOUT)
-    reruns.settle(page, TIMEOUT)
+    settle(page)
 
 
 def visit(page: Page, name: str) -> None:
@@ -47,7 +46,6 @@ def pick(page: Page, picker, hid: str) -> None:
 def test_brief_to_debrief(page: Page, server, shots):
     before = {a.id for a in AttemptStore(server.data_dir).history()}  # the server is shared
     page.goto(server.url)
-    settle(page)
     chart(page, HEADLINE)
     expect(page.get_by_text("Case brief")).to_be_visible()
     assert page.locator(f"{HEADLINE} circle").count() >= 28  # survived sanitising
@@ -59,7 +57,6 @@ def test_brief_to_debrief(page: Page, server, shots):
     settle(page)
 
     visit(page, "Segments")
-    settle(page)
     chart(page)
     expect(page.get_by_text("Mix or rate?")).to_be_visible()
     page.screenshot(path=str(shots / "02-segments.png"), full_page=True)
@@ -83,7 +80,6 @@ def test_brief_to_debrief(page: Page, server, shots):
     page.get_by_role("button", name="Submit diagnosis").click()
 
     expect(page.get_by_role("heading", name="Debrief", exact=True)).to_be_visible(timeout=TIMEOUT)
-    settle(page)
     chart(page)
     expect(page.get_by_text("Where the evidence was: secret_feed_remap")).to_be_visible()
     page.screenshot(path=str(shots / "04-debrief.png"), full_page=True)
@@ -108,7 +104,6 @@ INVESTIGATE = (
 def test_every_page_renders_in_the_browser(page: Page, server, shots):
     """Each investigation page draws without an error box, and its charts render."""
     page.goto(server.url)
-    settle(page)
     chart(page, HEADLINE)
     for name, shot in INVESTIGATE:
         visit(page, name)
