@@ -7,6 +7,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -129,7 +130,7 @@ def test_a_query_deaf_to_interrupt_is_stopped_one_way_or_the_other(dash_run):
         w.close()
 
 
-def until(condition, what: str, seconds: float = 60.0) -> None:
+def until(condition: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
     """Wait for `condition()`: a guard against hangs, not a speed target."""
     deadline = time.monotonic() + seconds
     while not condition():
@@ -147,6 +148,17 @@ def crash_until_done(thread: threading.Thread, worker: QueryWorker) -> None:
         thread.join(0.2)
 
 
+def hold(pool: WorkerPool, run_dir: Path) -> threading.Thread:
+    """A runaway query on `pool`, returned once it holds a worker (until its limit, or until
+    `crash_until_done` ends it)."""
+    blocker = threading.Thread(
+        target=lambda: pytest.raises(QueryFailed, pool.run, run_dir, RUNAWAY, 1)  # noqa: RUF061
+    )
+    blocker.start()
+    until(lambda: any(w._lock.locked() for w in pool.workers), "the runaway to hold a worker")
+    return blocker
+
+
 def test_the_pool_answers_while_one_worker_is_stuck(dash_run):
     pool = WorkerPool(2, lambda: QueryWorker(timeout=20.0, memory_bytes=4 << 30))
     try:
@@ -161,17 +173,6 @@ def test_the_pool_answers_while_one_worker_is_stuck(dash_run):
         crash_until_done(runaway, stuck)  # the time limit: see the runaway test above
     finally:
         pool.close()
-
-
-def hold(pool: WorkerPool, run_dir: Path) -> threading.Thread:
-    """A runaway query on `pool`, returned once it holds a worker (until its limit, or until
-    `crash_until_done` ends it)."""
-    blocker = threading.Thread(
-        target=lambda: pytest.raises(QueryFailed, pool.run, run_dir, RUNAWAY, 1)  # noqa: RUF061
-    )
-    blocker.start()
-    until(lambda: any(w._lock.locked() for w in pool.workers), "the runaway to hold a worker")
-    return blocker
 
 
 def test_a_full_pool_queues_and_reports_the_place(dash_run):
