@@ -13,15 +13,16 @@ a shared machine's drift falls on both; medians and per-pair ratios are printed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.checkouts import run_in  # noqa: E402
 
 BUILD = """
 import json, resource, sys, time
@@ -40,12 +41,7 @@ print(json.dumps({"cpu_s": cpu, "peak_mib": peak}))
 def build(code: Path, run_dir: Path) -> dict[str, float]:
     """One cube build by the code at `code`, in a child process."""
     with tempfile.TemporaryDirectory(prefix="cube-bench-") as tmp:
-        env = {**os.environ, "PYTHONPATH": str(code)}
-        argv = [sys.executable, "-c", BUILD, str(run_dir), str(Path(tmp) / "cube")]
-        out = subprocess.run(argv, env=env, cwd=code, check=True, capture_output=True, text=True)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    result["load"] = os.getloadavg()[0]
-    return result
+        return run_in(code, BUILD, str(run_dir), str(Path(tmp) / "cube"))
 
 
 def main() -> None:

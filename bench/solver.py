@@ -15,14 +15,15 @@ printed, with the load average beside each pair.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.checkouts import run_in  # noqa: E402
 
 SOLVE = """
 import json, sys, time
@@ -36,12 +37,7 @@ print(json.dumps({"cpu_s": time.process_time() - cpu, "wall_s": time.perf_counte
 
 def solve_once(code: Path, case: Path) -> dict[str, float]:
     """One solve by the code at `code`, in a child process."""
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    argv = [sys.executable, "-c", SOLVE, str(case)]
-    out = subprocess.run(argv, env=env, cwd=code, check=True, capture_output=True, text=True)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    result["load"] = os.getloadavg()[0]
-    return result
+    return run_in(code, SOLVE, str(case))
 
 
 def main() -> None:
