@@ -16,10 +16,11 @@ then estimate shares and order the menu by estimated share per cost.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -31,6 +32,7 @@ from readout.decompose import mix_rate
 from readout.drift import psi_samples
 from readout.tables import CONVERTED, CONVERTED_LEDGER
 
+T = TypeVar("T")
 DIMENSIONS = ("platform", "app_version", "city_tier", "device", "network", "tenure", "source")
 CASE_FILE = "case.yaml"
 PRICE_PSI = 0.02  # a price shift in a category the solver calls a cause (list prices
@@ -106,7 +108,7 @@ class Evidence:
         self.run_dir = Path(run_dir)
         self.window = read_window(self.run_dir)
         self.tables = RunTables(self.run_dir)
-        self._memo: dict[tuple, Any] = {}  # checks of the tables alone
+        self._memo: dict[Hashable, Any] = {}  # checks of the tables alone
         (b0, _), (_, a1) = self.window.before, self.window.after
         current = self.tables.lazy("sessions").filter(
             (pl.col("period") == "current") & pl.col("date").is_between(b0, a1)
@@ -123,7 +125,19 @@ class Evidence:
     @sessions.setter
     def sessions(self, frame: pl.DataFrame) -> None:
         self._sessions = frame
-        self._per_sessions: dict[tuple, Any] = {}
+        self._per_sessions: dict[Hashable, Any] = {}
+
+    def _for_sessions(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, once for the sessions as they are (solve narrows them)."""
+        if key not in self._per_sessions:
+            self._per_sessions[key] = compute()
+        return self._per_sessions[key]
+
+    def _once(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()` of the tables alone, once per run."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     # -- 1. the metric, observed and ledger ------------------------------------------------
     def change(self) -> tuple[float, float, dict[str, float]]:
@@ -185,10 +199,7 @@ class Evidence:
     # -- 4. mix and rate by dimension --------------------------------------------------------
     def mix_rate(self, dim: str) -> tuple[float, float, pl.DataFrame]:
         """Mix and rate parts of the conversion change (absolute), and per-segment rate parts."""
-        key = ("mix_rate", dim)
-        if key not in self._per_sessions:
-            self._per_sessions[key] = self._mix_rate(dim)
-        return self._per_sessions[key]
+        return self._for_sessions(("mix_rate", dim), lambda: self._mix_rate(dim))
 
     def _mix_rate(self, dim: str) -> tuple[float, float, pl.DataFrame]:
         counts = (
@@ -262,9 +273,7 @@ class Evidence:
         """App versions of these platforms that were (almost) absent before and carry a real
         share of their sessions after: a release being adopted."""
         key = ("new_app_versions", frozenset(platforms))
-        if key not in self._per_sessions:
-            self._per_sessions[key] = self._new_app_versions(platforms)
-        return list(self._per_sessions[key])
+        return list(self._for_sessions(key, lambda: self._new_app_versions(platforms)))
 
     def _new_app_versions(self, platforms: set[str]) -> list[str]:
         shares = (
@@ -284,17 +293,13 @@ class Evidence:
     def feed_drift(self, onset: date | None) -> pl.DataFrame:
         """Per category: PSI of feed attributes between a snapshot before the comparison and
         the last one, and the share of items whose feed category disagrees with the catalogue."""
-        key = ("feed_drift", self._snapshot_pair(onset))
-        if key not in self._memo:
-            self._memo[key] = self._feed_drift(*key[1])
-        return self._memo[key]
+        pair = self._snapshot_pair(onset)
+        return self._once(("feed_drift", pair), lambda: self._feed_drift(*pair))
 
     def _snapshot_times(self) -> pl.Series:
-        if "snapshot_times" not in self._memo:
-            snaps = self.tables.lazy("feed_snapshots")
-            times = snaps.select(pl.col("taken_at").unique()).collect().sort("taken_at")
-            self._memo["snapshot_times"] = times["taken_at"]
-        return self._memo["snapshot_times"]
+        snaps = self.tables.lazy("feed_snapshots")
+        times = snaps.select(pl.col("taken_at").unique())
+        return self._once("snapshot_times", lambda: times.collect().sort("taken_at")["taken_at"])
 
     def _snapshot_pair(self, onset: date | None) -> tuple[Any, Any]:
         """The snapshots a feed comparison reads: the last one before the change (no later
@@ -368,14 +373,13 @@ class Evidence:
     def _client_shares(self) -> pl.DataFrame:
         """Per platform, app version and window: the shares of session rows with no feed page
         and repeating an id (one grouping for both checks, kept for these sessions)."""
-        if "client_shares" not in self._per_sessions:
-            self._per_sessions["client_shares"] = self.sessions.group_by(
-                "platform", "app_version", "side"
-            ).agg(
+        return self._for_sessions(
+            "client_shares",
+            lambda: self.sessions.group_by("platform", "app_version", "side").agg(
                 empty=(pl.col("pages") == 0).mean(),
                 repeated=1 - pl.col("session_id").n_unique() / pl.len(),
-            )
-        return self._per_sessions["client_shares"]
+            ),
+        )
 
     def _client_share_rise(self, share: str, bound: float) -> pl.DataFrame:
         """Platform and app version segments whose `share` of session rows rose by more than
@@ -414,9 +418,7 @@ class Evidence:
     def segment_drawn_away(self) -> list[tuple[str, str, float]]:
         """Segments (city tier, platform) whose sessions and conversion fall together against
         the rest (buyers going elsewhere), each with its part of the conversion change."""
-        if "segment_drawn_away" not in self._per_sessions:
-            self._per_sessions["segment_drawn_away"] = self._segment_drawn_away()
-        return list(self._per_sessions["segment_drawn_away"])
+        return list(self._for_sessions("segment_drawn_away", self._segment_drawn_away))
 
     def _segment_drawn_away(self) -> list[tuple[str, str, float]]:
         found = []
