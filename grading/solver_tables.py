@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from readout.tables import EVENT_COUNTS, ORDER_SUMS, OUTCOME_COUNTS
 from runfolder.layout import TABLES_DIR
 
 # The tables kept in memory once read (the columns the solver's checks use; None: every
@@ -89,27 +90,10 @@ class RunTables:
         )
 
     def _events_per_session(self, near: pl.Expr) -> pl.LazyFrame:
-        return (
-            self.lazy("events")
-            .filter(near)
-            .group_by("session_id")
-            .agg(
-                clicks=(pl.col("event") == "click").sum(),
-                carts=(pl.col("event") == "add_to_cart").sum(),
-                tracked_orders=(pl.col("event") == "order").sum(),
-            )
-        )
+        return self.lazy("events").filter(near).group_by("session_id").agg(**EVENT_COUNTS)
 
     def _orders_per_session(self, near: pl.Expr) -> pl.LazyFrame:
-        return (
-            self.lazy("orders")
-            .filter(near)
-            .group_by("session_id")
-            .agg(
-                ledger_orders=pl.len(),
-                gmv=pl.col("amount").filter(pl.col("status") == "paid").sum(),
-            )
-        )
+        return self.lazy("orders").filter(near).group_by("session_id").agg(**ORDER_SUMS)
 
     def session_outcomes(
         self, sessions: pl.LazyFrame, parts: tuple[str, ...] = PARTS
@@ -126,13 +110,10 @@ class RunTables:
         joined = rows.lazy()
         for frame in self.per_session(near_ids(rows["session_id"]), parts):
             joined = joined.join(frame.lazy(), **keep)
-        counts = [c for c in COUNTS if c in joined.collect_schema().names()]
+        counts = [c for c in OUTCOME_COUNTS if c in joined.collect_schema().names()]
         return (
             joined.with_columns(pl.col(counts).fill_null(0).cast(pl.Int64))
             .with_columns(pl.col("^gmv$").fill_null(0.0))
             .select(*table, pl.exclude(table))
             .collect()
         )
-
-
-COUNTS = ("impressions", "clicks", "carts", "tracked_orders", "ledger_orders")

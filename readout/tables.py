@@ -25,6 +25,20 @@ def scan(run_dir: Path | str, table: str) -> pl.LazyFrame:
     return pl.scan_parquet(Path(run_dir) / TABLES_DIR / f"{table}.parquet")
 
 
+# A session's outcomes from its funnel events and its ledger orders (session_outcomes; the
+# solver builds the same columns for the sessions it compares, grading/solver_tables.py).
+EVENT_COUNTS = {
+    "clicks": (pl.col("event") == "click").sum(),
+    "carts": (pl.col("event") == "add_to_cart").sum(),
+    "tracked_orders": (pl.col("event") == "order").sum(),
+}
+ORDER_SUMS = {
+    "ledger_orders": pl.len(),
+    "gmv": pl.col("amount").filter(pl.col("status") == "paid").sum(),
+}
+OUTCOME_COUNTS = ("impressions", "clicks", "carts", "tracked_orders", "ledger_orders")
+
+
 def session_outcomes(run_dir: Path | str, where: pl.Expr | None = None) -> pl.LazyFrame:
     """One row per session with its dimensions and funnel flags (observed and ledger).
 
@@ -35,20 +49,8 @@ def session_outcomes(run_dir: Path | str, where: pl.Expr | None = None) -> pl.La
         frame = scan(run_dir, table)
         return frame if where is None else frame.filter(where)
 
-    events = (
-        read("events")
-        .group_by("session_id")
-        .agg(
-            clicks=(pl.col("event") == "click").sum(),
-            carts=(pl.col("event") == "add_to_cart").sum(),
-            tracked_orders=(pl.col("event") == "order").sum(),
-        )
-    )
-    orders = (
-        read("orders")
-        .group_by("session_id")
-        .agg(ledger_orders=pl.len(), gmv=pl.col("amount").filter(pl.col("status") == "paid").sum())
-    )
+    events = read("events").group_by("session_id").agg(**EVENT_COUNTS)
+    orders = read("orders").group_by("session_id").agg(**ORDER_SUMS)
     impressions = read("impressions").group_by("session_id").agg(impressions=pl.len())
     return (
         read("sessions")
@@ -56,9 +58,7 @@ def session_outcomes(run_dir: Path | str, where: pl.Expr | None = None) -> pl.La
         .join(events, on="session_id", how="left")
         .join(orders, on="session_id", how="left")
         .with_columns(
-            pl.col("impressions", "clicks", "carts", "tracked_orders", "ledger_orders")
-            .fill_null(0)
-            .cast(pl.Int64),
+            pl.col(*OUTCOME_COUNTS).fill_null(0).cast(pl.Int64),
             pl.col("gmv").fill_null(0.0),
         )
     )
