@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -67,38 +68,57 @@ CASES = [
 ]
 
 
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]
+) -> Path:
+    """`build(folder)` run once per test session, in a folder all xdist workers share, under a
+    lock: the first worker to ask builds it, the others wait for it (a worker asking while
+    another builds would otherwise build the same thing a second time). Done when the folder
+    holds its manifest, which a run folder writes last."""
+    import fcntl
+    import os
+
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-runs"
+    shared.mkdir(exist_ok=True)
+    out = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "manifest.json").is_file():
+            build(out)
+    return out
+
+
 @pytest.fixture(scope="session", params=CASES)
 def case(request, tmp_path_factory):
     """Every shipped case at small size, with its key: generated once per test session.
 
     The tests of one case run in two modules (tests/sim/test_cases.py, tests/grading/
-    test_solver.py) and may land on different xdist workers, so the case is made in a folder
-    all workers share, under a lock: the first worker generates it, the others wait for it.
-    The case's calibration record (scenarios/<stem>.calibration.json, `casesim calibrate
-    SCENARIO --size small`) spares the luck search and the calibration; a stale one fails."""
-    import fcntl
+    test_solver.py) and may land on different xdist workers, so the case is built once for
+    all workers (`built_once`). The case's calibration record (scenarios/<stem>.calibration.json,
+    `casesim calibrate SCENARIO --size small`) spares the luck search and the calibration; a
+    stale one fails."""
     import json
-    import os
 
     from casesim.compose import make_case
     from sim.calibration_record import record_path
 
-    base = tmp_path_factory.getbasetemp()
-    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-cases"
-    shared.mkdir(exist_ok=True)
     scenario = load_scenario(request.param)
-    out = shared / scenario.id
-    with open(shared / f"{scenario.id}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (out / "manifest.json").is_file():
-            make_case(
-                scenario, SIZES["small"], out, replicates=0, calibration=record_path(request.param)
-            )
+    out = built_once(
+        tmp_path_factory,
+        scenario.id,
+        lambda out: make_case(
+            scenario, SIZES["small"], out, replicates=0, calibration=record_path(request.param)
+        ),
+    )
     return scenario, out, json.loads((out / "answer_key.json").read_text())
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, baseline_scenario) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "baseline-tiny"
-    simulate(baseline_scenario, SIZES["tiny"], out)
-    return out
+    """The baseline at `tiny` size, simulated once for all workers (never modified by tests)."""
+    return built_once(
+        tmp_path_factory,
+        "baseline-tiny",
+        lambda out: simulate(baseline_scenario, SIZES["tiny"], out),
+    )
