@@ -11,10 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from websockets import Subprotocol
+from websockets.sync.client import connect
 
 from dashboard.launch import wait_healthy
 from dashboard.server import children
+from dashboard.settings import parse
 from tests.dashboard.support import case_folder, free_port
 from tests.e2e.conftest import ONE_SERVER
 from tests.e2e.reruns import watch
@@ -71,9 +76,10 @@ def group(pgid: int) -> list[int]:
 
 
 @pytest.mark.parametrize("target", ["launcher", "server"])
-def test_sigterm_stops_the_server_and_its_workers(tiny_run, tmp_path, browser, target):
+def test_sigterm_stops_the_server_and_its_workers(tiny_run, tmp_path, target):
     """SIGTERM to `casesim dashboard` (or straight to the Streamlit server) ends the server
-    and every child it started, like Ctrl-C."""
+    and every child it started, like Ctrl-C. The SQL workers are started by the server's own
+    warm-up after its first page run, which a bare websocket session asks for: no browser."""
     run = case_folder(tiny_run, tmp_path / "case")
     port = free_port()
     log = tmp_path / "server.log"
@@ -89,19 +95,14 @@ def test_sigterm_stops_the_server_and_its_workers(tiny_run, tmp_path, browser, t
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, launcher, log=log)
-        page = watch(browser.new_page())
-        page.goto(url)
-        settle(page)
-        visit(page, "SQL")
-        settle(page)
-        query(page, "SELECT 42 AS answer")  # a query starts the worker processes at once
-        page.close()
+        first_run(url)  # its warm-up then starts the SQL workers (dashboard.preload)
         (server,) = children(launcher.pid)
-        deadline = time.monotonic() + 60
-        while not children(server) and time.monotonic() < deadline:
+        pool = parse([], env).sql_workers  # every worker started: none is mid-start at SIGTERM
+        deadline = time.monotonic() + 120  # the warm-up waits for its imports, then 8 s
+        while len(children(server)) < pool and time.monotonic() < deadline:
             time.sleep(0.05)
         workers = children(server)
-        assert workers, "the server started no child process to check"
+        assert len(workers) >= pool, "the server did not start its SQL workers"
         os.kill(launcher.pid if target == "launcher" else server, signal.SIGTERM)
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline and (group(server) or any(_alive(w) for w in workers)):
@@ -114,15 +115,20 @@ def test_sigterm_stops_the_server_and_its_workers(tiny_run, tmp_path, browser, t
             launcher.kill()
 
 
-def query(page: Page, sql: str) -> None:
-    """Run `sql` on the SQL page and wait for its result table."""
-    box = page.get_by_label("Query")
-    box.fill(sql)
-    box.press("Control+Enter")  # commit the text area's value
-    settle(page)
-    page.get_by_role("button", name="Run query").click()
-    settle(page)
-    expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible(timeout=TIMEOUT)
+def first_run(url: str) -> None:
+    """Open a session on the server as the browser's front end does (a websocket asking for a
+    run of the first page) and wait until that run has finished."""
+    stream = url.replace("http", "ws", 1) + "/_stcore/stream"
+    deadline = time.monotonic() + TIMEOUT / 1000
+    with connect(stream, subprotocols=[Subprotocol("streamlit")]) as ws:
+        ask = BackMsg()
+        ask.rerun_script.query_string = ""
+        ws.send(ask.SerializeToString())
+        while True:
+            msg = ForwardMsg.FromString(ws.recv(timeout=max(0.0, deadline - time.monotonic())))
+            if msg.WhichOneof("type") == "script_finished":
+                assert msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY
+                return
 
 
 def _alive(pid: int) -> bool:
