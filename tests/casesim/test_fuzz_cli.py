@@ -42,15 +42,20 @@ class WouldSimulate(Exception):
 
 @pytest.fixture(scope="module")
 def keyed_run(tmp_path_factory) -> Path:
-    """A tiny keyed run of the feed case (fixed severity: no calibration), built once."""
+    """A keyed run of the feed case (fixed severity: no calibration), built once. Small and
+    short (1,000 users, 15 days, no reference weeks): the fuzzed commands check a folder's
+    shape and files, which do not depend on its size, so a tiny world is all they need."""
     from casesim.compose import make_case
     from sim.scenario import parse_scenario
-    from sim.world import SIZES
+    from sim.world import Size
 
     text = (ROOT / "scenarios" / "feed_remap.yaml").read_text()
-    scenario = parse_scenario(text.replace("severity: auto", "severity: 0.5"))
+    short = text.replace("start: 2026-08-03\ndays: 28", "start: 2026-08-16\ndays: 15\n"
+                         "reference_days: 0")  # fmt: skip
+    short = short.replace("severity: auto", "severity: 0.5")
+    assert "days: 15" in short and "severity: 0.5" in short
     out = tmp_path_factory.mktemp("fuzz") / "run"
-    make_case(scenario, SIZES["tiny"], out, luck_tries=0, replicates=0)
+    make_case(parse_scenario(short), Size("mini", 1_000), out, luck_tries=0, replicates=0)
     return out
 
 

@@ -187,15 +187,23 @@ def test_version_1_store_is_upgraded(tmp_path):
     assert store.start("/r", "s").token
 
 
-def test_truth_files_are_private(tmp_path, baseline_scenario):
+def test_truth_files_are_private(tmp_path):
     """The answer key and the resolved scenario a case writes are readable by the owner only,
-    whatever the umask."""
+    whatever the umask. The baseline made cheap (15 days, no reference weeks, 1,000 users):
+    a file's mode does not depend on the size of the world behind it."""
     from casesim.compose import make_case
-    from sim.world import SIZES
+    from sim.scenario import parse_scenario
+    from sim.world import Size
+    from tests.conftest import SCENARIOS
 
+    text = (SCENARIOS / "baseline.yaml").read_text()
+    short = text.replace("start: 2026-08-03\ndays: 28\nreference_days: 14",
+                         "start: 2026-08-16\ndays: 15\nreference_days: 0")  # fmt: skip
+    assert "days: 15" in short
     old = os.umask(0o022)
     try:
-        make_case(baseline_scenario, SIZES["tiny"], tmp_path / "case", luck_tries=0, replicates=0)
+        make_case(parse_scenario(short), Size("mini", 1_000), tmp_path / "case", luck_tries=0,
+                  replicates=0)  # fmt: skip
     finally:
         os.umask(old)
     for name in ("answer_key.json", "scenario.yaml"):

@@ -17,6 +17,8 @@ from readout.tables import scan, session_outcomes
 from runfolder import brief
 from tests.readout.cube_reference import whole_table_cube, whole_table_feed
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 @pytest.fixture(scope="session")
 def cube_run(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -305,14 +307,26 @@ def test_a_run_without_sessions_has_an_empty_cube_of_the_same_schema(cube_run, t
 # --------------------------------------------------------------------------------------------
 
 
-def test_the_cube_runs_without_the_simulations_state(baseline_scenario, tmp_path, monkeypatch):
+def short_baseline():
+    """The baseline made cheap (15 days, no reference weeks) with 1,000 users: what the two
+    tests below check (engine state released, partial folders removed) holds at any size."""
+    from sim.scenario import parse_scenario
+    from sim.world import Size
+
+    text = (ROOT / "scenarios" / "baseline.yaml").read_text()
+    short = text.replace("start: 2026-08-03\ndays: 28\nreference_days: 14",
+                         "start: 2026-08-16\ndays: 15\nreference_days: 0")  # fmt: skip
+    assert "days: 15" in short
+    return parse_scenario(short), Size("mini", 1_000)
+
+
+def test_the_cube_runs_without_the_simulations_state(tmp_path, monkeypatch):
     """When the cube is built, no engine state (world, ranker, history) is alive: its
     memory does not add to the cube's."""
     import gc
 
     from casesim import compose
     from sim.engine import EngineState
-    from sim.world import SIZES
 
     alive: list[int] = []
     build = compose.ensure_cube
@@ -323,18 +337,15 @@ def test_the_cube_runs_without_the_simulations_state(baseline_scenario, tmp_path
 
     monkeypatch.setattr(compose, "ensure_cube", counting)
     out = tmp_path / "run"
-    compose.make_case(
-        baseline_scenario, SIZES["tiny"], out, with_key=False, luck_tries=0, replicates=0
-    )
+    compose.make_case(*short_baseline(), out, with_key=False, luck_tries=0, replicates=0)
     assert alive == [0]
     assert cube.is_current(out)
 
 
-def test_a_failing_cube_leaves_no_run_folder(baseline_scenario, tmp_path, monkeypatch):
+def test_a_failing_cube_leaves_no_run_folder(tmp_path, monkeypatch):
     """The cube fails after writing some of its tables: neither the run nor any partial
     folder (the run's or the cube's) is left behind."""
     from casesim import compose
-    from sim.world import SIZES
 
     def failing(run_dir):
         raise RuntimeError("feed tables failed")
@@ -342,9 +353,7 @@ def test_a_failing_cube_leaves_no_run_folder(baseline_scenario, tmp_path, monkey
     monkeypatch.setattr(cube, "feed_tables", failing)
     out = tmp_path / "run"
     with pytest.raises(RuntimeError, match="feed tables failed"):
-        compose.make_case(
-            baseline_scenario, SIZES["tiny"], out, with_key=False, luck_tries=0, replicates=0
-        )
+        compose.make_case(*short_baseline(), out, with_key=False, luck_tries=0, replicates=0)
     assert list(tmp_path.iterdir()) == []
 
 
