@@ -26,6 +26,10 @@ MARKERS = (
     TOKEN,  # the server's environment
 )
 TIMEOUT = 3.0
+# The queries meant to run until the time limit stops them get a shorter one: the limit is
+# what they test, not its length, and each second of it is a second of the worker's CPU.
+# (A query that may end either way keeps TIMEOUT when its cap is what it is meant to meet.)
+STOP_AFTER = 1.0
 
 # Outcomes: "refused" (not one read-only statement), "denied" (the engine may not open the
 # file), "failed" (other engine error), "stopped" (time limit), "too large" (byte cap).
@@ -182,8 +186,12 @@ def test_the_corpus_is_large_enough():
 
 
 @pytest.mark.parametrize("query, outcome", HOSTILE, ids=[f"h{i}" for i in range(len(HOSTILE))])
-def test_hostile_query_reads_nothing_outside_the_tables(worker, dash_run, query, outcome):
+def test_hostile_query_reads_nothing_outside_the_tables(
+    worker, dash_run, query, outcome, monkeypatch
+):
     sql = query.replace("{run}", str(dash_run))
+    if outcome.split("|")[0] == STOPPED:
+        monkeypatch.setattr(worker, "timeout", STOP_AFTER)
     try:
         result = worker.run(dash_run, sql, 100)
     except QueryError as exc:
