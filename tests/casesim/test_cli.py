@@ -198,8 +198,8 @@ def test_help_loads_no_scenario_model_and_no_numpy():
 
 RECORDED = """id: rec
 title: T
-start: 2026-08-03
-days: 21
+start: 2026-08-09
+days: 15
 reference_days: 0
 seed: 3
 noise_bound: 0.05
@@ -230,7 +230,7 @@ def test_calibrate_records_and_run_reuses_with_step_lines(tmp_path):
     assert reused.exit_code == 0, reused.output
     assert "reusing its calibration record" in reused.output
     assert "luck try" not in reused.output and "calibration trial" not in reused.output
-    assert "simulated day 21/21" in reused.output
+    assert "simulated day 15/15" in reused.output
     # one branch (the other, every fault on, is the run itself), two replicate worlds
     assert "key branch 3/3" in reused.output
     key = json.loads((tmp_path / "a" / "answer_key.json").read_text())
