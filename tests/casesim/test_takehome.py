@@ -1,8 +1,9 @@
 """`casesim takehome create` and `grade` end to end, on one tiny cohort made once per session.
 
 The cohort's scenario is the shipped feed_remap case made cheap (15 days, no reference weeks,
-a fixed severity, no luck search, no replicates): the folder's contract, its secrecy and the
-grading do not depend on the case being in band, which the audit numbers report instead.
+a fixed severity, no luck search, no replicates) in a world of 1,000 users (a size the CLI
+knows for the cohort's making only): the folder's contract, its secrecy and the grading do
+not depend on the case being in band, or on the world's size.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dashboard.store import AttemptStore
 from grading.scoring import score
 from runfolder.layout import ANSWER_KEY, CASE_FILE, MANIFEST, SCENARIO_FILE, TRUTH_FILES
 from runfolder.takehome import load_cohort
+from sim.world import SIZES, Size
 
 pytestmark = pytest.mark.xdist_group("takehome")  # one worker builds the cohort, once
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,9 +52,11 @@ def cohort_dir(tmp_path_factory, cheap_scenario) -> Path:
     names = where / "candidates.csv"
     names.write_text("name,email\n" + "".join(f"{n},{i}@x.org\n" for i, n in enumerate(NAMES)))
     out = where / "cohort"
-    result = invoke(["takehome", "create", cheap_scenario, "--candidates", names, "--out", out,
-                     "--size", "tiny", "--luck-tries", "0", "--replicates", "0",
-                     "--workers", "1", "--hours", "2"])  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(SIZES, "mini", Size("mini", 1_000))
+        result = invoke(["takehome", "create", cheap_scenario, "--candidates", names,
+                         "--out", out, "--size", "mini", "--luck-tries", "0", "--replicates",
+                         "0", "--workers", "1", "--hours", "2"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().endswith("tokens.csv")
     return out
