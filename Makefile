@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_RUN := data/demo
 DEMO_CASE := scenarios/feed_remap.yaml
 PORT ?= 8501
+PACKAGES := runfolder sim readout grading dashboard casesim
 
 .PHONY: demo test lint format install browser clean bench
 
@@ -38,7 +39,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The project's bytecode first: with PYTHONDONTWRITEBYTECODE set (as on this machine), every
+# process the tests start (CLI runs, servers, SQL and task workers) would compile it again.
 test: install browser lint
+	$(BIN)/python -m compileall -q $(PACKAGES)
 	$(BIN)/pytest -n 2 -q --durations=15
 
 bench: install browser
