@@ -1,10 +1,13 @@
 """Many candidates on one dashboard at once: concurrent browser sessions on one run, each
 investigating and submitting, against a server on loopback.
 
-Each session is one person (its own browser context): it opens the case, gives a name on the
+Each session is one person, on a page of its own: it opens the case, gives a name on the
 brief, visits the investigation pages, ranks hypotheses, submits, reads its debrief, starts a
 new attempt and goes round again until the time is up. It notes the attempt number the
-sidebar shows on every page, the pages' load times, and any error element.
+sidebar shows on every page, the pages' load times, and any error element. The pages share
+one browser context, so Streamlit's front end is fetched and compiled once: a person's state
+lives in the server session and the URL (no cookie; the browser's storage holds only
+Streamlit's display settings), so to the dashboard the pages are as separate as browsers.
 
 At the end the attempt store is read back. Printed figures:
   lost submissions       submissions whose debrief the session saw but the store lacks (or
@@ -37,7 +40,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import BrowserContext, Page, async_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -167,9 +170,8 @@ async def one_attempt(page: Page, person: Person, round_: int) -> None:
 
 
 async def candidate(
-    browser: Browser, url: str, person: Person, deadline: float, rounds: int
+    context: BrowserContext, url: str, person: Person, deadline: float, rounds: int
 ) -> None:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await awatch(await context.new_page())
     page.set_default_timeout(TIMEOUT)
     try:
@@ -187,7 +189,7 @@ async def candidate(
     except Exception as exc:  # recorded, and the run goes on for the others
         person.errors.append(f"{person.name}: {type(exc).__name__}: {str(exc)[:300]}")
     finally:
-        await context.close()
+        await page.close()
 
 
 async def drive(url: str, sessions: int, seconds: float, rounds: int = 1) -> list[Person]:
@@ -196,7 +198,8 @@ async def drive(url: str, sessions: int, seconds: float, rounds: int = 1) -> lis
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            await asyncio.gather(*(candidate(browser, url, p, deadline, rounds) for p in people))
+            context = await browser.new_context(viewport={"width": 1280, "height": 900})
+            await asyncio.gather(*(candidate(context, url, p, deadline, rounds) for p in people))
         finally:
             await browser.close()
     return people

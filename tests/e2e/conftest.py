@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from dashboard.launch import command, wait_healthy
 from tests.dashboard.support import case_folder, free_port
@@ -79,11 +79,24 @@ def server(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             proc.wait()
 
 
+@pytest.fixture(scope="session")
+def shared_context(browser: Browser, browser_context_args: dict) -> Iterator[BrowserContext]:
+    """One browser context for every page of this worker's tests: a new context starts with
+    an empty cache, and each would fetch and compile Streamlit's front end again. A person's
+    state lives in the server session and the URL (no cookie; the browser's storage holds
+    only Streamlit's display settings): to the dashboard, pages of one context are as
+    separate as pages of two."""
+    context = browser.new_context(**browser_context_args)
+    yield context
+    context.close()
+
+
 @pytest.fixture
-def page(page: Page) -> Page:
-    """pytest-playwright's page, its script runs counted (see reruns.py)."""
-    watch(page)
-    return page
+def page(shared_context: BrowserContext) -> Iterator[Page]:
+    """A new page of the shared context, its script runs counted (see reruns.py)."""
+    page = watch(shared_context.new_page())
+    yield page
+    page.close()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The cohort report rendered in Chromium: every figure drawn, nothing fetched from outside.
 
-It uses pytest-playwright's `page` (Debian's Chromium, see conftest.py): a browser of its own
+It uses the e2e `page` fixture (Debian's Chromium, see conftest.py): a browser of its own
 would start a second Playwright in the same worker, which refuses to run inside the first's
 event loop.
 """

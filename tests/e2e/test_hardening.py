@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Page, expect
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets import Subprotocol
@@ -22,14 +22,13 @@ from dashboard.server import children
 from dashboard.settings import parse
 from tests.dashboard.support import case_folder, free_port
 from tests.e2e.conftest import ONE_SERVER
-from tests.e2e.reruns import watch
 from tests.e2e.test_walkthrough import TIMEOUT, settle, visit
 
 pytestmark = [pytest.mark.e2e, ONE_SERVER]
 
 
-def test_menu_costs_fit_1280(browser: Browser, server, shots):
-    page = watch(browser.new_page(viewport={"width": 1280, "height": 800}))
+def test_menu_costs_fit_1280(page: Page, server, shots):
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(server.url)
     settle(page)
     visit(page, "Hypotheses")
@@ -48,18 +47,15 @@ def test_menu_costs_fit_1280(browser: Browser, server, shots):
         assert box is not None and box["width"] > 20
         assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"]
     assert float(costs.first.inner_text()) > 0
-    page.close()
 
 
-def test_a_long_case_parameter_shows_no_traceback(browser: Browser, server):
-    page = watch(browser.new_page())
+def test_a_long_case_parameter_shows_no_traceback(page: Page, server):
     page.goto(f"{server.url}/?case={'c' * 300}&attempt={'a' * 300}")
     settle(page)
     expect(page.get_by_text("Case brief")).to_be_visible(timeout=TIMEOUT)
     assert page.locator('[data-testid="stException"]').count() == 0
     body = page.locator("body").inner_text()
     assert "Traceback" not in body and str(server.data_dir) not in body
-    page.close()
 
 
 def group(pgid: int) -> list[int]:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import BrowserContext, Page, async_playwright
 
 from dashboard.launch import wait_healthy
 from dashboard.store import AttemptStore
@@ -140,9 +140,8 @@ async def sql(page: Page, query: str, marker: str) -> str:
 
 
 async def candidate(
-    browser: Browser, url: str, variant: str, token: str, shot: Path | None = None
+    context: BrowserContext, url: str, variant: str, token: str, shot: Path | None = None
 ) -> dict:
-    context = await browser.new_context(viewport={"width": 1440, "height": 1800})
     page = await reruns.awatch(await context.new_page())
     page.set_default_timeout(TIMEOUT)
     try:
@@ -152,12 +151,13 @@ async def candidate(
         text = await page.locator('[data-testid="stMain"]').inner_text()
         return {"sidebar": sidebar, "after_submit": text}
     finally:
-        await context.close()
+        await page.close()
 
 
-async def intruder(browser: Browser, url: str, root: Path, tokens: dict[str, str], shots: Path):
+async def intruder(
+    context: BrowserContext, url: str, root: Path, tokens: dict[str, str], shots: Path
+):
     """v1's candidate tries v2's variant by URL and the truth and the team's files by SQL."""
-    context = await browser.new_context(viewport={"width": 1440, "height": 1800})
     page = await reruns.awatch(await context.new_page())
     page.set_default_timeout(TIMEOUT)
     seen: dict[str, str] = {}
@@ -191,11 +191,10 @@ async def intruder(browser: Browser, url: str, root: Path, tokens: dict[str, str
         seen["sidebar"] = await page.locator('[data-testid="stSidebar"]').inner_text()
         return seen
     finally:
-        await context.close()
+        await page.close()
 
 
-async def late(browser: Browser, url: str, token: str) -> str:
-    context = await browser.new_context(viewport={"width": 1440, "height": 1800})
+async def late(context: BrowserContext, url: str, token: str) -> str:
     page = await reruns.awatch(await context.new_page())
     page.set_default_timeout(TIMEOUT)
     try:
@@ -204,22 +203,25 @@ async def late(browser: Browser, url: str, token: str) -> str:
         await submit(page, ["FEED"], "Not submitted")
         return await page.locator('[data-testid="stMain"]').inner_text()
     finally:
-        await context.close()
+        await page.close()
 
 
 async def cohort_run(urls: dict[str, str], root: Path, tokens: dict, late_token: str, shots):
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
+            # One context, a page per person: their state lives in the server session and the
+            # URL (see conftest.shared_context), and the cache fetches Streamlit's front end once.
+            context = await browser.new_context(viewport={"width": 1440, "height": 1800})
             shot = shots / "takehome-form.png"
             jobs = [
-                candidate(browser, urls["main"], v, t, shot if v == "v3" else None)
+                candidate(context, urls["main"], v, t, shot if v == "v3" else None)
                 for v, t in tokens.items()
             ]
             results = await asyncio.gather(
                 *jobs,
-                intruder(browser, urls["main"], root, tokens, shots),
-                late(browser, urls["late"], late_token),
+                intruder(context, urls["main"], root, tokens, shots),
+                late(context, urls["late"], late_token),
             )
         finally:
             await browser.close()
