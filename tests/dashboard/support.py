@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import socket
@@ -51,14 +52,26 @@ SECRETS = ("secret_feed_remap", "secret_reward_shift", "feed_change", "reward_sh
 
 
 def case_folder(source: Path, target: Path) -> Path:
-    """A copy of a simulated run with the answer key above, a scenario stand-in, and its cube."""
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("cube", ".*"))
-    (target / "answer_key.json").write_text(json.dumps(KEY, indent=2))
-    (target / "scenario.yaml").write_text(
-        "# truth: never read by the dashboard\n"
-        "faults: [{id: secret_feed_remap, type: feed_change, severity: 0.4}]\n"
-    )
-    ensure_cube(target)
+    """A copy of a simulated run with the answer key above, a scenario stand-in, and its cube.
+
+    The first call for a run makes that folder beside the run (under a lock: xdist workers
+    share the run); every call copies it, so the cube of one run is built once, not once per
+    caller (the dashboard's case, the e2e servers)."""
+    made = source.parent / f"{source.name}.case"
+    with open(source.parent / f"{source.name}.case.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not made.is_dir():
+            aside = source.parent / f"{source.name}.case.partial"
+            shutil.rmtree(aside, ignore_errors=True)
+            shutil.copytree(source, aside, ignore=shutil.ignore_patterns("cube", ".*"))
+            (aside / "answer_key.json").write_text(json.dumps(KEY, indent=2))
+            (aside / "scenario.yaml").write_text(
+                "# truth: never read by the dashboard\n"
+                "faults: [{id: secret_feed_remap, type: feed_change, severity: 0.4}]\n"
+            )
+            ensure_cube(aside)
+            aside.rename(made)
+    shutil.copytree(made, target)
     return target
 
 
