@@ -76,8 +76,13 @@ def test_a_scoped_fault_leaves_other_categories_alone_on_its_first_day(baseline_
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("small_run")
 def test_severity_is_a_dial():
-    """The change moves monotonically with the severity, close to a straight line."""
+    """The change moves monotonically with the severity, close to a straight line.
+
+    On the worker that builds the small baseline (tests/sim/test_realism.py), just before
+    it: feed_remap's world is the baseline's (same seed, size, start and days), and the
+    runner keeps the last warm world of a process, so the two warm it up once."""
     scenario = load_scenario(Path(__file__).parents[2] / "scenarios" / "feed_remap.yaml")
     scenario = scenario.model_copy(update={"reference_days": 0})
     fault = scenario.faults[0]

@@ -127,11 +127,14 @@ def test_control_case_gives_noise_everything():
     assert "effect" in by_id["dep"]
 
 
-def test_calibration_lands_on_target():
+def test_calibration_lands_on_target(two_fault_key):
+    """The ends of rank's severity range in a world where it is the only fault are branches
+    the two-fault key already ran: at severity 0 rank is off (the null branch), at 1 it is
+    the rank-only branch (a branch's engine holds only the faults it switches on, and both
+    faults start at the same hour, so the decoy is not in it at all)."""
     fault = "  - {type: reward_shift, id: rank, at: 2026-08-17T10:00:00, severity: %s}\n"
-    full = run_counterfactuals(parse_scenario(HEAD + "faults:\n" + fault % 1), SIZE, 3).changes
-    # the ends of the severity range: at severity 0 the fault is off (the null branch)
-    ends = [full[frozenset()].observed, full[frozenset({"rank"})].observed]
+    _, full, _ = two_fault_key
+    ends = [full.changes[frozenset()].observed, full.changes[frozenset({"rank"})].observed]
     target = (ends[0] + ends[1]) / 2  # reachable whatever this world's noise is
     scenario = parse_scenario(
         HEAD + f"target: {{change: {target:.4f}, tolerance: 0.005}}\nfaults:\n" + fault % "auto"

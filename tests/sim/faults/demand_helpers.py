@@ -7,7 +7,8 @@ import copy
 import numpy as np
 
 from sim.engine import Engine, HourResult, NullSink
-from sim.runner import build_world, plan, warm_state
+from sim.runner import plan
+from sim.runner import warm_world as cached_warm_world
 from sim.scenario import parse_scenario
 from sim.world import Size
 
@@ -16,10 +17,13 @@ SIZE = Size("test", 20_000)
 
 
 def warm_world():
-    """A small world warmed up to the period's start (as tests/sim/faults/test_faults.py)."""
-    scenario = parse_scenario(BASE)
-    streams, world = build_world(scenario, SIZE, 2)
-    return streams, warm_state(world, streams, plan(scenario).current)
+    """A small world warmed up to the period's start, a fresh copy for the caller to use.
+
+    Every fault module uses this one world, and each module's evidence run (`simulate` of a
+    case with BASE's start, days, seed and SIZE) starts from it too: the runner keeps the
+    last warm world of a process (sim.runner.warm_world), so the modules a worker runs one
+    after another build it once instead of twice per module."""
+    return cached_warm_world(parse_scenario(BASE), SIZE, 2)
 
 
 def fault(text: str):

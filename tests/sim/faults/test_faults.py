@@ -12,21 +12,19 @@ from sim.engine import Engine, NullSink
 from sim.faults import FAULT_TYPES
 from sim.feed import take_snapshot
 from sim.rng import Streams
-from sim.runner import build_world, plan, warm_state
+from sim.runner import plan
 from sim.scenario import parse_scenario
-from sim.world import CATEGORIES, PLATFORMS, Size
+from sim.world import CATEGORIES, PLATFORMS
 from tests.conftest import SCENARIOS
+from tests.sim.faults.demand_helpers import BASE, warm_world
 
-BASE = "id: t\ntitle: T\nstart: 2026-08-03\ndays: 15\nreference_days: 0\nseed: 2\n"
 HEAD = BASE + "faults:\n"
-SIZE = Size("test", 20_000)
 
 
 @pytest.fixture(scope="module")
 def warm():
-    scenario = parse_scenario(BASE)
-    streams, world = build_world(scenario, SIZE, 2)
-    return streams, warm_state(world, streams, plan(scenario).current)
+    """The fault modules' one warm world (BASE, SIZE, seed 2: demand_helpers.warm_world)."""
+    return warm_world()
 
 
 def fault(text: str):
@@ -152,6 +150,34 @@ def test_app_release_upgrades_only_its_platform(warm):
     assert not (users.app_minor == 21).any()
 
 
+ONSET = 7 * 24 + 8  # the hour of the period the faults below switch on
+
+
+class Clicks(NullSink):
+    def __init__(self):
+        self.hours = {}
+
+    def hour(self, result, state):
+        f = result.funnel
+        self.hours[result.hour] = (f.imp_item.copy(), result.event_type.copy())
+
+
+def _clicks(warm, faults: dict) -> dict:
+    """Each hour's shown items and events, to 30 hours past the onset, of a copy of the warm
+    world with these faults."""
+    streams, state = warm
+    sink = Clicks()
+    period = plan(parse_scenario(BASE)).current
+    Engine(copy.deepcopy(state), streams, period, sink, faults).run(ONSET + 30)
+    return sink.hours
+
+
+@pytest.fixture(scope="module")
+def unfaulted(warm) -> dict:
+    """The run without a fault: the same for every fault type below, so run once."""
+    return _clicks(warm, {})
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -162,29 +188,13 @@ def test_app_release_upgrades_only_its_platform(warm):
         "{type: tracking_bug, at: 2026-08-10T08:00:00}",
     ],
 )
-def test_nothing_changes_before_onset(warm, text):
-    streams, state = warm
-    period = plan(parse_scenario(BASE)).current
-    onset = 7 * 24 + 8
-
-    class Clicks(NullSink):
-        def __init__(self):
-            self.hours = {}
-
-        def hour(self, result, state):
-            f = result.funnel
-            self.hours[result.hour] = (f.imp_item.copy(), result.event_type.copy())
-
-    runs = []
-    for faults in ({}, {"f": fault(text)}):
-        sink = Clicks()
-        Engine(copy.deepcopy(state), streams, period, sink, faults).run(onset + 30)
-        runs.append(sink.hours)
-    for hour in range(onset):
+def test_nothing_changes_before_onset(warm, unfaulted, text):
+    runs = [unfaulted, _clicks(warm, {"f": fault(text)})]
+    for hour in range(ONSET):
         assert all(np.array_equal(a, b) for a, b in zip(runs[0][hour], runs[1][hour], strict=True))
     assert any(
         not all(np.array_equal(a, b) for a, b in zip(runs[0][h], runs[1][h], strict=True))
-        for h in range(onset, onset + 30)
+        for h in range(ONSET, ONSET + 30)
     )
 
 

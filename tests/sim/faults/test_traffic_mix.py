@@ -12,12 +12,10 @@ from sim.behavior import SOURCES
 from sim.engine import Engine, NullSink
 from sim.extra_traffic import EXTRA_BASE
 from sim.output import hour_columns
-from sim.runner import build_world, plan, warm_state
+from sim.runner import plan
 from sim.scenario import parse_scenario
-from sim.world import Size
+from tests.sim.faults.demand_helpers import BASE, warm_world
 
-BASE = "id: t\ntitle: T\nstart: 2026-08-03\ndays: 15\nreference_days: 0\nseed: 2\n"
-SIZE = Size("test", 20_000)
 ONSET = 10
 HOURS = ONSET + 38
 MIX = (
@@ -44,10 +42,8 @@ class Tables(NullSink):
 
 @pytest.fixture(scope="module")
 def runs():
-    scenario = parse_scenario(BASE)
-    streams, world = build_world(scenario, SIZE, 2)
-    period = plan(scenario).current
-    state = warm_state(world, streams, period)
+    streams, state = warm_world()  # the fault modules' one warm world
+    period = plan(parse_scenario(BASE)).current
     out = {}
     for name, text in (("base", ""), ("mix", MIX), ("later", MIX.replace("03T10", "04T06", 1))):
         faults = parse_scenario(BASE + "faults:\n" + text).faults if text else []
