@@ -314,8 +314,14 @@ def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            match = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)]
-            hit = next(((k, v) for k, v in match if k.value == str(part)), None)
+            hit = next(
+                (
+                    (k, v)
+                    for k, v in node.value
+                    if isinstance(k, yaml.ScalarNode) and k.value == str(part)
+                ),
+                None,
+            )  # stops at the key: a problem near the top of a 100k-key file is found at once
             if hit is None:
                 continue  # a discriminator tag or a missing key: stay on the parent
             node = hit[1]
