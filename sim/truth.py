@@ -412,10 +412,18 @@ def calibrate(
             faults[i] = faults[i].with_severity(severities.get(i, 0.0))
         return scenario.model_copy(update={"faults": faults})
 
+    known: dict[tuple[float, ...], float] = {}  # a trial's change by its auto severities
+
     def changes_with(trials: list[dict[int, float]]) -> list[float]:
-        args = [(resolved_faults(resolve(sev)), windows) for sev in trials]
+        """The changes of these severities; a trial already run (the all-zero one starts the
+        baseline and each share's search) is not run again: the same severities give the
+        same change, draw for draw."""
+        keys = [tuple(sev.get(i, 0.0) for i in auto) for sev in trials]
+        todo = {key: sev for key, sev in zip(keys, trials, strict=True) if key not in known}
+        args = [(resolved_faults(resolve(sev)), windows) for sev in todo.values()]
         results = tasks.map(run_trial, args, shared, _hours_done(progress))
-        return [change for change, _ in results]
+        known.update(zip(todo, (change for change, _ in results), strict=True))
+        return [known[key] for key in keys]
 
     def change_with(severities: dict[int, float]) -> float:
         return changes_with([severities])[0]
