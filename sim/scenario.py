@@ -274,11 +274,33 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
     return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
 
 
+def _construct_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
+    """An explicit `!!bool` whose value is not a YAML boolean is an error at its line (PyYAML
+    itself fails with a KeyError)."""
+    if str(node.value).lower() not in loader.bool_values:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"not a boolean: {node.value!r}", node.start_mark
+        )
+    return yaml.constructor.SafeConstructor.construct_yaml_bool(loader, node)
+
+
+def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """An explicit `!!timestamp` whose value is not a timestamp is an error at its line
+    (PyYAML itself fails with an AttributeError)."""
+    if loader.timestamp_regexp.match(str(node.value)) is None:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"not a timestamp: {node.value!r}", node.start_mark
+        )
+    return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+
+
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _construct_mapping,  # type: ignore[arg-type]
 )
 _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)  # type: ignore[arg-type]
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)  # type: ignore[arg-type]
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)  # type: ignore[arg-type]
 
 
 def _compose_and_load(text: str, source: str) -> tuple[yaml.Node | None, Any]:

@@ -110,6 +110,8 @@ HOSTILE_VALUES = st.sampled_from(
         "1e999",
         ".nan",
         "!!timestamp 2026-02-30",
+        "!!timestamp x",
+        "!!bool x",
         "!!float x",
         "!!python/object:os.system x",
         "&a [*a]",

@@ -184,6 +184,8 @@ def test_fuzz_mutated_good_file_never_tracebacks(pos, insert):
         ("9" * 5000, "integer longer than"),
         ("[" * 3000 + "]" * 3000, "invalid YAML"),
         ("!!timestamp 2026-02-30", "invalid YAML value"),
+        ("!!timestamp x", "not a timestamp: 'x'"),  # PyYAML itself: an AttributeError
+        ("!!bool nope", "not a boolean: 'nope'"),  # PyYAML itself: a KeyError
         ("!!python/object:os.system x", "invalid YAML"),
     ],
 )
