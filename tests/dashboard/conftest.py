@@ -1,15 +1,13 @@
-"""Fixtures for the dashboard tests: one case folder per session, a fresh data folder per test."""
+"""Fixtures for the dashboard tests: one case folder per worker, a fresh data folder per test."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import built_once
 from tests.dashboard.support import APP, case_folder
 
 
@@ -36,15 +34,8 @@ def _apptest_setup_once() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def dash_run(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny baseline run with a known answer key and its cube (never modified by tests):
-    made once for all xdist workers, in a folder published whole (its cube is built after
-    its manifest is copied, so it is built aside and renamed)."""
-
-    def build(out: Path) -> None:
-        aside = out.with_name(out.name + ".partial")
-        shutil.rmtree(aside, ignore_errors=True)
-        case_folder(tiny_run, aside).rename(out)
-
-    return built_once(tmp_path_factory, "dashboard-case", build)
+    a copy of the folder `case_folder` makes once for all workers."""
+    return case_folder(tiny_run, tmp_path_factory.mktemp("dashboard") / "case")
 
 
 @pytest.fixture
