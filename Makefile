@@ -41,9 +41,13 @@ format: install
 
 # The project's bytecode first: with PYTHONDONTWRITEBYTECODE set (as on this machine), every
 # process the tests start (CLI runs, servers, SQL and task workers) would compile it again.
+# Generated shipped cases are kept in CASE_CACHE, keyed by their scenario, calibration record,
+# the code that makes them and the packages (tests/case_cache.py); `make test CASE_CACHE=`
+# generates every case afresh.
+CASE_CACHE ?= $(HOME)/.cache/casesim/test-cases
 test: install browser lint
 	$(BIN)/python -m compileall -q $(PACKAGES)
-	$(BIN)/pytest -n 2 -q --durations=15
+	CASESIM_CASE_CACHE="$(CASE_CACHE)" $(BIN)/pytest -n 2 -q --durations=15
 
 bench: install browser
 	$(BIN)/python bench/throughput.py

@@ -97,18 +97,29 @@ def case(request, tmp_path_factory):
     test_solver.py) and may land on different xdist workers, so the case is built once for
     all workers (`built_once`). The case's calibration record (scenarios/<stem>.calibration.json,
     `casesim calibrate SCENARIO --size small`) spares the luck search and the calibration; a
-    stale one fails."""
+    stale one fails. With `$CASESIM_CASE_CACHE` (set by `make test`), a folder an earlier
+    session generated from the same scenario, record, code and packages is reused
+    (tests/case_cache.py)."""
     import json
 
     from casesim.compose import make_case
     from sim.calibration_record import record_path
+    from tests.case_cache import built_or_cached, fingerprint
 
     scenario = load_scenario(request.param)
+    record = record_path(request.param)
+    size, replicates = SIZES["small"], 0
+    key = fingerprint(request.param, record, size, replicates)
     out = built_once(
         tmp_path_factory,
         scenario.id,
-        lambda out: make_case(
-            scenario, SIZES["small"], out, replicates=0, calibration=record_path(request.param)
+        lambda out: built_or_cached(
+            scenario.id,
+            key,
+            out,
+            lambda folder: make_case(
+                scenario, size, folder, replicates=replicates, calibration=record
+            ),
         ),
     )
     return scenario, out, json.loads((out / "answer_key.json").read_text())
