@@ -44,7 +44,7 @@ format: install
 # Generated shipped cases are kept in CASE_CACHE, keyed by their scenario, calibration record,
 # the code that makes them and the packages (tests/case_cache.py); `make test CASE_CACHE=`
 # generates every case afresh.
-CASE_CACHE ?= $(HOME)/.cache/casesim/test-cases
+CASE_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/casesim/test-cases
 test: install browser lint
 	$(BIN)/python -m compileall -q $(PACKAGES)
 	CASESIM_CASE_CACHE="$(CASE_CACHE)" $(BIN)/pytest -n 2 -q --durations=15
