@@ -16,13 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim import latency as lat
 from sim.checkout import CheckoutFailure, checkout_outcomes, failure_chances
 from sim.demand import DemandShift, intent_offset
 from sim.experiments import Treatment, treatment_offset
 from sim.latency import LatencyModel
 from sim.ranker import Pools, feed_slots
 from sim.rng import Streams, slot_counter
-from sim.world import CATEGORY_PRICE, Items, World
+from sim.world import CATEGORY_PRICE, Items, Users, World
 
 MAX_PAGES = 8
 PAGE_SIZE = 6
@@ -138,18 +139,15 @@ def cart_logit(
     return logit
 
 
-def simulate_sessions(
-    batch: SessionBatch,
-    world: World,
-    pools: Pools,
-    latency: LatencyModel,
-    streams: Streams,
-    cond: Conditions,
-) -> Funnel:
-    users, items = world.users, world.items
+Pages = tuple[np.ndarray, ...]
+
+
+def _pages(batch: SessionBatch, users: Users, latency: LatencyModel, streams: Streams) -> Pages:
+    """Each session's pages: latency, abandonment before render, and scrolling on. Returns
+    the rendered grid (sessions x pages) and per request (the pages reached, session by
+    session): session, page, server and client ms, error and rendered flags."""
     n = len(batch.key)
     u_idx = batch.user
-    # --- pages: latency, abandonment before render, and scrolling on ---
     page = np.broadcast_to(np.arange(MAX_PAGES, dtype=np.uint64), (n, MAX_PAGES))
     counters = slot_counter(batch.key[:, None], page).ravel()
     # Each request's user attributes: gathered per session, then repeated per page (the
@@ -177,6 +175,67 @@ def simulate_sessions(
     rendered = reached & rendered_ok
     req_s, req_p = np.nonzero(reached)
     flat = req_s * MAX_PAGES + req_p
+    return (
+        rendered, req_s, req_p.astype(np.int8), server[flat], client[flat], error[flat],
+        rendered.ravel()[flat],
+    )  # fmt: skip
+
+
+def _pages_compiled(
+    batch: SessionBatch, users: Users, latency: LatencyModel, streams: Streams
+) -> Pages | None:
+    """`_pages` compiled: the same draws and float32 steps in four passes, the log, exps and
+    power in numpy between them (None with a latency overlay or other input types)."""
+    from sim import kernels
+
+    f32 = (users.patience_ms, users.depth)
+    if latency.overlays or any(a.dtype != np.float32 for a in f32):
+        return None
+    keys = np.ascontiguousarray(batch.key, dtype=np.uint64)
+    u_idx = np.ascontiguousarray(batch.user, dtype=np.int64)
+    odds = kernels.latency_odds(
+        keys, MAX_PAGES, np.uint64(streams.salt("latency.server")),
+        np.uint64(streams.salt("latency.client")),
+    )  # fmt: skip
+    np.log(odds[0], out=odds[0])
+    np.log(odds[1], out=odds[1])
+    args = kernels.latency_exp_args(
+        odds, lat.LOGISTIC_UNIT, np.float32(lat.SERVER_SHAPE), np.float32(lat.CLIENT_SHAPE)
+    )
+    np.exp(args[0], out=args[0])
+    np.exp(args[1], out=args[1])
+    server, client, error, ratio = kernels.page_latency(
+        args, keys, u_idx, MAX_PAGES, users.city_tier, users.device, users.network,
+        users.patience_ms, lat.TIER_FACTOR, lat.NETWORK_SERVER_FACTOR,
+        np.float32(latency.server_median_ms), lat.DEVICE_RENDER_MS, lat.NETWORK_FACTOR,
+        np.float32(lat.BASE_ERROR_RATE), np.uint64(streams.salt("latency.error")),
+    )  # fmt: skip
+    hazard_exp = np.exp(-0.5 * ratio[0] ** 1.5)
+    depth_exp = np.exp(ratio[1])
+    bot = batch.bot if batch.bot is not None else np.zeros(len(keys), bool)
+    return kernels.page_reach(
+        hazard_exp, depth_exp, keys, u_idx, batch.source, bot, MAX_PAGES, users.depth,
+        SOURCE_DEPTH, server, client, error, np.uint64(streams.salt("behavior.abandon")),
+        np.uint64(streams.salt("behavior.continue")),
+    )  # fmt: skip
+
+
+def simulate_sessions(
+    batch: SessionBatch,
+    world: World,
+    pools: Pools,
+    latency: LatencyModel,
+    streams: Streams,
+    cond: Conditions,
+) -> Funnel:
+    users, items = world.users, world.items
+    u_idx = batch.user
+    # --- pages: latency, abandonment before render, and scrolling on ---
+    pages = _pages_compiled(batch, users, latency, streams)
+    if pages is None:
+        pages = _pages(batch, users, latency, streams)
+    rendered, req_s, req_p, req_server, req_client, req_error, req_rendered = pages
+    bots = batch.bot if batch.bot is not None and batch.bot.any() else None
     # --- impressions on rendered pages ---
     imp_s, imp_pg, imp_pos, slot_ctr, imp_user, cat = feed_slots(
         rendered, batch.key, u_idx, users.category_slots, streams, PAGE_SIZE
@@ -225,11 +284,11 @@ def simulate_sessions(
         p_click=p_click.astype(np.float32, copy=False),
         p_order=(p_cart * in_stock_imp * p_placed).astype(np.float32),
         req_session=req_s,
-        req_page=req_p.astype(np.int8),
-        req_server_ms=server[flat],
-        req_client_ms=client[flat],
-        req_error=error[flat],
-        req_rendered=rendered.ravel()[flat],
+        req_page=req_p,
+        req_server_ms=req_server,
+        req_client_ms=req_client,
+        req_error=req_error,
+        req_rendered=req_rendered,
         imp_session=imp_s,
         imp_page=imp_pg.astype(np.int8),
         imp_position=imp_pos,

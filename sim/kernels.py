@@ -680,3 +680,153 @@ def order_ties(sorted_values: np.ndarray, order: np.ndarray) -> None:
                     m -= 1
                 order[m + 1] = x
         i = j
+
+
+@njit(cache=True)
+def latency_odds(keys: np.ndarray, pages: int, salt_server: np.uint64, salt_client: np.uint64):
+    """sim/latency.py's `_standard_logistic` up to its log, for the "latency.server" and
+    "latency.client" draws of every (session, page) counter: u / (1 - u) of the clipped
+    53-bit uniform, float64, shape (2, n * pages) (row 0 server, row 1 client)."""
+    n = keys.shape[0]
+    out = np.empty((2, n * pages), np.float64)
+    for s in range(n):
+        for p in range(pages):
+            j = s * pages + p
+            counter = (keys[s] << _S16) | np.uint64(p)
+            for row in range(2):
+                salt = salt_server if row == 0 else salt_client
+                u = np.float64(_hash(counter, salt) >> _S11) * _SCALE53
+                u = min(max(u, 1e-7), 1 - 1e-7)
+                out[row, j] = u / (1.0 - u)
+    return out
+
+
+@njit(cache=True)
+def latency_exp_args(
+    logs: np.ndarray, unit: np.float32, server_scale: np.float32, client_scale: np.float32
+) -> np.ndarray:
+    """From the odds' logs: the float32 logistic draw (log x unit in float64, rounded to
+    float32) times each row's scale in float32, the arguments of the latency's exp."""
+    m = logs.shape[1]
+    out = np.empty((2, m), np.float32)
+    unit64 = np.float64(unit)
+    for j in range(m):
+        out[0, j] = server_scale * np.float32(logs[0, j] * unit64)
+        out[1, j] = client_scale * np.float32(logs[1, j] * unit64)
+    return out
+
+
+@njit(cache=True)
+def page_latency(
+    exps: np.ndarray,
+    keys: np.ndarray,
+    users: np.ndarray,
+    pages: int,
+    city_tier: np.ndarray,
+    device: np.ndarray,
+    network: np.ndarray,
+    patience: np.ndarray,
+    tier_factor: np.ndarray,
+    network_server_factor: np.ndarray,
+    median: np.float32,
+    device_ms: np.ndarray,
+    network_factor: np.ndarray,
+    error_rate: np.float32,
+    salt_error: np.uint64,
+):
+    """sim/latency.py's server and client ms (float32, in its order of products) and error
+    flags per (session, page), with behavior.py's two exp arguments of the page: -0.25 x the
+    total over the user's patience, and the ratio total / patience (to be raised to 1.5)."""
+    m = exps.shape[1]
+    server = np.empty(m, np.float32)
+    client = np.empty(m, np.float32)
+    error = np.empty(m, np.bool_)
+    ratio = np.empty((2, m), np.float32)  # row 0: total / patience; row 1: -0.25 total / p
+    quarter = np.float32(-0.25)
+    for s in range(keys.shape[0]):
+        u = users[s]
+        net = network[u]
+        f_server = tier_factor[city_tier[u] - 1] * network_server_factor[net]
+        f_client = device_ms[device[u]] * network_factor[net]
+        pat = patience[u]
+        for p in range(pages):
+            j = s * pages + p
+            sv = exps[0, j] * f_server
+            sv = sv * median
+            cl = exps[1, j] * f_client
+            server[j] = sv
+            client[j] = cl
+            counter = (keys[s] << _S16) | np.uint64(p)
+            error[j] = np.float64(_hash(counter, salt_error) >> _S11) * _SCALE53 < error_rate
+            total = sv + cl
+            ratio[0, j] = total / pat
+            ratio[1, j] = (quarter * total) / pat
+    return server, client, error, ratio
+
+
+@njit(cache=True)
+def page_reach(
+    hazard_exp: np.ndarray,
+    depth_exp: np.ndarray,
+    keys: np.ndarray,
+    users: np.ndarray,
+    source: np.ndarray,
+    bot: np.ndarray,
+    pages: int,
+    user_depth: np.ndarray,
+    source_depth: np.ndarray,
+    server: np.ndarray,
+    client: np.ndarray,
+    error: np.ndarray,
+    salt_abandon: np.uint64,
+    salt_continue: np.uint64,
+):
+    """behavior.py's pages after the exps (exp(-0.5 x ratio ** 1.5), and the exp of the
+    depth's argument): abandonment, scrolling on, the pages reached (every step so far
+    rendered and went on) and rendered, and the requests (pages reached, session by session)
+    with their latency, error and rendered flags."""
+    n = keys.shape[0]
+    rendered = np.zeros((n, pages), np.bool_)
+    reached = np.zeros((n, pages), np.bool_)
+    one = np.float32(1.0)
+    count = 0
+    for s in range(n):
+        depth = user_depth[users[s]] * source_depth[source[s]]
+        on = True
+        for p in range(pages):
+            if not on:
+                break
+            j = s * pages + p
+            reached[s, p] = True
+            count += 1
+            counter = (keys[s] << _S16) | np.uint64(p)
+            hazard = one - hazard_exp[j]
+            abandon = np.float64(_hash(counter, salt_abandon) >> _S11) * _SCALE53 < hazard
+            ok = not abandon and not error[j]
+            d = depth * depth_exp[j]
+            go_on = np.float64(_hash(counter, salt_continue) >> _S11) * _SCALE53 < d
+            if bot[s]:
+                go_on = True
+                ok = not error[j]
+            rendered[s, p] = ok
+            on = ok and go_on
+    req_s = np.empty(count, np.int64)
+    req_p = np.empty(count, np.int8)
+    req_server = np.empty(count, np.float32)
+    req_client = np.empty(count, np.float32)
+    req_error = np.empty(count, np.bool_)
+    req_rendered = np.empty(count, np.bool_)
+    k = 0
+    for s in range(n):
+        for p in range(pages):
+            if not reached[s, p]:
+                break
+            j = s * pages + p
+            req_s[k] = s
+            req_p[k] = p
+            req_server[k] = server[j]
+            req_client[k] = client[j]
+            req_error[k] = error[j]
+            req_rendered[k] = rendered[s, p]
+            k += 1
+    return rendered, req_s, req_p, req_server, req_client, req_error, req_rendered

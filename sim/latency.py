@@ -29,6 +29,9 @@ def _standard_logistic(u: np.ndarray) -> np.ndarray:
 
 
 DEVICE_RENDER_MS = np.array([110.0, 210.0, 430.0], np.float32)  # high, mid, low
+SERVER_SHAPE = 0.45  # log-logistic shape of server time (the logistic draw's scale)
+CLIENT_SHAPE = 0.35
+BASE_ERROR_RATE = 0.002
 
 
 @dataclass
@@ -57,12 +60,12 @@ class LatencyModel:
         z_client = _standard_logistic(streams.uniform("latency.client", counters))
         u_error = streams.uniform("latency.error", counters)
         network = dims["network"]
-        server = np.exp(np.float32(0.45) * z_server)
+        server = np.exp(np.float32(SERVER_SHAPE) * z_server)
         server *= TIER_FACTOR[dims["city_tier"] - 1] * NETWORK_SERVER_FACTOR[network]
         server *= np.float32(self.server_median_ms)
-        client = np.exp(np.float32(0.35) * z_client)
+        client = np.exp(np.float32(CLIENT_SHAPE) * z_client)
         client *= DEVICE_RENDER_MS[dims["device"]] * NETWORK_FACTOR[network]
-        error_rate = np.full(len(counters), 0.002, np.float32)
+        error_rate = np.full(len(counters), BASE_ERROR_RATE, np.float32)
         for overlay in self.overlays.values():
             hit = np.ones(len(counters), bool)
             for dim, codes in overlay.match.items():

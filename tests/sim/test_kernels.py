@@ -472,3 +472,34 @@ def test_stable_argsort_equals_numpy_stable_argsort():
     cases.append(np.full(3000, 0.25))
     for values in cases:
         assert _bytes(stable_argsort(values)) == _bytes(np.argsort(values, kind="stable"))
+
+
+@pytest.mark.parametrize(("seed", "luck"), [(3, 0), (8, 5)])
+def test_compiled_pages_equal_the_numpy_pages(seed, luck):
+    from sim.behavior import _pages, _pages_compiled
+    from sim.latency import LatencyModel, LatencyOverlay
+
+    world = make_world(Streams(seed), Size("kernels", 3000), date(2026, 8, 3), 7)
+    rng = np.random.default_rng(seed)
+    n = 5000
+    batch = SessionBatch(
+        key=np.concatenate([[0, 2**40 - 1], rng.integers(0, 2**40, n - 2)]).astype(np.uint64),
+        user=rng.integers(0, world.users.n, n).astype(np.int64),
+        source=rng.integers(0, len(SOURCE_INTENT), n).astype(np.int8),
+        start_s=np.zeros(n, np.int64),
+        new_user=rng.random(n) < 0.3,
+        bot=rng.random(n) < 0.1,  # crawlers fetch every page until one fails
+    )
+    world.users.patience_ms[:50] = 1.0  # impatient users abandon slow pages
+    streams = Streams(seed, luck)
+    latency = LatencyModel(server_median_ms=400.0)
+    got = _pages_compiled(batch, world.users, latency, streams)
+    want = _pages(batch, world.users, latency, streams)
+    assert got is not None
+    rendered, req_s, req_p, *_ = want
+    assert rendered.shape == (n, 8) and 0 < rendered.mean() < 1 and req_p.max() == 7
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        assert _bytes(g) == _bytes(w)
+    latency.overlays = {"f": LatencyOverlay({"platform": (0,)}, server_factor=3.0)}
+    assert _pages_compiled(batch, world.users, latency, streams) is None  # numpy then
