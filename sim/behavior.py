@@ -108,6 +108,29 @@ def _relative_price(items: Items) -> np.ndarray:
     return rel
 
 
+_ITEM_LOGIT: list[tuple[np.ndarray, np.ndarray, float, np.ndarray]] = []  # the last one's
+
+
+def _item_logit(items: Items, click_offset: float) -> np.ndarray:
+    """Each item's click logit before the user's affinity (appeal, clickbait titles, the
+    offset), float32: computed once while appeal and titles stay (sellers redraw titles once
+    a day; every hour asks)."""
+    if _ITEM_LOGIT:
+        appeal, clickbait, offset, logit = _ITEM_LOGIT[0]
+        if (
+            type(click_offset) is type(offset)
+            and repr(click_offset) == repr(offset)  # (the same value, -0.0 apart from 0.0)
+            and appeal.dtype == items.appeal.dtype
+            and clickbait.dtype == items.clickbait.dtype
+            and np.array_equal(appeal, items.appeal)
+            and np.array_equal(clickbait, items.clickbait)
+        ):
+            return logit
+    logit = (items.appeal + 0.9 * items.clickbait + click_offset).astype(np.float32)
+    _ITEM_LOGIT[:] = [(items.appeal.copy(), items.clickbait.copy(), click_offset, logit)]
+    return logit
+
+
 def cart_logit(
     world: World, batch: SessionBatch, cond: Conditions, session: np.ndarray, item: np.ndarray
 ) -> np.ndarray:
@@ -242,7 +265,7 @@ def simulate_sessions(
     )  # which category each slot shows (the "feed.slot" draw)
     item = pools.sample_keyed(cat, streams, "feed.item", slot_ctr)
     # --- click: position bias x appeal x affinity (clickbait titles attract clicks) ---
-    item_logit = (items.appeal + 0.9 * items.clickbait + cond.click_offset).astype(np.float32)
+    item_logit = _item_logit(items, cond.click_offset)
     from sim import kernels  # the same numbers, compiled (None: inputs of other types)
 
     chances = kernels.clicks_compiled(
