@@ -93,31 +93,45 @@ def _locked(root: Path) -> Iterator[None]:
 
 def built_or_cached(name: str, key: str, out: Path, build: Callable[[Path], object]) -> bool:
     """Fill `out` (absent) with the cached folder of `name` under `key`, or `build(out)` it and
-    store a copy. True when it came from the cache."""
+    store a copy. True when it came from the cache. A cache that cannot be read or written
+    (no space, no permission) costs a build, never a test."""
     root = cache_root()
-    if root is None:
-        build(out)
-        return False
-    entry = root / f"{name}-{key}"
-    with _locked(root):
-        if (entry / COMPLETE).is_file():
-            staged = out.with_name(f".{out.name}.copying")
+    entry = None if root is None else root / f"{name}-{key}"
+    if entry is not None and _copied_out(entry, out):
+        return True
+    build(out)
+    if entry is not None:
+        _store(out, entry, name)
+    return False
+
+
+def _copied_out(entry: Path, out: Path) -> bool:
+    staged = out.with_name(f".{out.name}.copying")
+    try:
+        with _locked(entry.parent):
+            if not (entry / COMPLETE).is_file():
+                return False
             shutil.rmtree(staged, ignore_errors=True)
             shutil.copytree(entry, staged)
             staged.rename(out)
             return True
-    build(out)
-    with _locked(root):
-        for stale in root.glob(".*.storing"):  # left by a session killed while storing
-            shutil.rmtree(stale, ignore_errors=True)
-        staged = root / f".{entry.name}.storing"
-        try:
+    except OSError as exc:
+        shutil.rmtree(staged, ignore_errors=True)
+        warnings.warn(f"the case cache was not read: {exc}", stacklevel=3)
+        return False
+
+
+def _store(out: Path, entry: Path, name: str) -> None:
+    staged = entry.with_name(f".{entry.name}.storing")
+    try:
+        with _locked(entry.parent):
+            for stale in entry.parent.glob(".*.storing"):  # left by a killed session
+                shutil.rmtree(stale, ignore_errors=True)
             shutil.copytree(out, staged)
-        except OSError as exc:  # a full disk costs the next session a build, not this one
-            shutil.rmtree(staged, ignore_errors=True)
-            warnings.warn(f"{name} was not cached: {exc}", stacklevel=2)
-            return False
-        for older in root.glob(f"{name}-{'[0-9a-f]' * len(key)}"):
-            shutil.rmtree(older)
-        staged.rename(entry)
-    return False
+            key_chars = len(entry.name) - len(name) - 1
+            for older in entry.parent.glob(f"{name}-{'[0-9a-f]' * key_chars}"):
+                shutil.rmtree(older)
+            staged.rename(entry)
+    except OSError as exc:
+        shutil.rmtree(staged, ignore_errors=True)
+        warnings.warn(f"{name} was not cached: {exc}", stacklevel=3)

@@ -75,6 +75,20 @@ def test_a_failed_store_leaves_no_entry_and_the_case_in_place(cache, tmp_path, m
     assert sorted(p.name for p in cache.iterdir()) == [".lock", "c-" + "a" * 24]
 
 
+def test_an_unusable_cache_costs_a_build_not_a_test(tmp_path, monkeypatch):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("CASESIM_CASE_CACHE", str(blocked / "cache"))
+    build, calls = fake_case("x")
+    with pytest.warns(UserWarning) as warned:
+        assert not built_or_cached("c", "a" * 24, tmp_path / "one" / "c", build)
+    assert [str(w.message).split(":")[0] for w in warned] == [
+        "the case cache was not read",
+        "c was not cached",
+    ]
+    assert (tmp_path / "one" / "c" / "manifest.json").is_file() and len(calls) == 1
+
+
 def test_without_a_cache_every_session_builds(tmp_path, monkeypatch):
     monkeypatch.delenv("CASESIM_CASE_CACHE", raising=False)
     build, calls = fake_case("x")
