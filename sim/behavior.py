@@ -243,6 +243,73 @@ def _pages_compiled(
     )  # fmt: skip
 
 
+def _chances(
+    world: World, batch: SessionBatch, cond: Conditions, item_logit: np.ndarray,
+    imp_s: np.ndarray, imp_user: np.ndarray, imp_pos: np.ndarray, item: np.ndarray,
+    slot_ctr: np.ndarray, streams: Streams, bots: np.ndarray | None,
+) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """Per impression: the chance of a click and the click draw (position bias x appeal x
+    affinity; clickbait titles attract clicks), the chance of adding to cart (the truth
+    decides: propensity, intent, price) and whether the item is in stock."""
+    users, items = world.users, world.items
+    from sim import kernels  # the same numbers, compiled (None: inputs of other types)
+
+    chances = kernels.clicks_compiled(
+        item_logit, item, users.affinity_logit, imp_user, items.category, EXAMINE, imp_pos,
+        slot_ctr, streams.salt("behavior.click"),
+    )  # fmt: skip
+    if chances is None:
+        click_logit = item_logit[item] + users.affinity_logit[imp_user, items.category[item]]
+        p_click = EXAMINE[imp_pos] * _sigmoid(click_logit)
+        clicked = streams.uniform("behavior.click", slot_ctr) < p_click
+    else:
+        p_click, clicked = chances
+    if bots is not None:  # it reads the cards but never clicks one
+        p_click = np.where(bots[imp_s], 0.0, p_click)
+        clicked &= ~bots[imp_s]
+    # --- cart: the truth decides (propensity, intent, price, stock) ---
+    p_cart = _sigmoid(cart_logit(world, batch, cond, imp_s, item))
+    in_stock_imp = items.stock[item] > 0
+    return p_click, clicked, p_cart, in_stock_imp
+
+
+def _chances_compiled(
+    world: World, batch: SessionBatch, cond: Conditions, item_logit: np.ndarray,
+    imp_s: np.ndarray, imp_pos: np.ndarray, item: np.ndarray, slot_ctr: np.ndarray,
+    streams: Streams, bots: np.ndarray | None,
+) -> tuple[np.ndarray, ...] | None:  # fmt: skip
+    """`_chances` in two compiled passes (the two logits in one, the sigmoids' exps in numpy
+    between): None when `kernels.clicks_compiled` or `kernels.cart_logit_compiled` would
+    leave it to numpy, or when a competitor's demand or an experiment moves the logit."""
+    from sim import kernels
+
+    users, items = world.users, world.items
+    item_rel_price = _relative_price(items)
+    f32 = (items.propensity, users.intent, users.price_sens, SOURCE_INTENT, item_logit,
+           users.affinity_logit, EXAMINE)  # fmt: skip
+    if cond.demand or cond.treatments or type(cond.intent) is not float:
+        return None
+    if any(a.dtype != np.float32 for a in f32) or item_rel_price.dtype != np.float64:
+        return None
+    if items.clickbait.dtype != np.bool_ or batch.new_user.dtype != np.bool_:
+        return None
+    item = np.ascontiguousarray(item)
+    imp_s = np.ascontiguousarray(imp_s)
+    neg_click, neg_cart = kernels.impression_logits(
+        item, imp_s, batch.user, batch.source, batch.new_user, item_logit,
+        users.affinity_logit, items.category, items.propensity, users.intent, SOURCE_INTENT,
+        np.float32(cond.intent), users.price_sens, item_rel_price, items.clickbait,
+        float(NEW_USER_TRUST),
+    )  # fmt: skip
+    exp_click = np.exp(neg_click)
+    exp_cart = np.exp(neg_cart)
+    bot = bots if bots is not None else np.zeros(len(batch.key), bool)
+    return kernels.impression_chances(
+        exp_click, exp_cart, EXAMINE, imp_pos, slot_ctr,
+        np.uint64(streams.salt("behavior.click")), item, items.stock, imp_s, bot,
+    )  # fmt: skip
+
+
 def simulate_sessions(
     batch: SessionBatch,
     world: World,
@@ -266,24 +333,12 @@ def simulate_sessions(
     item = pools.sample_keyed(cat, streams, "feed.item", slot_ctr)
     # --- click: position bias x appeal x affinity (clickbait titles attract clicks) ---
     item_logit = _item_logit(items, cond.click_offset)
-    from sim import kernels  # the same numbers, compiled (None: inputs of other types)
-
-    chances = kernels.clicks_compiled(
-        item_logit, item, users.affinity_logit, imp_user, items.category, EXAMINE, imp_pos,
-        slot_ctr, streams.salt("behavior.click"),
-    )  # fmt: skip
+    chances = _chances_compiled(world, batch, cond, item_logit, imp_s, imp_pos, item, slot_ctr,
+                                streams, bots)  # fmt: skip
     if chances is None:
-        click_logit = item_logit[item] + users.affinity_logit[imp_user, items.category[item]]
-        p_click = EXAMINE[imp_pos] * _sigmoid(click_logit)
-        clicked = streams.uniform("behavior.click", slot_ctr) < p_click
-    else:
-        p_click, clicked = chances
-    if bots is not None:  # it reads the cards but never clicks one
-        p_click = np.where(bots[imp_s], 0.0, p_click)
-        clicked &= ~bots[imp_s]
-    # --- cart: the truth decides (propensity, intent, price, stock) ---
-    p_cart = _sigmoid(cart_logit(world, batch, cond, imp_s, item))
-    in_stock_imp = items.stock[item] > 0
+        chances = _chances(world, batch, cond, item_logit, imp_s, imp_user, imp_pos, item,
+                           slot_ctr, streams, bots)  # fmt: skip
+    p_click, clicked, p_cart, in_stock_imp = chances
     ci = np.flatnonzero(clicked)
     in_stock = in_stock_imp[ci]
     c_ctr = slot_ctr[ci]

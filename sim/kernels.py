@@ -830,3 +830,78 @@ def page_reach(
             req_rendered[k] = rendered[s, p]
             k += 1
     return rendered, req_s, req_p, req_server, req_client, req_error, req_rendered
+
+
+@njit(cache=True)
+def impression_logits(
+    item: np.ndarray,
+    session: np.ndarray,
+    user: np.ndarray,
+    source: np.ndarray,
+    new_user: np.ndarray,
+    item_logit: np.ndarray,
+    affinity: np.ndarray,
+    category: np.ndarray,
+    propensity: np.ndarray,
+    intent: np.ndarray,
+    source_intent: np.ndarray,
+    cond_intent: np.float32,
+    price_sens: np.ndarray,
+    item_rel_price: np.ndarray,
+    clickbait: np.ndarray,
+    new_user_trust: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per impression, in one pass over its item and user: the negated click logit
+    (`_click_logit`, float32) and the negated purchase logit (`cart_logit`, float64), the
+    arguments of the sigmoids' exps (a negation is exact)."""
+    m = item.shape[0]
+    neg_click = np.empty(m, np.float32)
+    neg_cart = np.empty(m, np.float64)
+    for i in range(m):
+        it = item[i]
+        s = session[i]
+        u = user[s]
+        neg_click[i] = -(item_logit[it] + affinity[u, category[it]])
+        a = propensity[it] + intent[u]
+        a = a + source_intent[source[s]]
+        a = a + cond_intent
+        b = np.float64(a) - np.float64(price_sens[u]) * item_rel_price[it]
+        b = b - (1.6 if clickbait[it] else 0.0)
+        b = b - (new_user_trust if new_user[s] else 0.0)
+        neg_cart[i] = -(b - 2.8)
+    return neg_click, neg_cart
+
+
+@njit(cache=True)
+def impression_chances(
+    exp_click: np.ndarray,
+    exp_cart: np.ndarray,
+    examine: np.ndarray,
+    position: np.ndarray,
+    counters: np.ndarray,
+    salt: np.uint64,
+    item: np.ndarray,
+    stock: np.ndarray,
+    session: np.ndarray,
+    bot: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per impression after the exps: the chance of a click (position bias x sigmoid,
+    float32) and the "behavior.click" draw under it (a crawler's: 0, no click), the chance
+    of adding to cart (the float64 sigmoid), and whether the item is in stock."""
+    m = exp_click.shape[0]
+    one = np.float32(1.0)
+    p_click = np.empty(m, np.float32)
+    clicked = np.empty(m, np.bool_)
+    p_cart = np.empty(m, np.float64)
+    in_stock = np.empty(m, np.bool_)
+    for i in range(m):
+        p = examine[position[i]] * (one / (one + exp_click[i]))
+        hit = np.float64(_hash(counters[i], salt) >> _S11) * _SCALE53 < p
+        if bot[session[i]]:
+            p = np.float32(0.0)
+            hit = False
+        p_click[i] = p
+        clicked[i] = hit
+        p_cart[i] = 1.0 / (1.0 + exp_cart[i])
+        in_stock[i] = stock[item[i]] > 0
+    return p_click, clicked, p_cart, in_stock

@@ -496,10 +496,49 @@ def test_compiled_pages_equal_the_numpy_pages(seed, luck):
     got = _pages_compiled(batch, world.users, latency, streams)
     want = _pages(batch, world.users, latency, streams)
     assert got is not None
-    rendered, req_s, req_p, *_ = want
+    rendered, _, req_p, *_ = want
     assert rendered.shape == (n, 8) and 0 < rendered.mean() < 1 and req_p.max() == 7
     for g, w in zip(got, want, strict=True):
         assert g.dtype == w.dtype and g.shape == w.shape
         assert _bytes(g) == _bytes(w)
     latency.overlays = {"f": LatencyOverlay({"platform": (0,)}, server_factor=3.0)}
     assert _pages_compiled(batch, world.users, latency, streams) is None  # numpy then
+
+
+@pytest.mark.parametrize("crawlers", [False, True])
+def test_compiled_chances_equal_the_numpy_chances(crawlers):
+    from sim.behavior import _chances, _chances_compiled, _item_logit
+
+    world = make_world(Streams(4), Size("kernels", 3000), date(2026, 8, 3), 7)
+    world.items.stock[::3] = 0  # sold out
+    rng = np.random.default_rng(9)
+    n, m = 800, 30_000
+    batch = SessionBatch(
+        key=rng.integers(0, 2**40, n).astype(np.uint64),
+        user=rng.integers(0, world.users.n, n).astype(np.int64),
+        source=rng.integers(0, len(SOURCE_INTENT), n).astype(np.int8),
+        start_s=np.zeros(n, np.int64),
+        new_user=rng.random(n) < 0.3,
+    )
+    imp_s = np.sort(rng.integers(0, n, m))
+    imp_pos = rng.integers(0, len(EXAMINE), m).astype(np.int16)
+    item = rng.integers(0, world.items.n, m).astype(np.int32)
+    slot_ctr = (batch.key[imp_s] << np.uint64(16)) | imp_pos.astype(np.uint64)
+    bots = rng.random(n) < 0.2 if crawlers else None
+    cond = Conditions(intent=0.15, click_offset=-1.0)
+    item_logit = _item_logit(world.items, cond.click_offset)
+    args = (world, batch, cond, item_logit, imp_s)
+    rest = (imp_pos, item, slot_ctr, Streams(6), bots)
+    got = _chances_compiled(*args, *rest)
+    want = _chances(*args, batch.user[imp_s], *rest)
+    assert got is not None
+    p_click, clicked, p_cart, in_stock = want
+    assert 0 < clicked.mean() < 1 and 0 < in_stock.mean() < 1 and p_cart.dtype == np.float64
+    assert (p_click == 0).any() == crawlers
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        assert _bytes(g) == _bytes(w)
+    assert (
+        _chances_compiled(world, batch, Conditions(intent=np.float64(0.1)), *args[3:], *rest)
+        is None
+    )
