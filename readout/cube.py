@@ -38,6 +38,7 @@ the plain polars definitions do (tests/readout/cube_reference.py): the cube is i
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -58,13 +59,15 @@ from readout.cube_keys import (
     ALL,
     Grid,
     Key,
+    Packed,
     Runs,
     combined,
     distinct_ids,
     group_key,
+    joint_groups,
     labelled,
     long_key,
-    packed_sums,
+    pack_counts,
     per_row,
     session_runs,
     unique_ids,
@@ -395,36 +398,84 @@ def session_facts(logs: SpanLogs) -> pl.DataFrame:
     )
 
 
-def _session_sums(
-    facts: pl.DataFrame, total: Callable[[np.ndarray], np.ndarray]
-) -> list[pl.Series]:
-    """Every session measure summed per group: the floats one by one, in row order; the
-    integer counts packed several to a sum."""
-    floats = {m: facts[m].to_numpy() for m in SESSION_MEASURES if facts[m].dtype.is_float()}
-    counts = {m: facts[m].to_numpy() for m in SESSION_MEASURES if m not in floats}
-    sums = packed_sums(total, counts) | {m: total(v) for m, v in floats.items()}
-    return [pl.Series(m, sums[m]).cast(facts[m].dtype) for m in SESSION_MEASURES]
+@dataclass(frozen=True)
+class SessionSums:
+    """A span's session measures ready to be summed by any grouping: the floats as they
+    are (added one by one, in row order), the integer counts packed several to a sum."""
+
+    floats: dict[str, np.ndarray]
+    counts: Packed
+    dtypes: dict[str, pl.DataType]
+
+    @classmethod
+    def of(cls, facts: pl.DataFrame) -> SessionSums:
+        floats = {m: facts[m].to_numpy() for m in SESSION_MEASURES if facts[m].dtype.is_float()}
+        counts = {m: facts[m].to_numpy() for m in SESSION_MEASURES if m not in floats}
+        return cls(floats, pack_counts(counts), {m: facts[m].dtype for m in SESSION_MEASURES})
+
+    def sums(
+        self,
+        total: Callable[[np.ndarray], np.ndarray],
+        counts: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Every measure per group: the floats by `total`, the counts by `counts` (exact
+        in any order; `total` by default)."""
+        sums = self.counts.sums(total if counts is None else counts)
+        return sums | {m: total(v) for m, v in self.floats.items()}
+
+    def series(self, sums: dict[str, np.ndarray]) -> list[pl.Series]:
+        return [pl.Series(m, sums[m]).cast(self.dtypes[m]) for m in SESSION_MEASURES]
 
 
-def sessions_hourly(facts: pl.DataFrame, hours: Key, dims: dict[str, Key]) -> pl.DataFrame:
-    """Long form: the total (`dim = "all"`) and each dimension alone, per hour."""
+def sessions_hourly(
+    facts: pl.DataFrame, hours: Key, dims: dict[str, Key], measures: SessionSums | None = None
+) -> pl.DataFrame:
+    """Long form: the total (`dim = "all"`) and each dimension alone, per hour.
+
+    Float sums go block by block (each dimension's groups, in row order); the counts of
+    several dimensions are counted jointly and each one's summed out of those (exact)."""
+    measures = SessionSums.of(facts) if measures is None else measures
     offsets, values = long_key({"all": ALL} | {d: key.values for d, key in dims.items()})
     grid = Grid(hours.values, values)
     base = hours.codes * values.height
     blocks = [base + offsets["all"]]
     blocks += [base + (dims[d].codes + offsets[d]) for d in SESSION_DIMS]
-    groups = np.flatnonzero(grid.count(*blocks))
-    sums = _session_sums(facts, lambda weights: grid.sum(weights, *blocks)[groups])
+    sizes = {d: dims[d].size for d in SESSION_DIMS}
+    joint = []
+    for group in joint_groups(sizes, max(len(base) // max(hours.size, 1), 1)):
+        code = hours.codes
+        for d in group:
+            code = code * sizes[d] + dims[d].codes
+        joint.append((group, code))
+
+    def counted(weight: np.ndarray) -> np.ndarray:
+        total = np.zeros((hours.size, values.height))
+        for n, (group, code) in enumerate(joint):
+            shape = (hours.size, *(sizes[d] for d in group))
+            sums = np.bincount(code, weight, minlength=int(np.prod(shape))).reshape(shape)
+            for i, d in enumerate(group):
+                others = tuple(j + 1 for j in range(len(group)) if j != i)
+                total[:, offsets[d] : offsets[d] + sizes[d]] = sums.sum(axis=others)
+            if n == 0:
+                total[:, offsets["all"]] = sums.sum(axis=tuple(range(1, len(group) + 1)))
+        return total.reshape(-1)
+
+    sums = measures.sums(lambda weights: grid.sum(weights, *blocks), counted)
+    groups = np.flatnonzero(sums["sessions"])  # a session each: the groups' rows
+    series = measures.series({m: v[groups] for m, v in sums.items()})
     keys = ["period", "date", "hour", "dim", "value"]
-    return labelled(grid.rows(groups)).with_columns(sums).select(*keys, *SESSION_MEASURES)
+    return labelled(grid.rows(groups)).with_columns(series).select(*keys, *SESSION_MEASURES)
 
 
-def sessions_daily(facts: pl.DataFrame, days: Key, dims: dict[str, Key]) -> pl.DataFrame:
+def sessions_daily(
+    facts: pl.DataFrame, days: Key, dims: dict[str, Key], measures: SessionSums | None = None
+) -> pl.DataFrame:
     """Wide form: every session dimension at once, per day."""
+    measures = SessionSums.of(facts) if measures is None else measures
     key = combined(days, *(dims[d] for d in SESSION_DIMS))  # its values: the rows, in order
     grid = Grid(key.values)
-    sums = _session_sums(facts, lambda weights: grid.sum(weights, key.codes))
-    return labelled(key.values).with_columns(sums)
+    sums = measures.sums(lambda weights: grid.sum(weights, key.codes))
+    return labelled(key.values).with_columns(measures.series(sums))
 
 
 # --------------------------------------------------------------------------------------------
@@ -567,37 +618,57 @@ def latency_tables(
         owner = owner[kept]
         req = req.select(*LATENCY_KINDS, "service_version")[kept]
     m = len(owner)
-    buckets = bucket_key(pl.concat([req[k].rename("bucket") for k in KIND_ORDER]))
+    columns = [req[k] for k in KIND_ORDER]
+    if m and not any(column.null_count() for column in columns):  # bucket_key, per kind
+        bucket = [column.to_numpy() for column in columns]
+        low = min(int(b.min()) for b in bucket)
+        high = max(int(b.max()) for b in bucket)
+        codes = pl.Series("bucket", np.arange(low, high + 1), dtype=columns[0].dtype)
+        buckets = Key(np.zeros(0, dtype=np.int64), codes.to_frame())
+    else:
+        buckets = bucket_key(pl.concat([column.rename("bucket") for column in columns]))
+        bucket = [buckets.codes[k * m : (k + 1) * m] for k in range(len(KIND_ORDER))]
+        low = 0
     kinds = pl.DataFrame({"kind": KIND_ORDER})
     version = group_key(req.select("service_version"))
     parts = {d: dims[d].values for d in LATENCY_DIMS[:-1]}
     offsets, values = long_key({"all": ALL, "service_version": version.values} | parts)
     daily = Grid(days.values, kinds, values, buckets.values)
     hourly = Grid(hours.values, kinds, buckets.values)
-    by_day = np.zeros(daily.size, dtype=np.int64)
-    by_hour = np.zeros(hourly.size, dtype=np.int64)
     kinds_n, n_buckets = len(KIND_ORDER), buckets.size
-    cell = values.height * n_buckets  # the daily grid's codes per (day, kind)
-    bucket = [buckets.codes[k * m : (k + 1) * m] for k in range(kinds_n)]
-    code, flat = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)  # reused
-    np.take(hours.codes, owner, out=code)
-    for k in range(kinds_n):  # the grids' codes, written out: ((hour, kind), bucket)
-        np.add(code * (kinds_n * n_buckets) + k * n_buckets, bucket[k], out=flat)
-        by_hour += np.bincount(flat, minlength=hourly.size)
-    day = days.codes[owner] * (kinds_n * cell)
-    lead = [day + (k * cell) + bucket[k] for k in range(kinds_n)]  # all but the value
-    for dim, offset in offsets.items():  # ((day, kind), value, bucket)
-        if dim == "all":
-            code.fill(offset)
-        elif dim == "service_version":
-            np.add(version.codes, offset, out=code)
-        else:
-            np.take(dims[dim].codes, owner, out=code)
-            code += offset
-        code *= n_buckets
+    flat = np.empty(kinds_n * m, dtype=np.int64)  # every kind's requests, one after another
+
+    def counted(lead: np.ndarray, size: int) -> np.ndarray:
+        """Requests per (lead, kind, bucket) code, `lead` (< size) per request."""
+        lead = lead * (kinds_n * n_buckets)
         for k in range(kinds_n):
-            np.add(code, lead[k], out=flat)
-            by_day += np.bincount(flat, minlength=daily.size)
+            np.add(lead + (k * n_buckets - low), bucket[k], out=flat[k * m : (k + 1) * m])
+        return np.bincount(flat, minlength=size * kinds_n * n_buckets)
+
+    by_hour = counted(hours.codes[owner], hours.size)
+    # By day and dimension: dimensions counted jointly a few at a time, each one's counts
+    # summed out of the joint ones (exact), into the daily grid ((day, kind), value, bucket).
+    by_day = np.zeros((days.size, kinds_n, values.height, n_buckets), dtype=np.int64)
+    keys = {d: dims[d] for d in LATENCY_DIMS[:-1]} | {"service_version": version}
+    most = max((kinds_n * m) // max(days.size * kinds_n * n_buckets, 1), 1)
+    sizes = {d: key.size for d, key in keys.items()}
+    for n, group in enumerate(joint_groups(sizes, most)):
+        group.sort(key=lambda d: d == "service_version")  # the request-level key last
+        joint = days.codes
+        for d in group[: len(group) - ("service_version" in group)]:
+            joint = joint * sizes[d] + dims[d].codes
+        joint = joint[owner]
+        if group[-1] == "service_version":
+            joint = joint * version.size + version.codes
+        shape = (days.size, *(sizes[d] for d in group), kinds_n, n_buckets)
+        counts = counted(joint, int(np.prod(shape[:-2]))).reshape(shape)
+        for i, d in enumerate(group):
+            others = tuple(j + 1 for j in range(len(group)) if j != i)
+            part = counts.sum(axis=others) if others else counts
+            by_day[:, :, offsets[d] : offsets[d] + sizes[d]] += part.transpose(0, 2, 1, 3)
+        if n == 0:
+            by_day[:, :, offsets["all"]] += counts.sum(axis=tuple(range(1, len(group) + 1)))
+    by_day = by_day.reshape(-1)
     frames = []
     for grid, counts in ((daily, by_day), (hourly, by_hour)):
         groups = np.flatnonzero(counts)  # in code order: sorted
@@ -635,8 +706,13 @@ def _feed_bins(values: pl.Series, edges: list[float]) -> pl.Series | pl.Expr:
             pl.Int16
         )
     floats = values.to_numpy()  # a null as NaN, counted below
-    bounds = np.sort(np.asarray(edges, dtype=floats.dtype))  # NaN last, as polars orders it
-    counts = np.searchsorted(bounds, floats, side="left")  # edges strictly below
+    bounds = np.asarray(edges, dtype=floats.dtype)
+    numbers = bounds[~np.isnan(bounds)]  # no value exceeds a NaN edge
+    counts = np.zeros(len(floats), dtype=np.int16)
+    for bound in numbers:
+        counts += floats > bound
+    if len(numbers):  # NaN exceeds every number (numpy's NaN > x is False)
+        counts[np.isnan(floats)] = len(numbers)
     if values.null_count():
         counts[values.is_null().to_numpy()] = 0
     return pl.Series(values.name, counts, dtype=pl.Int16)
@@ -669,10 +745,18 @@ def _feed_summary(ordered: pl.DataFrame, last: pl.DataFrame) -> pl.DataFrame:
     same_item = pl.col("item_id") == pl.col("item_id").shift(1)
     before = pl.when(same_item).then(pl.col("category").shift(1)).otherwise(pl.col("last"))
     seen = same_item | pl.col("seen").fill_null(False)
+    return _summarise(
+        ordered.join(last, on="item_id", how="left", maintain_order="left").with_columns(
+            moved=seen & (pl.col("category") != before)
+        )
+    )
+
+
+def _summarise(feed: pl.DataFrame) -> pl.DataFrame:
+    """The per-snapshot summaries of snapshots with their `moved` flags. A group's means add
+    its rows in item order: `feed` ordered by item, or by snapshot with its items in order."""
     return (
-        ordered.join(last, on="item_id", how="left", maintain_order="left")
-        .with_columns(moved=seen & (pl.col("category") != before))
-        .group_by(FEED_KEYS)
+        feed.group_by(FEED_KEYS)
         .agg(
             items=pl.len(),
             moved_in=pl.col("moved").sum(),
@@ -685,6 +769,66 @@ def _feed_summary(ordered: pl.DataFrame, last: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.col("category").cast(pl.String))
         .sort(FEED_KEYS)
     )
+
+
+class LatestCategory:
+    """Each item's category in its latest snapshot so far, in a table by item id: whether a
+    snapshot's item moved in, without sorting the snapshots by item or joining."""
+
+    UNSEEN, NULL = -2, -1
+
+    def __init__(self) -> None:
+        self.codes = np.full(0, self.UNSEEN, dtype=np.int64)  # by item id
+        self.names: dict[str, int] = {}  # a category's code
+
+    def moved(self, feed: pl.DataFrame) -> pl.Series | None:
+        """`moved` of each row of snapshots in order, each with its items in order (each
+        once), the table updated; None (nothing updated) for any other rows."""
+        ids, snapshot = feed["item_id"], feed["snapshot"]
+        if ids.null_count() or snapshot.null_count() or not snapshot.is_sorted():
+            return None
+        items, snaps = ids.cast(pl.Int64).to_numpy(), snapshot.to_numpy()
+        if len(items) and (items.min() < 0 or items.max() > max(4 * len(items), 1 << 20)):
+            return None
+        new = snaps[1:] != snaps[:-1]
+        if not (new | (items[1:] > items[:-1])).all():
+            return None
+        codes = self._codes(feed["category"])
+        if len(items) and items.max() >= len(self.codes):
+            grown = np.full(int(items.max()) + 1, self.UNSEEN, dtype=np.int64)
+            grown[: len(self.codes)] = self.codes
+            self.codes = grown
+        moved = np.zeros(len(items), dtype=bool)
+        bounds = [0, *(np.flatnonzero(new) + 1).tolist(), len(items)]
+        for start, end in itertools.pairwise(bounds):  # snapshot by snapshot
+            item, code = items[start:end], codes[start:end]
+            before = self.codes[item]
+            moved[start:end] = (before >= 0) & (code >= 0) & (code != before)
+            self.codes[item] = code
+        return pl.Series("moved", moved)
+
+    def _codes(self, category: pl.Series) -> np.ndarray:
+        """Categories as codes of this table (NULL for a null)."""
+        key = group_key(category.to_frame())
+        names = key.values.to_series().cast(pl.String).to_list()
+        lookup = np.array(
+            [self.NULL if n is None else self.names.setdefault(n, len(self.names)) for n in names],
+            dtype=np.int64,
+        )
+        return lookup[key.codes]
+
+    def frame(self, dtype: pl.DataType) -> pl.DataFrame:
+        """The table as (item_id, last, seen) rows, for the sorting and joining way."""
+        ids = np.flatnonzero(self.codes != self.UNSEEN)
+        names = [None, *sorted(self.names, key=self.names.__getitem__)]
+        last = [names[c + 1] for c in self.codes[ids].tolist()]
+        return pl.DataFrame(
+            {
+                "item_id": pl.Series(ids, dtype=pl.Int32),
+                "last": pl.Series(last, dtype=pl.String).cast(dtype),
+                "seen": pl.Series(np.ones(len(ids), dtype=bool)),
+            }
+        )
 
 
 def feed_tables(run_dir: Path | str) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -707,19 +851,25 @@ def feed_tables(run_dir: Path | str) -> tuple[pl.DataFrame, pl.DataFrame]:
         return hist, pl.DataFrame(schema={k: hist.schema[k] for k in FEED_KEYS})
     edges = _feed_edges(feed_scan.filter(pl.col("snapshot") == spans[0][0]).collect())
     category = feed_scan.collect_schema()["category"]
-    last = pl.DataFrame(schema={"item_id": pl.Int32, "last": category, "seen": pl.Boolean})
+    latest = LatestCategory()
+    last: pl.DataFrame | None = None  # the latest categories as a frame, once needed
     hists, summaries = [], []
     for span in spans:
         feed = feed_scan.filter(in_span(span, "snapshot")).collect()
         hists.append(_feed_hist(feed, edges))
+        if last is None and (moved := latest.moved(feed)) is not None:
+            summaries.append(_summarise(feed.with_columns(moved)))
+            continue
+        if last is None:
+            last = latest.frame(category)
         if feed["snapshot"].is_sorted():  # as written: a stable sort by item is enough
             ordered = feed.sort("item_id", maintain_order=True)
         else:
             ordered = feed.sort("item_id", "snapshot")
         del feed
         summaries.append(_feed_summary(ordered, last))
-        latest = ordered.select("item_id", last="category", seen=pl.lit(True))
-        last = pl.concat([last, latest]).unique("item_id", keep="last", maintain_order=True)
+        newest = ordered.select("item_id", last="category", seen=pl.lit(True))
+        last = pl.concat([last, newest]).unique("item_id", keep="last", maintain_order=True)
     return pl.concat(hists), pl.concat(summaries)
 
 
@@ -880,9 +1030,10 @@ def span_tables(
     dims = {d: group_key(facts[d].to_frame()) for d in SESSION_DIMS}
     latency_day, latency_hour = latency_tables(logs, days, hours, dims)
     users, exp_daily = run.exposure(run_dir, facts)
+    measures = SessionSums.of(facts)
     frames = {
-        "sessions_hourly": sessions_hourly(facts, hours, dims),
-        "sessions_daily": sessions_daily(facts, days, dims),
+        "sessions_hourly": sessions_hourly(facts, hours, dims, measures),
+        "sessions_daily": sessions_daily(facts, days, dims, measures),
         "items_hourly": items_hourly(logs, hours, run.items),
         "latency_daily": latency_day,
         "latency_hourly": latency_hour,

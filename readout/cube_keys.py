@@ -50,7 +50,12 @@ def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     low, high = int(values.min()), int(values.max())
-    if high - low > max(4 * len(values), 1 << 16):  # sparse: sort instead
+    if high - low > max(4 * len(values), 1 << 16):  # sparse: sort instead, unless sorted
+        if (values[1:] >= values[:-1]).all():  # runs of equal values, in order already
+            change = values[1:] != values[:-1]
+            codes = np.zeros(len(values), dtype=np.int64)
+            np.cumsum(change, out=codes[1:])
+            return codes, np.concatenate(([0], np.flatnonzero(change) + 1))
         _, rows, codes = np.unique(values, return_index=True, return_inverse=True)
         return codes.reshape(-1).astype(np.int64), rows
     shifted = values - low if low else values
@@ -110,8 +115,13 @@ def group_key(frame: pl.DataFrame) -> Key:
 def combined(*keys: Key) -> Key:
     """Keys of the same rows as one (their values side by side), in the same order."""
     flat = np.zeros(len(keys[0].codes), dtype=np.int64)
+    bound, most = 1, max(4 * len(flat), 1 << 16)  # flat < bound
     for key in keys:
+        if bound * key.size > most:  # renumbered densely (the same order): no sort later
+            flat, rows = dense_codes(flat)
+            bound = len(rows)
         flat = flat * key.size + key.codes
+        bound *= key.size
     codes, rows = dense_codes(flat)
     values = [key.values[key.codes[rows]] for key in keys]
     return Key(codes, pl.concat(values, how="horizontal"))
@@ -169,6 +179,25 @@ class Grid:
         return pl.concat([k[i] for k, i in zip(self.keys, index, strict=True)], how="horizontal")
 
 
+def joint_groups(sizes: dict[str, int], most: int) -> list[list[str]]:
+    """Keys (by their number of values) packed into groups whose joint values (the product)
+    stay within `most` where they can: counted jointly in one `np.bincount`, each key's
+    counts are sums over the others, exact for integers, in one pass instead of one each."""
+    groups: list[list[str]] = []
+    products: list[int] = []
+    for name in sorted(sizes, key=lambda n: -sizes[n]):
+        size = max(sizes[name], 1)
+        for i, product in enumerate(products):
+            if product * size <= most:
+                groups[i].append(name)
+                products[i] *= size
+                break
+        else:
+            groups.append([name])
+            products.append(size)
+    return groups
+
+
 def id_ints(column: pl.Series) -> np.ndarray:
     """An integer id column as int64 (a null as 0: callers mask nulls themselves)."""
     if column.null_count():
@@ -205,6 +234,13 @@ def session_runs(ids: np.ndarray, column: pl.Series) -> Runs:
     heads = values[starts]
     if len(ids) == 0:
         pos = np.full(len(heads), -1, dtype=np.int64)
+    elif ids[-1] - ids[0] <= 4 * len(ids):  # ids dense enough for a table by id
+        low = ids[0]
+        table = np.full(int(ids[-1] - low) + 2, -1, dtype=np.int64)  # the last: any other id
+        table[ids - low] = np.arange(len(ids))
+        inside = heads - low
+        np.clip(inside, -1, len(table) - 1, out=inside)
+        pos = table[inside]
     else:
         pos = np.searchsorted(ids, heads).clip(max=len(ids) - 1)
         pos = np.where(ids[pos] == heads, pos, -1)
@@ -242,13 +278,28 @@ def per_row(rows: np.ndarray, size: int, weights: np.ndarray | None = None) -> n
 FLOAT_BITS = 53  # float64 adds integers below 2**53 exactly
 
 
-def packed_sums(
-    total: Callable[[np.ndarray], np.ndarray], measures: dict[str, np.ndarray]
-) -> dict[str, np.ndarray]:
-    """Integer measures summed per group several at once by `total` (a bincount that adds
-    float64 weights): each measure packed into its own bits of one weight, as many bits as
-    its sum over every row needs, so no group's sum overflows into the next field, and
-    whole weights and sums below 2**53, where float64 adds integers exactly."""
+@dataclass(frozen=True)
+class Packed:
+    """Integer measures packed several to one float64 weight (`pack_counts`), to be summed
+    per group by any bincount that adds float64 weights."""
+
+    weights: list[np.ndarray]
+    layout: list[list[tuple[str, int, int]]]  # per weight: (measure, shift, bits)
+
+    def sums(self, total: Callable[[np.ndarray], np.ndarray]) -> dict[str, np.ndarray]:
+        sums = {}
+        for weight, pack in zip(self.weights, self.layout, strict=True):
+            summed = total(weight).astype(np.int64)
+            for name, shift, bits in pack:
+                sums[name] = (summed >> shift) & ((1 << bits) - 1)
+        return sums
+
+
+def pack_counts(measures: dict[str, np.ndarray]) -> Packed:
+    """Integer measures packed for summing several at once: each into its own bits of one
+    weight, as many bits as its sum over every row needs, so no group's sum (nor any sum
+    of a subset of rows) overflows into the next field, and whole weights and sums below
+    2**53, where float64 adds integers exactly."""
     packs: list[list[tuple[str, int, int]]] = [[]]  # (measure, shift, bits)
     used = 0
     for name, values in sorted(measures.items(), key=lambda item: int(item[1].sum())):
@@ -260,12 +311,18 @@ def packed_sums(
             used = 0
         packs[-1].append((name, used, bits))
         used += bits
-    sums = {}
+    weights = []
     for pack in packs:
         weight = np.zeros(len(next(iter(measures.values()))))
         for name, shift, _ in pack:
             weight += measures[name] * float(2**shift)  # exact: the fields do not overlap
-        summed = total(weight).astype(np.int64)
-        for name, shift, bits in pack:
-            sums[name] = (summed >> shift) & ((1 << bits) - 1)
-    return sums
+        weights.append(weight)
+    return Packed(weights, packs)
+
+
+def packed_sums(
+    total: Callable[[np.ndarray], np.ndarray], measures: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Integer measures summed per group several at once by `total` (a bincount that adds
+    float64 weights), packed by `pack_counts`."""
+    return pack_counts(measures).sums(total)
