@@ -114,7 +114,11 @@ def settle(page: Page, timeout_ms: float) -> None:
     once if it has)."""
     runs = _runs(page)
     deadline = time.monotonic() + timeout_ms / 1000
-    while runs.pending(page.evaluate(COUNT)):  # frames are reported while Playwright waits
+    sent = page.evaluate(COUNT)
+    # Done when the page's own count, read afresh, agrees. While a run is known to be going
+    # on, the wait reads only this side's flags (frames are reported while Playwright
+    # waits): a page round trip every poll costs far more CPU than the wait itself.
+    while runs.pending(sent) or runs.pending(sent := page.evaluate(COUNT)):
         if time.monotonic() > deadline:
             raise TimeoutError(f"no script run finished within {timeout_ms / 1000:g} s")
         page.wait_for_timeout(POLL_MS)
@@ -125,7 +129,8 @@ async def asettle(page: AsyncPage, timeout_ms: float) -> None:
     """`settle` for Playwright's async API."""
     runs = _runs(page)
     deadline = time.monotonic() + timeout_ms / 1000
-    while runs.pending(await page.evaluate(COUNT)):
+    sent = await page.evaluate(COUNT)
+    while runs.pending(sent) or runs.pending(sent := await page.evaluate(COUNT)):
         if time.monotonic() > deadline:
             raise TimeoutError(f"no script run finished within {timeout_ms / 1000:g} s")
         await asyncio.sleep(POLL_MS / 1000)
