@@ -271,6 +271,8 @@ def unique_ids(frame: pl.DataFrame, column: str, table: str) -> np.ndarray:
 
 def per_row(rows: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
     """Counts (or sums of `weights`, in row order) per target row of rows pointing at one."""
+    if rows.min(initial=0) >= 0:  # every row points at one: nothing to drop
+        return np.bincount(rows, weights, minlength=size)
     keep = rows >= 0
     return np.bincount(rows[keep], None if weights is None else weights[keep], minlength=size)
 
