@@ -272,6 +272,44 @@ def _search_sorted_first(cum: np.ndarray, needles: np.ndarray) -> np.ndarray:
     return found
 
 
+EVENT_OFFSET_S = np.array([0, 40, 95, 130])  # click, add to cart, order, pay: after the view
+
+
+def _events(
+    funnel: Funnel, batch: SessionBatch, counter: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Tracked client events (click, add_to_cart, order, pay; each a few seconds apart): the
+    impression, type, session, client time and slot counter of each (compiled when the
+    columns have the funnel's types; `_events_reference` otherwise)."""
+    from sim import kernels
+
+    masks = (funnel.clicked, funnel.carted, funnel.ordered, funnel.paid)
+    columns = (funnel.imp_session, funnel.imp_page, funnel.imp_position, counter, batch.start_s)
+    kinds = tuple(a.dtype for a in columns)
+    if all(m.dtype == np.bool_ for m in masks) and kinds == _EVENT_KINDS:
+        return kernels.hour_events(*masks, *columns, EVENT_OFFSET_S)
+    return _events_reference(funnel, batch, counter)
+
+
+_EVENT_KINDS = tuple(np.dtype(t) for t in (np.int64, np.int8, np.int16, np.uint64, np.int64))
+
+
+def _events_reference(
+    funnel: Funnel, batch: SessionBatch, counter: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    masks = (funnel.clicked, funnel.carted, funnel.ordered, funnel.paid)
+    imp_idx = np.concatenate([np.flatnonzero(m) for m in masks])
+    ev_type = np.concatenate([np.full(m.sum(), t, np.int8) for t, m in enumerate(masks)])
+    sess = funnel.imp_session[imp_idx]
+    ts = (
+        batch.start_s[sess]
+        + funnel.imp_page[imp_idx].astype(np.int64) * 25
+        + (funnel.imp_position[imp_idx] % 6) * 3
+        + EVENT_OFFSET_S[ev_type]
+    )
+    return imp_idx, ev_type, sess, ts, counter[imp_idx]
+
+
 class Sink(Protocol):
     """Where a run's output goes: Parquet tables, or only the metrics (counterfactual runs)."""
 
@@ -575,20 +613,10 @@ class Engine:
         )
         users = state.world.users
         # Tracked client events: click, add_to_cart, order, pay; each a few seconds apart.
-        masks = (funnel.clicked, funnel.carted, funnel.ordered, funnel.paid)
-        imp_idx = np.concatenate([np.flatnonzero(m) for m in masks])
-        ev_type = np.concatenate([np.full(m.sum(), t, np.int8) for t, m in enumerate(masks)])
-        sess = funnel.imp_session[imp_idx]
-        ts = (
-            batch.start_s[sess]
-            + funnel.imp_page[imp_idx].astype(np.int64) * 25
-            + (funnel.imp_position[imp_idx] % 6) * 3
-            + np.array([0, 40, 95, 130])[ev_type]
-        )
         counter = funnel.imp_counter  # each impression's slot counter (the funnel's draws')
         if counter is None:
             counter = slot_counter(batch.key[funnel.imp_session], funnel.imp_position)
-        ctr = counter[imp_idx]
+        imp_idx, ev_type, sess, ts, ctr = _events(funnel, batch, counter)
         u_ev = batch.user[sess]
         dims = {
             "platform": users.platform[u_ev],

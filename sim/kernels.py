@@ -905,3 +905,51 @@ def impression_chances(
         p_cart[i] = 1.0 / (1.0 + exp_cart[i])
         in_stock[i] = stock[item[i]] > 0
     return p_click, clicked, p_cart, in_stock
+
+
+@njit(cache=True)
+def hour_events(
+    clicked: np.ndarray,
+    carted: np.ndarray,
+    ordered: np.ndarray,
+    paid: np.ndarray,
+    imp_session: np.ndarray,
+    imp_page: np.ndarray,
+    imp_position: np.ndarray,
+    counters: np.ndarray,
+    start_s: np.ndarray,
+    offsets: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """sim/engine.py's tracked client events of an hour: every click, then every add to
+    cart, order and pay (each in impression order), with the impression, event type,
+    session, client time (session start + 25 s a page + 3 s a slot + the type's offset) and
+    slot counter of each."""
+    masks = (clicked, carted, ordered, paid)
+    m = 0
+    for mask in masks:
+        for i in range(mask.shape[0]):
+            if mask[i]:
+                m += 1
+    imp = np.empty(m, np.int64)
+    kind = np.empty(m, np.int8)
+    sess = np.empty(m, np.int64)
+    ts = np.empty(m, np.int64)
+    ctr = np.empty(m, np.uint64)
+    j = 0
+    for t in range(4):
+        mask = masks[t]
+        for i in range(mask.shape[0]):
+            if mask[i]:
+                s = imp_session[i]
+                imp[j] = i
+                kind[j] = t
+                sess[j] = s
+                ts[j] = (
+                    start_s[s]
+                    + np.int64(imp_page[i]) * 25
+                    + np.int64(imp_position[i] % 6) * 3
+                    + offsets[t]
+                )
+                ctr[j] = counters[i]
+                j += 1
+    return imp, kind, sess, ts, ctr

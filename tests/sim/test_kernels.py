@@ -542,3 +542,45 @@ def test_compiled_chances_equal_the_numpy_chances(crawlers):
         _chances_compiled(world, batch, Conditions(intent=np.float64(0.1)), *args[3:], *rest)
         is None
     )
+
+
+def test_compiled_events_equal_the_numpy_events():
+    from sim.behavior import Funnel
+    from sim.engine import _events, _events_reference
+
+    rng = np.random.default_rng(12)
+    n, m = 300, 5000
+    batch = SessionBatch(
+        key=np.arange(n, dtype=np.uint64),
+        user=np.zeros(n, np.int64),
+        source=np.zeros(n, np.int8),
+        start_s=rng.integers(1.7e9, 1.8e9, n),
+        new_user=np.zeros(n, bool),
+    )
+    clicked = rng.random(m) < 0.3
+    carted = clicked & (rng.random(m) < 0.5)
+    ordered = carted & (rng.random(m) < 0.6)
+    empty = np.zeros(0)
+    funnel = Funnel(
+        *(empty,) * 6,
+        imp_session=np.sort(rng.integers(0, n, m)),
+        imp_page=rng.integers(0, 8, m).astype(np.int8),
+        imp_position=rng.integers(0, 48, m).astype(np.int16),
+        imp_item=np.zeros(m, np.int32),
+        clicked=clicked,
+        carted=carted,
+        ordered=ordered,
+        paid=ordered & (rng.random(m) < 0.9),
+        p_click=empty,
+        p_order=empty,
+    )
+    counter = rng.integers(0, 2**56, m, dtype=np.uint64)
+    got = _events(funnel, batch, counter)
+    want = _events_reference(funnel, batch, counter)
+    assert (
+        len(want[0])
+        == clicked.sum() + carted.sum() + 2 * ordered.sum() - (ordered & ~funnel.paid).sum()
+    )
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype
+        assert _bytes(g) == _bytes(w)
