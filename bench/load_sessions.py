@@ -66,6 +66,7 @@ class Person:
     attempts: list[int] = field(default_factory=list)  # its own, in order
     submitted: dict[int, list[str]] = field(default_factory=dict)  # attempt -> order it sent
     page_times: list[float] = field(default_factory=list)
+    visited: list[str] = field(default_factory=list)  # pages it switched to, in order
     foreign: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -117,6 +118,7 @@ async def visit(page: Page, person: Person, name: str, debrief_ok: bool = False)
     await page.get_by_role("heading", name=name, exact=True).wait_for(timeout=TIMEOUT)
     await settle(page)
     person.page_times.append(time.monotonic() - start)
+    person.visited.append(name)
     await check(page, person, name, debrief_ok)
 
 
@@ -129,7 +131,15 @@ async def pick(page: Page, hid: str) -> None:
     await settle(page)
 
 
-async def one_attempt(page: Page, person: Person, round_: int) -> None:
+def investigate(person: Person, round_: int, spread: bool) -> tuple[str, ...]:
+    """The round's half of the pages (rounds alternate halves); with `spread`, only one of
+    them, a different one for each of the half's first sessions, so that together they still
+    visit the whole half."""
+    half = PAGES[round_ % 2 :: 2]
+    return (half[person.index % len(half)],) if spread else half
+
+
+async def one_attempt(page: Page, person: Person, round_: int, spread: bool = False) -> None:
     """Investigate, rank, submit and read the debrief, on the attempt the sidebar shows."""
     sidebar = await page.locator('[data-testid="stSidebar"]').inner_text(timeout=TIMEOUT)
     match = ATTEMPT.search(sidebar)
@@ -141,7 +151,7 @@ async def one_attempt(page: Page, person: Person, round_: int) -> None:
         person.foreign.append(f"{person.name}: a new attempt reused #{shown}")
     person.attempts.append(shown)  # a new attempt; `shared` checks nobody else holds it
     await check(page, person, "brief", debrief_ok=False)
-    for name in PAGES[round_ % 2 :: 2]:  # alternate halves of the pages between rounds
+    for name in investigate(person, round_, spread):
         await visit(page, person, name)
     await visit(page, person, "Hypotheses")
     order = ["FEED", "RANK"] if (person.index + round_) % 2 else ["DEPLOY", "FEED", "PERF"]
@@ -170,7 +180,12 @@ async def one_attempt(page: Page, person: Person, round_: int) -> None:
 
 
 async def candidate(
-    context: BrowserContext, url: str, person: Person, deadline: float, rounds: int
+    context: BrowserContext,
+    url: str,
+    person: Person,
+    deadline: float,
+    rounds: int,
+    spread: bool = False,
 ) -> None:
     page = await awatch(await context.new_page())
     page.set_default_timeout(TIMEOUT)
@@ -184,7 +199,7 @@ async def candidate(
         await settle(page)
         round_ = 0
         while time.monotonic() < deadline or round_ < rounds:  # at least `rounds` attempts each
-            await one_attempt(page, person, round_)
+            await one_attempt(page, person, round_, spread)
             round_ += 1
     except Exception as exc:  # recorded, and the run goes on for the others
         person.errors.append(f"{person.name}: {type(exc).__name__}: {str(exc)[:300]}")
@@ -192,14 +207,18 @@ async def candidate(
         await page.close()
 
 
-async def drive(url: str, sessions: int, seconds: float, rounds: int = 1) -> list[Person]:
+async def drive(
+    url: str, sessions: int, seconds: float, rounds: int = 1, spread: bool = False
+) -> list[Person]:
     people = [Person(i, f"load-{i:02d}") for i in range(sessions)]
     deadline = time.monotonic() + seconds
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = await browser.new_context(viewport={"width": 1280, "height": 900})
-            await asyncio.gather(*(candidate(context, url, p, deadline, rounds) for p in people))
+            await asyncio.gather(
+                *(candidate(context, url, p, deadline, rounds, spread) for p in people)
+            )
         finally:
             await browser.close()
     return people
@@ -254,10 +273,17 @@ def audit(data_dir: Path, people: list[Person]) -> int:
 
 
 def run_load(
-    run_dir: Path, sessions: int, seconds: float, workdir: Path, log: Path, rounds: int = 1
+    run_dir: Path,
+    sessions: int,
+    seconds: float,
+    workdir: Path,
+    log: Path,
+    rounds: int = 1,
+    spread: bool = False,
 ) -> Report:
     """Serve `run_dir` on loopback, drive the sessions (each makes attempts for `seconds`, and
-    at least `rounds` of them: two rounds visit every page), stop the server, and report."""
+    at least `rounds` of them: two rounds visit every page; with `spread`, each attempt visits
+    one page of its half, see `investigate`), stop the server, and report."""
     data = workdir / "data"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -274,7 +300,7 @@ def run_load(
     try:
         wait_healthy(url, proc, timeout=120)
         start = time.monotonic()
-        people = asyncio.run(drive(url, sessions, seconds, rounds))
+        people = asyncio.run(drive(url, sessions, seconds, rounds, spread))
         elapsed = time.monotonic() - start
         rss = rss_mib(proc.pid)
     finally:
