@@ -58,6 +58,7 @@ import pyarrow.parquet as pq
 from readout.cube_keys import (
     ALL,
     Grid,
+    IdIndex,
     Key,
     Packed,
     Runs,
@@ -326,8 +327,9 @@ def read_span(run_dir: Path | str, span: Span | None = None) -> SpanLogs:
         sessions = sessions.sort("session_id")
     ids, rows = distinct_ids(sessions, "session_id", "sessions")
     frames = {"requests": requests, "events": events, "orders": orders}
-    at = {name: session_runs(ids, frame["session_id"]).per_row() for name, frame in frames.items()}
-    runs = session_runs(ids, impressions["session_id"])
+    index = IdIndex(ids)
+    at = {name: session_runs(index, f["session_id"]).per_row() for name, f in frames.items()}
+    runs = session_runs(index, impressions["session_id"])
     return SpanLogs(sessions, rows, requests, impressions, events, orders, at, runs)
 
 
@@ -752,18 +754,27 @@ def _feed_bins(values: pl.Series, edges: list[float]) -> pl.Series | pl.Expr:
 def _feed_hist(feed: pl.DataFrame, edges: dict[str, list[float]]) -> pl.DataFrame:
     """Items per snapshot, category, attribute and bin (how many of the attribute's edges
     a value exceeds; in stock or not)."""
-    bins = feed.select(
-        _feed_bins(feed[attr], edges[attr]) if attr in edges else pl.col(attr).cast(pl.Int16)
+    columns = [
+        _feed_bins(feed[attr], edges[attr]) if attr in edges else feed[attr].cast(pl.Int16)
         for attr in FEED_HIST_ATTRIBUTES
-    )
+    ]
     snapshots = group_key(feed.select(FEED_KEYS))
-    bin_key = bucket_key(pl.concat([bins[a].rename("bin") for a in FEED_HIST_ATTRIBUTES]))
+    rows, n_attr = feed.height, len(FEED_HIST_ATTRIBUTES)
+    if rows and all(isinstance(c, pl.Series) and not c.null_count() for c in columns):
+        bins = [c.to_numpy() for c in columns]  # bucket_key's codes, per attribute
+        low = min(int(b.min()) for b in bins)
+        values = np.arange(low, max(int(b.max()) for b in bins) + 1)
+        bin_key = Key(np.zeros(0, dtype=np.int64), pl.DataFrame({"bin": values}, {"bin": pl.Int16}))
+    else:
+        frame = feed.select(c.alias(a) for c, a in zip(columns, FEED_HIST_ATTRIBUTES, strict=True))
+        bin_key = bucket_key(pl.concat([frame[a].rename("bin") for a in FEED_HIST_ATTRIBUTES]))
+        bins = [bin_key.codes[a * rows : (a + 1) * rows] for a in range(n_attr)]
+        low = 0
     grid = Grid(snapshots.values, pl.DataFrame({"attribute": FEED_HIST_ATTRIBUTES}), bin_key.values)
     counts = np.zeros(grid.size, dtype=np.int64)
-    rows = feed.height
-    for a in range(len(FEED_HIST_ATTRIBUTES)):
-        code = (snapshots.codes * len(FEED_HIST_ATTRIBUTES) + a) * bin_key.size
-        counts += np.bincount(code + bin_key.codes[a * rows : (a + 1) * rows], minlength=grid.size)
+    for a in range(n_attr):
+        code = (snapshots.codes * n_attr + a) * bin_key.size - low
+        counts += np.bincount(code + bins[a], minlength=grid.size)
     groups = np.flatnonzero(counts)  # in code order: sorted
     items = pl.Series("items", counts[groups]).cast(pl.UInt32)
     return labelled(grid.rows(groups)).with_columns(items)

@@ -107,9 +107,9 @@ def group_key(frame: pl.DataFrame) -> Key:
         return combined(*(group_key(column.to_frame()) for column in frame.iter_columns()))
     column = frame.to_series()
     codes, rows = dense_codes(_integers(column))
-    values = column.gather(rows)
+    values = column[rows]
     ranks = _sort_ranks(values)
-    return Key(ranks[codes], values.gather(np.argsort(ranks)).to_frame())
+    return Key(ranks[codes], values[np.argsort(ranks)].to_frame())
 
 
 def combined(*keys: Key) -> Key:
@@ -223,28 +223,41 @@ class Runs:
         return np.bincount(self.sessions[known], self.lengths[known], minlength=size)
 
 
-def session_runs(ids: np.ndarray, column: pl.Series) -> Runs:
+class IdIndex:
+    """Sorted distinct ids, looked up by value: each one's position, -1 for any other id
+    (in a table by id when the ids are dense enough, else by binary search)."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.ids = ids
+        self.table: np.ndarray | None = None
+        if len(ids) and ids[-1] - ids[0] <= 4 * len(ids):
+            self.table = np.full(int(ids[-1] - ids[0]) + 2, -1, dtype=np.int64)  # last: other
+            self.table[ids - ids[0]] = np.arange(len(ids))
+
+    def positions(self, values: np.ndarray) -> np.ndarray:
+        if len(self.ids) == 0:
+            return np.full(len(values), -1, dtype=np.int64)
+        if self.table is not None:
+            inside = values - self.ids[0]
+            np.clip(inside, -1, len(self.table) - 1, out=inside)
+            return self.table[inside]
+        pos = np.searchsorted(self.ids, values).clip(max=len(self.ids) - 1)
+        return np.where(self.ids[pos] == values, pos, -1)
+
+
+def session_runs(ids: np.ndarray | IdIndex, column: pl.Series) -> Runs:
     """The runs of equal values of a session-id column, each looked up in the sorted `ids`."""
-    values = id_ints(column)
-    if column.null_count():  # a null is a run of its own, of no session
-        values = np.where(column.is_null().to_numpy(), ids.min(initial=0) - 1, values)
-    if len(values) == 0:
+    index = ids if isinstance(ids, IdIndex) else IdIndex(ids)
+    if len(column) == 0:
         return Runs(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    if not column.null_count():  # polars finds the runs
+        runs = column.rle().struct.unnest()
+        heads = runs["value"].cast(pl.Int64).to_numpy()
+        return Runs(index.positions(heads), runs["len"].cast(pl.Int64).to_numpy())
+    # a null is a run of its own, of no session
+    values = np.where(column.is_null().to_numpy(), index.ids.min(initial=0) - 1, id_ints(column))
     starts = np.concatenate(([0], np.flatnonzero(values[1:] != values[:-1]) + 1))
-    heads = values[starts]
-    if len(ids) == 0:
-        pos = np.full(len(heads), -1, dtype=np.int64)
-    elif ids[-1] - ids[0] <= 4 * len(ids):  # ids dense enough for a table by id
-        low = ids[0]
-        table = np.full(int(ids[-1] - low) + 2, -1, dtype=np.int64)  # the last: any other id
-        table[ids - low] = np.arange(len(ids))
-        inside = heads - low
-        np.clip(inside, -1, len(table) - 1, out=inside)
-        pos = table[inside]
-    else:
-        pos = np.searchsorted(ids, heads).clip(max=len(ids) - 1)
-        pos = np.where(ids[pos] == heads, pos, -1)
-    return Runs(pos, np.diff(starts, append=len(values)))
+    return Runs(index.positions(values[starts]), np.diff(starts, append=len(values)))
 
 
 def distinct_ids(frame: pl.DataFrame, column: str, table: str) -> tuple[np.ndarray, np.ndarray]:
