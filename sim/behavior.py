@@ -339,15 +339,17 @@ def simulate_sessions(
         chances = _chances(world, batch, cond, item_logit, imp_s, imp_user, imp_pos, item,
                            slot_ctr, streams, bots)  # fmt: skip
     p_click, clicked, p_cart, in_stock_imp = chances
-    ci = np.flatnonzero(clicked)
-    in_stock = in_stock_imp[ci]
-    c_ctr = slot_ctr[ci]
-    want = streams.uniform("behavior.cart", c_ctr) < p_cart[ci]
-    cart = want & in_stock
-    order = cart & (streams.uniform("behavior.order", c_ctr) < 0.6 * cond.logistics)
-    pay = order & (streams.uniform("behavior.pay", c_ctr) < cond.payment_success)
+    # --- after a click: add to cart (wanted, in stock), order (logistics), pay ---
+    from sim import kernels
+
+    ci, cart, order, pay = kernels.click_outcomes(
+        clicked, p_cart, in_stock_imp, slot_ctr, *(np.uint64(streams.salt(f"behavior.{step}"))
+        for step in ("cart", "order", "pay")), np.float64(0.6 * cond.logistics),
+        np.float64(cond.payment_success),
+    )  # fmt: skip
     p_placed = 0.6 * cond.logistics
     if cond.checkout:  # an outage: some checkouts fail (no draws, no change when none)
+        c_ctr = slot_ctr[ci]
         lost, failed = checkout_outcomes(cond.checkout, streams, users, u_idx[imp_s[ci]], c_ctr)
         order &= ~lost
         pay &= ~failed

@@ -953,3 +953,42 @@ def hour_events(
                 ctr[j] = counters[i]
                 j += 1
     return imp, kind, sess, ts, ctr
+
+
+@njit(cache=True)
+def click_outcomes(
+    clicked: np.ndarray,
+    p_cart: np.ndarray,
+    in_stock: np.ndarray,
+    counters: np.ndarray,
+    salt_cart: np.uint64,
+    salt_order: np.uint64,
+    salt_pay: np.uint64,
+    order_below: np.float64,
+    pay_below: np.float64,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """sim/behavior.py's steps after a click, with the "behavior.cart", "behavior.order" and
+    "behavior.pay" draws of each clicked slot: the clicked impressions, and per click whether
+    it was added to cart (wanted and in stock), ordered and paid."""
+    m = 0
+    for i in range(clicked.shape[0]):
+        if clicked[i]:
+            m += 1
+    ci = np.empty(m, np.int64)
+    cart = np.empty(m, np.bool_)
+    order = np.empty(m, np.bool_)
+    pay = np.empty(m, np.bool_)
+    j = 0
+    for i in range(clicked.shape[0]):
+        if not clicked[i]:
+            continue
+        c = counters[i]
+        want = np.float64(_hash(c, salt_cart) >> _S11) * _SCALE53 < p_cart[i]
+        placed = np.float64(_hash(c, salt_order) >> _S11) * _SCALE53 < order_below
+        paid = np.float64(_hash(c, salt_pay) >> _S11) * _SCALE53 < pay_below
+        ci[j] = i
+        cart[j] = want and in_stock[i]
+        order[j] = cart[j] and placed
+        pay[j] = order[j] and paid
+        j += 1
+    return ci, cart, order, pay

@@ -584,3 +584,29 @@ def test_compiled_events_equal_the_numpy_events():
     for g, w in zip(got, want, strict=True):
         assert g.dtype == w.dtype
         assert _bytes(g) == _bytes(w)
+
+
+def test_click_outcomes_equal_the_numpy_steps():
+    rng = np.random.default_rng(14)
+    m = 40_000
+    clicked = rng.random(m) < 0.2
+    p_cart = rng.random(m)
+    in_stock = rng.random(m) < 0.8
+    slot_ctr = rng.integers(0, 2**56, m, dtype=np.uint64)
+    streams = Streams(17, 2)
+    logistics, payment = 0.8123, 0.94
+    ci = np.flatnonzero(clicked)
+    c_ctr = slot_ctr[ci]
+    want = streams.uniform("behavior.cart", c_ctr) < p_cart[ci]
+    cart = want & in_stock[ci]
+    order = cart & (streams.uniform("behavior.order", c_ctr) < 0.6 * logistics)
+    pay = order & (streams.uniform("behavior.pay", c_ctr) < payment)
+    salts = [np.uint64(streams.salt(f"behavior.{s}")) for s in ("cart", "order", "pay")]
+    got = kernels.click_outcomes(
+        clicked, p_cart, in_stock, slot_ctr, *salts, np.float64(0.6 * logistics),
+        np.float64(payment),
+    )  # fmt: skip
+    assert 0 < pay.sum() < order.sum() < cart.sum() < len(ci)
+    for g, w in zip(got, (ci, cart, order, pay), strict=True):
+        assert g.dtype == w.dtype
+        assert _bytes(g) == _bytes(w)
