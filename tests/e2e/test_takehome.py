@@ -25,7 +25,7 @@ from dashboard.store import AttemptStore
 from tests.dashboard.support import SECRETS, case_folder, free_port
 from tests.dashboard.test_takehome import make_cohort
 from tests.e2e import reruns
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = int(
@@ -92,13 +92,15 @@ async def open_seat(page: Page, url: str) -> None:
 
 
 async def submit(page: Page, order: list[str], outcome: str, shot: Path | None = None) -> None:
-    """Fill the hypotheses form with `order` and submit; wait for the text `outcome`."""
+    """Fill the hypotheses form with `order` and submit; wait for the text `outcome`. On a
+    failure the page's screenshot goes with the other artifacts (the `shots` folder)."""
     try:
         await _submit(page, order, shot)
         await page.get_by_text(outcome).wait_for(timeout=TIMEOUT)
         await settle(page)
     except Exception:
-        await page.screenshot(path=f"/tmp/engB-fail-{'-'.join(order)}.png", full_page=True)
+        failed = ARTIFACTS / f"takehome-failed-{'-'.join(order)}.png"
+        await page.screenshot(path=str(failed), full_page=True)
         raise
 
 
