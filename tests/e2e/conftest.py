@@ -15,9 +15,11 @@ from tests.dashboard.support import case_folder, free_port
 from tests.e2e.reruns import watch
 
 CHROMIUM = "/usr/bin/chromium"
+# --process-per-site: the dashboard's pages share one renderer process (each new page would
+# otherwise start one, and compile Streamlit's front end in it again: ~1 CPU-s a page).
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+                 "--disable-component-update", "--disable-sync", "--process-per-site"]  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
