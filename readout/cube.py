@@ -669,14 +669,17 @@ def latency_tables(
     daily = Grid(days.values, kinds, values, buckets.values)
     hourly = Grid(hours.values, kinds, buckets.values)
     kinds_n, n_buckets = len(KIND_ORDER), buckets.size
-    flat = np.empty(kinds_n * m, dtype=np.int64)  # every kind's requests, one after another
+    # Every kind's requests, one after another: each one's (kind, bucket) code, and the code
+    # with its lead added in front (filled by each count).
+    tail = np.empty((kinds_n, m), dtype=np.int64)
+    for k in range(kinds_n):
+        np.add(bucket[k], np.int64(k * n_buckets - low), out=tail[k])
+    flat = np.empty((kinds_n, m), dtype=np.int64)
 
     def counted(lead: np.ndarray, size: int) -> np.ndarray:
         """Requests per (lead, kind, bucket) code, `lead` (< size) per request."""
-        lead = lead * (kinds_n * n_buckets)
-        for k in range(kinds_n):
-            np.add(lead + (k * n_buckets - low), bucket[k], out=flat[k * m : (k + 1) * m])
-        return np.bincount(flat, minlength=size * kinds_n * n_buckets)
+        np.add(lead * (kinds_n * n_buckets), tail, out=flat)
+        return np.bincount(flat.reshape(-1), minlength=size * kinds_n * n_buckets)
 
     by_hour = counted(hours.codes[owner], hours.size)
     # By day and dimension: dimensions counted jointly a few at a time, each one's counts
