@@ -47,11 +47,22 @@ def cache_root() -> Path | None:
     return Path(where).expanduser() if where else None
 
 
+# Settings that could change a compiled kernel or a library's arithmetic.
+SETTINGS = ("NUMBA_", "NPY_", "POLARS_", "OPENBLAS_", "OMP_", "MKL_")
+
+
 @cache
 def environment_digest(root: Path = ROOT) -> str:
-    """The code and the machine a case is generated with."""
+    """The code and the machine a case is generated with. tests/conftest.py takes it before
+    it imports the simulator, so it describes the code this session runs."""
+    return _environment_digest(root)
+
+
+def _environment_digest(root: Path) -> str:
     digest = hashlib.sha256(f"{FORMAT}\n{sys.version}\n{platform.machine()}\n".encode())
     digest.update(_cpu_model().encode())
+    settings = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith(SETTINGS))
+    digest.update("\n".join(settings).encode())
     for source in SOURCES:
         path = root / source
         files = [path] if path.is_file() else sorted(path.rglob("*"))
@@ -72,10 +83,13 @@ def _cpu_model() -> str:
     return next((line for line in lines if line.startswith("model name")), "")
 
 
-def fingerprint(scenario: Path, record: Path, *arguments: object, root: Path = ROOT) -> str:
-    """The cache key of a case: its scenario, record and generation arguments, in this code
-    and environment."""
-    digest = hashlib.sha256(environment_digest(root).encode())
+def fingerprint(
+    scenario: Path, record: Path, *arguments: object, root: Path = ROOT, now: bool = False
+) -> str:
+    """The cache key of a case: its scenario, record and generation arguments, in this
+    session's code and environment (`now`: in the files as they are at this moment)."""
+    code = _environment_digest(root) if now else environment_digest(root)
+    digest = hashlib.sha256(code.encode())
     for path in (scenario, record):
         digest.update(path.read_bytes() if path.is_file() else b"(none)")
     digest.update(repr(arguments).encode())
@@ -91,16 +105,27 @@ def _locked(root: Path) -> Iterator[None]:
         yield
 
 
-def built_or_cached(name: str, key: str, out: Path, build: Callable[[Path], object]) -> bool:
+def built_or_cached(
+    name: str, key: str, out: Path, build: Callable[[Path], object], key_now: Callable[[], str]
+) -> bool:
     """Fill `out` (absent) with the cached folder of `name` under `key`, or `build(out)` it and
-    store a copy. True when it came from the cache. A cache that cannot be read or written
-    (no space, no permission) costs a build, never a test."""
+    store a copy. True when it came from the cache. The copy is stored only if `key_now()`
+    (the key of the files as they are after the build) is still `key`: a scenario, record or
+    source edited while the session ran would otherwise file the old code's folder under the
+    new code's key. A cache that cannot be read or written (no space, no permission) costs a
+    build, never a test."""
     root = cache_root()
     entry = None if root is None else root / f"{name}-{key}"
     if entry is not None and _copied_out(entry, out):
         return True
     build(out)
-    if entry is not None:
+    if entry is None:
+        return False
+    if key_now() != key:
+        warnings.warn(
+            f"{name} was not cached: its sources changed during the session", stacklevel=2
+        )
+    else:
         _store(out, entry, name)
     return False
 

@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from sim.runner import simulate
-from sim.scenario import load_scenario
-from sim.world import SIZES
+from tests.case_cache import environment_digest
+
+environment_digest()  # the code this session imports next (tests/case_cache.py)
+
+from sim.runner import simulate  # noqa: E402
+from sim.scenario import load_scenario  # noqa: E402
+from sim.world import SIZES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -120,6 +124,7 @@ def case(request, tmp_path_factory):
             lambda folder: make_case(
                 scenario, size, folder, replicates=replicates, calibration=record
             ),
+            lambda: fingerprint(request.param, record, size, replicates, now=True),
         ),
     )
     return scenario, out, json.loads((out / "answer_key.json").read_text())

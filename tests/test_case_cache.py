@@ -12,6 +12,11 @@ from tests import case_cache
 from tests.case_cache import ROOT, built_or_cached, environment_digest, fingerprint
 
 
+def put(name: str, key: str, out: Path, build, key_after: str | None = None) -> bool:
+    """`built_or_cached` with sources that still have `key` after the build, or `key_after`."""
+    return built_or_cached(name, key, out, build, lambda: key_after or key)
+
+
 def fake_case(marker: str):
     calls: list[Path] = []
 
@@ -33,21 +38,21 @@ def cache(tmp_path, monkeypatch) -> Path:
 
 def test_a_second_session_gets_the_stored_folder_without_building(cache, tmp_path):
     build, calls = fake_case("first")
-    assert not built_or_cached("c", "a" * 24, tmp_path / "one" / "c", build)
-    assert built_or_cached("c", "a" * 24, tmp_path / "two" / "c", build)
+    assert not put("c", "a" * 24, tmp_path / "one" / "c", build)
+    assert put("c", "a" * 24, tmp_path / "two" / "c", build)
     assert len(calls) == 1
     assert (tmp_path / "two" / "c" / "tables" / "sessions.parquet").read_text() == "first"
     # a copy: changing it leaves the cache as it was
     (tmp_path / "two" / "c" / "tables" / "sessions.parquet").write_text("changed")
-    assert built_or_cached("c", "a" * 24, tmp_path / "three" / "c", build)
+    assert put("c", "a" * 24, tmp_path / "three" / "c", build)
     assert (tmp_path / "three" / "c" / "tables" / "sessions.parquet").read_text() == "first"
 
 
 def test_a_new_key_builds_again_and_replaces_the_older_entry(cache, tmp_path):
     build, calls = fake_case("x")
-    built_or_cached("c", "a" * 24, tmp_path / "one" / "c", build)
-    built_or_cached("other", "a" * 24, tmp_path / "one" / "other", build)
-    assert not built_or_cached("c", "b" * 24, tmp_path / "two" / "c", build)
+    put("c", "a" * 24, tmp_path / "one" / "c", build)
+    put("other", "a" * 24, tmp_path / "one" / "other", build)
+    assert not put("c", "b" * 24, tmp_path / "two" / "c", build)
     assert len(calls) == 3
     assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == [
         "c-" + "b" * 24,
@@ -65,14 +70,22 @@ def test_a_failed_store_leaves_no_entry_and_the_case_in_place(cache, tmp_path, m
     copytree = shutil.copytree
     monkeypatch.setattr(case_cache.shutil, "copytree", disk_full)
     with pytest.warns(UserWarning, match="c was not cached: .*No space"):
-        assert not built_or_cached("c", "a" * 24, tmp_path / "one" / "c", build)
+        assert not put("c", "a" * 24, tmp_path / "one" / "c", build)
     assert (tmp_path / "one" / "c" / "manifest.json").is_file()
     assert [p.name for p in cache.iterdir()] == [".lock"]
     monkeypatch.setattr(case_cache.shutil, "copytree", copytree)
     (cache / ".d-0.storing").mkdir()  # as a session killed while storing leaves it
-    assert not built_or_cached("c", "a" * 24, tmp_path / "two" / "c", build)  # built again
+    assert not put("c", "a" * 24, tmp_path / "two" / "c", build)  # built again
     assert len(calls) == 2
     assert sorted(p.name for p in cache.iterdir()) == [".lock", "c-" + "a" * 24]
+
+
+def test_a_case_whose_sources_changed_while_it_was_built_is_not_stored(cache, tmp_path):
+    build, calls = fake_case("x")
+    with pytest.warns(UserWarning, match="c was not cached: its sources changed"):
+        assert not put("c", "a" * 24, tmp_path / "one" / "c", build, key_after="b" * 24)
+    assert not put("c", "a" * 24, tmp_path / "two" / "c", build)  # built again
+    assert len(calls) == 2
 
 
 def test_an_unusable_cache_costs_a_build_not_a_test(tmp_path, monkeypatch):
@@ -81,7 +94,7 @@ def test_an_unusable_cache_costs_a_build_not_a_test(tmp_path, monkeypatch):
     monkeypatch.setenv("CASESIM_CASE_CACHE", str(blocked / "cache"))
     build, calls = fake_case("x")
     with pytest.warns(UserWarning) as warned:
-        assert not built_or_cached("c", "a" * 24, tmp_path / "one" / "c", build)
+        assert not put("c", "a" * 24, tmp_path / "one" / "c", build)
     assert [str(w.message).split(":")[0] for w in warned] == [
         "the case cache was not read",
         "c was not cached",
@@ -92,8 +105,8 @@ def test_an_unusable_cache_costs_a_build_not_a_test(tmp_path, monkeypatch):
 def test_without_a_cache_every_session_builds(tmp_path, monkeypatch):
     monkeypatch.delenv("CASESIM_CASE_CACHE", raising=False)
     build, calls = fake_case("x")
-    assert not built_or_cached("c", "a" * 24, tmp_path / "one" / "c", build)
-    assert not built_or_cached("c", "a" * 24, tmp_path / "two" / "c", build)
+    assert not put("c", "a" * 24, tmp_path / "one" / "c", build)
+    assert not put("c", "a" * 24, tmp_path / "two" / "c", build)
     assert len(calls) == 2
 
 
@@ -121,3 +134,12 @@ def test_the_key_changes_with_the_scenario_the_record_the_arguments_and_the_code
     kernels.write_text(kernels.read_text() + "\n# a change\n")
     environment_digest.cache_clear()
     assert environment_digest(code) != before
+
+
+def test_the_key_changes_with_settings_that_reach_the_arithmetic(tmp_path, monkeypatch):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("id: s\n")
+    monkeypatch.delenv("NUMBA_OPT", raising=False)
+    plain = fingerprint(scenario, tmp_path / "none", "small", now=True)
+    monkeypatch.setenv("NUMBA_OPT", "1")
+    assert fingerprint(scenario, tmp_path / "none", "small", now=True) != plain
