@@ -273,6 +273,7 @@ def _search_sorted_first(cum: np.ndarray, needles: np.ndarray) -> np.ndarray:
 
 
 EVENT_OFFSET_S = np.array([0, 40, 95, 130])  # click, add to cart, order, pay: after the view
+_EVENT_KINDS = tuple(np.dtype(t) for t in (np.int64, np.int8, np.int16, np.uint64, np.int64))
 
 
 def _events(
@@ -287,11 +288,11 @@ def _events(
     columns = (funnel.imp_session, funnel.imp_page, funnel.imp_position, counter, batch.start_s)
     kinds = tuple(a.dtype for a in columns)
     if all(m.dtype == np.bool_ for m in masks) and kinds == _EVENT_KINDS:
-        return kernels.hour_events(*masks, *columns, EVENT_OFFSET_S)
+        # contiguous copies of strided views (the kernel is compiled for C-order arrays only;
+        # no copy for the funnel's own arrays)
+        contiguous = [np.ascontiguousarray(a) for a in (*masks, *columns)]
+        return kernels.hour_events(*contiguous, EVENT_OFFSET_S)
     return _events_reference(funnel, batch, counter)
-
-
-_EVENT_KINDS = tuple(np.dtype(t) for t in (np.int64, np.int8, np.int16, np.uint64, np.int64))
 
 
 def _events_reference(

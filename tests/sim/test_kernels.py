@@ -610,3 +610,44 @@ def test_click_outcomes_equal_the_numpy_steps():
     for g, w in zip(got, (ci, cart, order, pay), strict=True):
         assert g.dtype == w.dtype
         assert _bytes(g) == _bytes(w)
+
+
+def test_compiled_events_take_strided_columns():
+    """Views with a stride (every other impression) beside contiguous masks go to the kernel
+    as contiguous copies: the same events as numpy's, not a numba typing error (the kernel
+    indexes its tuple of masks, which must then share one layout)."""
+    from sim.behavior import Funnel
+    from sim.engine import _events, _events_reference
+
+    rng = np.random.default_rng(13)
+    n, m = 200, 6000
+    batch = SessionBatch(
+        key=np.arange(n, dtype=np.uint64),
+        user=np.zeros(n, np.int64),
+        source=np.zeros(n, np.int8),
+        start_s=rng.integers(1.7e9, 1.8e9, 2 * n)[::2],
+        new_user=np.zeros(n, bool),
+    )
+    clicked = rng.random(m) < 0.3
+    empty = np.zeros(0)
+    funnel = Funnel(
+        *(empty,) * 6,
+        imp_session=np.sort(rng.integers(0, n, m))[::2],
+        imp_page=rng.integers(0, 8, m).astype(np.int8)[::2],
+        imp_position=rng.integers(0, 48, m).astype(np.int16)[::2],
+        imp_item=np.zeros(m // 2, np.int32),
+        clicked=clicked[::2],
+        carted=(clicked & (rng.random(m) < 0.5))[::2],
+        ordered=np.zeros(m // 2, bool),
+        paid=np.zeros(m // 2, bool),
+        p_click=empty,
+        p_order=empty,
+    )
+    counter = rng.integers(0, 2**56, m, dtype=np.uint64)[::2]
+    assert not funnel.clicked.flags.c_contiguous and funnel.paid.flags.c_contiguous
+    got = _events(funnel, batch, counter)
+    want = _events_reference(funnel, batch, counter)
+    assert len(want[0]) == funnel.clicked.sum() + funnel.carted.sum() > 0
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype
+        assert _bytes(g) == _bytes(w)
