@@ -204,6 +204,14 @@ def _pages(batch: SessionBatch, users: Users, latency: LatencyModel, streams: St
     )  # fmt: skip
 
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _latency_factors() -> tuple[np.ndarray, ...]:
+    """sim/latency.py's factor tables, read when asked (as its `sample` reads them)."""
+    return (lat.TIER_FACTOR, lat.NETWORK_SERVER_FACTOR, lat.DEVICE_RENDER_MS, lat.NETWORK_FACTOR)
+
+
 def _pages_compiled(
     batch: SessionBatch, users: Users, latency: LatencyModel, streams: Streams
 ) -> Pages | None:
@@ -213,6 +221,10 @@ def _pages_compiled(
 
     f32 = (users.patience_ms, users.depth)
     if latency.overlays or any(a.dtype != np.float32 for a in f32):
+        return None
+    # the factor tables: float32 or float64 (the kernel rounds each product to float32 as
+    # numpy's in-place products do); other types are left to numpy
+    if any(a.dtype not in _FLOATS for a in _latency_factors()):
         return None
     keys = np.ascontiguousarray(batch.key, dtype=np.uint64)
     u_idx = np.ascontiguousarray(batch.user, dtype=np.int64)

@@ -735,8 +735,9 @@ def page_latency(
     salt_error: np.uint64,
 ):
     """sim/latency.py's server and client ms (float32, in its order of products) and error
-    flags per (session, page), with behavior.py's two exp arguments of the page: -0.25 x the
-    total over the user's patience, and the ratio total / patience (to be raised to 1.5)."""
+    flags per (session, page), with behavior.py's two exp arguments of the page: the ratio
+    total / patience (row 0, to be raised to 1.5) and -0.25 x the total over the user's
+    patience (row 1)."""
     m = exps.shape[1]
     server = np.empty(m, np.float32)
     client = np.empty(m, np.float32)
@@ -751,9 +752,11 @@ def page_latency(
         pat = patience[u]
         for p in range(pages):
             j = s * pages + p
-            sv = exps[0, j] * f_server
-            sv = sv * median
-            cl = exps[1, j] * f_client
+            # each product rounded to float32, as numpy's in-place `*=` on float32 arrays does
+            # (a no-op with float32 factors; with float64 ones the product is float64 first)
+            sv = np.float32(exps[0, j] * f_server)
+            sv = np.float32(sv * median)
+            cl = np.float32(exps[1, j] * f_client)
             server[j] = sv
             client[j] = cl
             counter = (keys[s] << _S16) | np.uint64(p)

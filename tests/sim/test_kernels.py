@@ -651,3 +651,39 @@ def test_compiled_events_take_strided_columns():
     for g, w in zip(got, want, strict=True):
         assert g.dtype == w.dtype
         assert _bytes(g) == _bytes(w)
+
+
+@pytest.mark.parametrize("as_type", [np.float64, np.int64])
+def test_compiled_pages_with_other_factor_types(monkeypatch, as_type):
+    """Latency factor tables of float64 give numpy's pages (each product rounded to float32
+    as numpy's in-place products round it); other types are left to numpy."""
+    from sim import latency as lat
+    from sim.behavior import _pages, _pages_compiled
+    from sim.latency import LatencyModel
+
+    world = make_world(Streams(5), Size("kernels", 3000), date(2026, 8, 3), 7)
+    rng = np.random.default_rng(5)
+    n = 3000
+    batch = SessionBatch(
+        key=rng.integers(0, 2**40, n).astype(np.uint64),
+        user=rng.integers(0, world.users.n, n).astype(np.int64),
+        source=rng.integers(0, len(SOURCE_INTENT), n).astype(np.int8),
+        start_s=np.zeros(n, np.int64),
+        new_user=np.zeros(n, bool),
+    )
+    factors = ("TIER_FACTOR", "NETWORK_SERVER_FACTOR", "DEVICE_RENDER_MS", "NETWORK_FACTOR")
+    for name in factors:  # values float32 cannot hold, so the rounding shows
+        value = (getattr(lat, name).astype(np.float64) * 1.0123456789).astype(as_type)
+        monkeypatch.setattr(lat, name, value)
+    streams = Streams(5)
+    latency = LatencyModel(server_median_ms=333.3)
+    got = _pages_compiled(batch, world.users, latency, streams)
+    if as_type is not np.float64:
+        assert got is None
+        return
+    want = _pages(batch, world.users, latency, streams)
+    assert got is not None and want[3].dtype == np.float32
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        assert _bytes(g) == _bytes(w)
+
