@@ -23,7 +23,7 @@ from sim.experiments import Treatment, treatment_offset
 from sim.latency import LatencyModel
 from sim.ranker import Pools, feed_slots
 from sim.rng import Streams, slot_counter
-from sim.world import CATEGORY_PRICE, Items, Users, World
+from sim.world import CATEGORY_PRICE, DEVICES, N_CAT, NETWORKS, Items, Users, World
 
 MAX_PAGES = 8
 PAGE_SIZE = 6
@@ -212,6 +212,22 @@ def _latency_factors() -> tuple[np.ndarray, ...]:
     return (lat.TIER_FACTOR, lat.NETWORK_SERVER_FACTOR, lat.DEVICE_RENDER_MS, lat.NETWORK_FACTOR)
 
 
+def _tables_cover(users: Users) -> bool:
+    """Whether every code table the kernels index has an entry for each code sim/world.py
+    can give (numba does not check bounds where numpy raises IndexError; a short table is
+    left to numpy). Cheap: the tables' lengths against the code domains, not the codes."""
+    sources = max(len(SOURCES), len(SOURCE_SHARE))
+    tier, net_server, device_ms, net = _latency_factors()
+    return (
+        len(tier) >= lat.CITY_TIERS
+        and min(len(net_server), len(net)) >= len(NETWORKS)
+        and len(device_ms) >= len(DEVICES)
+        and min(len(SOURCE_DEPTH), len(SOURCE_INTENT)) >= sources
+        and users.affinity_logit.shape[1] >= N_CAT
+        and len(EXAMINE) >= MAX_PAGES * PAGE_SIZE
+    )
+
+
 def _pages_compiled(
     batch: SessionBatch, users: Users, latency: LatencyModel, streams: Streams
 ) -> Pages | None:
@@ -224,7 +240,7 @@ def _pages_compiled(
         return None
     # the factor tables: float32 or float64 (the kernel rounds each product to float32 as
     # numpy's in-place products do); other types are left to numpy
-    if any(a.dtype not in _FLOATS for a in _latency_factors()):
+    if any(a.dtype not in _FLOATS for a in _latency_factors()) or not _tables_cover(users):
         return None
     keys = np.ascontiguousarray(batch.key, dtype=np.uint64)
     u_idx = np.ascontiguousarray(batch.user, dtype=np.int64)
@@ -304,6 +320,8 @@ def _chances_compiled(
     if any(a.dtype != np.float32 for a in f32) or item_rel_price.dtype != np.float64:
         return None
     if items.clickbait.dtype != np.bool_ or batch.new_user.dtype != np.bool_:
+        return None
+    if not _tables_cover(users):
         return None
     item = np.ascontiguousarray(item)
     imp_s = np.ascontiguousarray(imp_s)

@@ -287,7 +287,8 @@ def _events(
     masks = (funnel.clicked, funnel.carted, funnel.ordered, funnel.paid)
     columns = (funnel.imp_session, funnel.imp_page, funnel.imp_position, counter, batch.start_s)
     kinds = tuple(a.dtype for a in columns)
-    if all(m.dtype == np.bool_ for m in masks) and kinds == _EVENT_KINDS:
+    covered = len(EVENT_OFFSET_S) >= len(masks)  # numba does not check bounds
+    if covered and all(m.dtype == np.bool_ for m in masks) and kinds == _EVENT_KINDS:
         # contiguous copies of strided views (the kernel is compiled for C-order arrays only;
         # no copy for the funnel's own arrays)
         contiguous = [np.ascontiguousarray(a) for a in (*masks, *columns)]

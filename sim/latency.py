@@ -13,6 +13,7 @@ import numpy as np
 
 from sim.rng import Streams
 
+CITY_TIERS = 5  # city_tier codes 1..5, as sim/world.py draws them
 TIER_FACTOR = np.array([1.0, 1.06, 1.15, 1.3, 1.45], np.float32)  # distance to the edge
 NETWORK_FACTOR = np.array([1.0, 0.95, 1.3, 2.6], np.float32)  # wifi, 5g, 4g, 3g
 NETWORK_SERVER_FACTOR = np.sqrt(NETWORK_FACTOR)  # transfer of the response

@@ -687,3 +687,76 @@ def test_compiled_pages_with_other_factor_types(monkeypatch, as_type):
         assert g.dtype == w.dtype and g.shape == w.shape
         assert _bytes(g) == _bytes(w)
 
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("sim.latency", "TIER_FACTOR"),
+        ("sim.latency", "NETWORK_FACTOR"),
+        ("sim.latency", "NETWORK_SERVER_FACTOR"),
+        ("sim.latency", "DEVICE_RENDER_MS"),
+        ("sim.behavior", "SOURCE_DEPTH"),
+        ("sim.behavior", "SOURCE_INTENT"),
+        ("sim.behavior", "EXAMINE"),
+    ],
+)
+def test_a_short_code_table_is_left_to_numpy(monkeypatch, module, name):
+    """numba reads past a table's end without an error: a table shorter than its codes' domain
+    (a new source, device or network without its entry) sends the hour to numpy, which
+    raises IndexError."""
+    import importlib
+
+    from sim.behavior import _chances_compiled, _item_logit, _pages_compiled
+    from sim.latency import LatencyModel
+
+    world = make_world(Streams(4), Size("kernels", 3000), date(2026, 8, 3), 7)
+    n = 50
+    batch = SessionBatch(
+        key=np.arange(n, dtype=np.uint64),
+        user=np.arange(n, dtype=np.int64),
+        source=np.zeros(n, np.int8),
+        start_s=np.zeros(n, np.int64),
+        new_user=np.zeros(n, bool),
+    )
+    streams, cond = Streams(4), Conditions()
+    item_logit = _item_logit(world.items, cond.click_offset)
+    imp = (np.zeros(n, np.int64), np.zeros(n, np.int16), np.zeros(n, np.int32))
+    chances = (world, batch, cond, item_logit, *imp, np.arange(n, dtype=np.uint64), streams, None)
+    assert _pages_compiled(batch, world.users, LatencyModel(), streams) is not None
+    assert _chances_compiled(*chances) is not None
+    table = getattr(importlib.import_module(module), name)
+    monkeypatch.setattr(importlib.import_module(module), name, table[:-1])
+    pages = _pages_compiled(batch, world.users, LatencyModel(), streams)
+    assert pages is None and _chances_compiled(*chances) is None
+
+
+def test_short_event_offsets_are_left_to_numpy(monkeypatch):
+    from sim import engine
+    from sim.behavior import Funnel
+
+    n = 4
+    batch = SessionBatch(
+        key=np.arange(n, dtype=np.uint64),
+        user=np.zeros(n, np.int64),
+        source=np.zeros(n, np.int8),
+        start_s=np.zeros(n, np.int64),
+        new_user=np.zeros(n, bool),
+    )
+    paid = np.ones(n, bool)
+    empty = np.zeros(0)
+    funnel = Funnel(
+        *(empty,) * 6,
+        imp_session=np.arange(n, dtype=np.int64),
+        imp_page=np.zeros(n, np.int8),
+        imp_position=np.zeros(n, np.int16),
+        imp_item=np.zeros(n, np.int32),
+        clicked=paid,
+        carted=paid,
+        ordered=paid,
+        paid=paid,
+        p_click=empty,
+        p_order=empty,
+    )
+    monkeypatch.setattr(engine, "EVENT_OFFSET_S", engine.EVENT_OFFSET_S[:3])
+    with pytest.raises(IndexError):  # no pay offset: numpy's error, not a read past the end
+        engine._events(funnel, batch, np.arange(n, dtype=np.uint64))
