@@ -64,6 +64,7 @@ from readout.cube_keys import (
     Runs,
     combined,
     distinct_ids,
+    fits_table,
     group_key,
     joint_groups,
     labelled,
@@ -360,8 +361,10 @@ def session_facts(logs: SpanLogs) -> pl.DataFrame:
     ms = req["ms"].fill_null(0.0).to_numpy()  # a null adds nothing, as a sum skips it
     starts = np.flatnonzero((at["requests"] >= 0) & req["first"].to_numpy())
     owners = at["requests"][starts]
-    if (owners[1:] >= owners[:-1]).all():  # requests in session order: first of each run
-        first = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))[: len(owners)]
+    if not len(owners):  # no first page
+        first = np.zeros(0, dtype=np.int64)
+    elif (owners[1:] >= owners[:-1]).all():  # requests in session order: first of each run
+        first = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
         owners = owners[first]
     else:
         owners, first = np.unique(owners, return_index=True)
@@ -536,7 +539,7 @@ def item_key(run_dir: Path | str) -> Items:
     ids = unique_ids(frame, "item_id", "items")
     key = group_key(frame.select(ITEM_DIMS))
     table = None
-    if len(ids) and ids[0] >= 0 and ids[-1] <= max(4 * len(ids), 1 << 16):
+    if len(ids) and ids[0] >= 0 and fits_table(int(ids[-1]), len(ids)):
         table = np.full(int(ids[-1]) + 2, -1, dtype=np.int64)
         table[ids] = key.codes
     return Items(ids, key, table)
@@ -816,6 +819,11 @@ def _summarise(feed: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# Item ids a `LatestCategory` table may span whatever their density (8 MiB of int64 codes): it
+# grows to the highest id seen and lives through the run; higher ids sort and join instead.
+LATEST_SLOTS = 1 << 20
+
+
 class LatestCategory:
     """Each item's category in its latest snapshot so far, in a table by item id: whether a
     snapshot's item moved in, without sorting the snapshots by item or joining."""
@@ -833,7 +841,9 @@ class LatestCategory:
         if ids.null_count() or snapshot.null_count() or not snapshot.is_sorted():
             return None
         items, snaps = ids.cast(pl.Int64).to_numpy(), snapshot.to_numpy()
-        if len(items) and (items.min() < 0 or items.max() > max(4 * len(items), 1 << 20)):
+        if len(items) and (
+            items.min() < 0 or not fits_table(int(items.max()), len(items), LATEST_SLOTS)
+        ):
             return None
         new = snaps[1:] != snaps[:-1]
         if not (new | (items[1:] > items[:-1])).all():

@@ -45,12 +45,25 @@ class Key:
         return self.values.height
 
 
+# A table indexed by value (a slot per possible value) is used where it holds at most DENSITY
+# slots per value looked up, or at most TABLE_SLOTS slots (512 KiB of int64) whatever the
+# density: filling and reading it then costs less than sorting or binary search.
+DENSITY = 4
+TABLE_SLOTS = 1 << 16
+
+
+def fits_table(span: int, values: int, slots: int = TABLE_SLOTS) -> bool:
+    """Whether `values` values spread over `span` (highest less lowest) are dense enough for
+    a table by value (see DENSITY; `slots`: the size allowed at any density)."""
+    return span <= max(DENSITY * values, slots)
+
+
 def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integers as dense codes in their order, and a row holding each code."""
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     low, high = int(values.min()), int(values.max())
-    if high - low > max(4 * len(values), 1 << 16):  # sparse: sort instead, unless sorted
+    if not fits_table(high - low, len(values)):  # sparse: sort instead, unless sorted
         if (values[1:] >= values[:-1]).all():  # runs of equal values, in order already
             change = values[1:] != values[:-1]
             codes = np.zeros(len(values), dtype=np.int64)
@@ -115,10 +128,10 @@ def group_key(frame: pl.DataFrame) -> Key:
 def combined(*keys: Key) -> Key:
     """Keys of the same rows as one (their values side by side), in the same order."""
     flat = np.zeros(len(keys[0].codes), dtype=np.int64)
-    bound, most = 1, max(4 * len(flat), 1 << 16)  # flat < bound
+    bound = 1  # flat < bound
     for key in keys:
-        if bound * key.size > most:  # renumbered densely (the same order): no sort later
-            flat, rows = dense_codes(flat)
+        if not fits_table(bound * key.size, len(flat)):  # renumbered densely, in the
+            flat, rows = dense_codes(flat)  # same order: the last `dense_codes` needs no sort
             bound = len(rows)
         flat = flat * key.size + key.codes
         bound *= key.size
@@ -230,7 +243,7 @@ class IdIndex:
     def __init__(self, ids: np.ndarray) -> None:
         self.ids = ids
         self.table: np.ndarray | None = None
-        if len(ids) and ids[-1] - ids[0] <= 4 * len(ids):
+        if len(ids) and fits_table(int(ids[-1] - ids[0]), len(ids), slots=0):
             self.table = np.full(int(ids[-1] - ids[0]) + 2, -1, dtype=np.int64)  # last: other
             self.table[ids - ids[0]] = np.arange(len(ids))
 
@@ -333,11 +346,3 @@ def pack_counts(measures: dict[str, np.ndarray]) -> Packed:
             weight += measures[name] * float(2**shift)  # exact: the fields do not overlap
         weights.append(weight)
     return Packed(weights, packs)
-
-
-def packed_sums(
-    total: Callable[[np.ndarray], np.ndarray], measures: dict[str, np.ndarray]
-) -> dict[str, np.ndarray]:
-    """Integer measures summed per group several at once by `total` (a bincount that adds
-    float64 weights), packed by `pack_counts`."""
-    return pack_counts(measures).sums(total)

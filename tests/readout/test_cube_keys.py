@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from readout.cube_keys import group_key, labelled, packed_sums
+from readout.cube_keys import group_key, labelled, pack_counts
 
 
 def test_group_keys_are_coded_in_the_cube_sort_order():
@@ -36,10 +36,10 @@ def test_packed_sums_are_the_integer_sums():
         "big": rng.integers(0, 2**38, 10_000),  # too wide to share a weight with the others
         "zeros": np.zeros(10_000, dtype=np.int64),
     }
-    sums = packed_sums(lambda w: np.bincount(groups, weights=w, minlength=50), measures)
+    sums = pack_counts(measures).sums(lambda w: np.bincount(groups, weights=w, minlength=50))
     for name, values in measures.items():
         expected = np.zeros(50, dtype=np.int64)
         np.add.at(expected, groups, values)
         assert (sums[name] == expected).all(), name
     with pytest.raises(ValueError, match="not a count"):
-        packed_sums(lambda w: w, {"negative": np.array([-1, 2])})
+        pack_counts({"negative": np.array([-1, 2])})
