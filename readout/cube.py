@@ -72,6 +72,7 @@ from readout.cube_keys import (
     pack_counts,
     per_row,
     session_runs,
+    summed_out,
     unique_ids,
 )
 from readout.drift import decile_edges
@@ -469,11 +470,8 @@ def sessions_hourly(
         for n, (group, code) in enumerate(joint):
             shape = (hours.size, *(sizes[d] for d in group))
             sums = np.bincount(code, weight, minlength=int(np.prod(shape))).reshape(shape)
-            for i, d in enumerate(group):
-                others = tuple(j + 1 for j in range(len(group)) if j != i)
-                total[:, offsets[d] : offsets[d] + sizes[d]] = sums.sum(axis=others)
-            if n == 0:
-                total[:, offsets["all"]] = sums.sum(axis=tuple(range(1, len(group) + 1)))
+            for d, part in summed_out(sums, group, total=n == 0):
+                total[:, offsets[d] : offsets[d] + part.shape[1]] = part
         return total.reshape(-1)
 
     sums = measures.sums(lambda weights: grid.sum(weights, *blocks), counted)
@@ -628,15 +626,19 @@ def bucket_bounds(bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 10 ** (b / BUCKETS_PER_DECADE), 10 ** ((b + 1) / BUCKETS_PER_DECADE)
 
 
-def bucket_key(buckets: pl.Series) -> Key:
-    """Latency buckets as a key: the bucket codes from the lowest seen, every code between
-    (a few dozen; empty ones count nothing)."""
-    if buckets.null_count() or buckets.len() == 0:
-        return group_key(buckets.to_frame())
-    values = buckets.to_numpy().astype(np.int64)
-    low, high = int(values.min()), int(values.max())
-    codes = pl.Series(buckets.name, np.arange(low, high + 1), dtype=buckets.dtype)
-    return Key(values - low, codes.to_frame())
+def bucket_key(columns: list[pl.Series], name: str) -> tuple[pl.DataFrame, list[np.ndarray]]:
+    """Columns of small integer codes (latency buckets, histogram bins) under one key named
+    `name`: its values, every code from the lowest seen to the highest (a few dozen; empty
+    ones count nothing), and each column's codes in it. A null is a value of its own."""
+    if any(column.null_count() for column in columns) or not any(len(c) for c in columns):
+        key = group_key(pl.concat([column.rename(name) for column in columns]).to_frame())
+        ends = np.cumsum([0, *(len(column) for column in columns)])
+        return key.values, [key.codes[start:end] for start, end in itertools.pairwise(ends)]
+    numbers = [column.to_numpy() for column in columns]
+    low = min(int(values.min()) for values in numbers)
+    high = max(int(values.max()) for values in numbers)
+    values = pl.Series(name, np.arange(low, high + 1), dtype=columns[0].dtype)
+    return values.to_frame(), [np.subtract(column, low, dtype=np.int64) for column in numbers]
 
 
 KIND_ORDER = sorted(LATENCY_KINDS)  # the cube's order of kinds
@@ -653,62 +655,18 @@ def latency_tables(
         kept = np.flatnonzero(owner >= 0)
         owner = owner[kept]
         req = req.select(*LATENCY_KINDS, "service_version")[kept]
-    m = len(owner)
-    columns = [req[k] for k in KIND_ORDER]
-    if m and not any(column.null_count() for column in columns):  # bucket_key, per kind
-        bucket = [column.to_numpy() for column in columns]
-        low = min(int(b.min()) for b in bucket)
-        high = max(int(b.max()) for b in bucket)
-        codes = pl.Series("bucket", np.arange(low, high + 1), dtype=columns[0].dtype)
-        buckets = Key(np.zeros(0, dtype=np.int64), codes.to_frame())
-    else:
-        buckets = bucket_key(pl.concat([column.rename("bucket") for column in columns]))
-        bucket = [buckets.codes[k * m : (k + 1) * m] for k in range(len(KIND_ORDER))]
-        low = 0
+    buckets, bucket = bucket_key([req[k] for k in KIND_ORDER], "bucket")
     kinds = pl.DataFrame({"kind": KIND_ORDER})
     version = group_key(req.select("service_version"))
     parts = {d: dims[d].values for d in LATENCY_DIMS[:-1]}
     offsets, values = long_key({"all": ALL, "service_version": version.values} | parts)
-    daily = Grid(days.values, kinds, values, buckets.values)
-    hourly = Grid(hours.values, kinds, buckets.values)
-    kinds_n, n_buckets = len(KIND_ORDER), buckets.size
-    # Every kind's requests, one after another: each one's (kind, bucket) code, and the code
-    # with its lead added in front (filled by each count).
-    tail = np.empty((kinds_n, m), dtype=np.int64)
-    for k in range(kinds_n):
-        np.add(bucket[k], np.int64(k * n_buckets - low), out=tail[k])
-    flat = np.empty((kinds_n, m), dtype=np.int64)
-
-    def counted(lead: np.ndarray, size: int) -> np.ndarray:
-        """Requests per (lead, kind, bucket) code, `lead` (< size) per request."""
-        np.add(lead * (kinds_n * n_buckets), tail, out=flat)
-        return np.bincount(flat.reshape(-1), minlength=size * kinds_n * n_buckets)
-
+    counted = KindCounts(bucket, buckets.height)
     by_hour = counted(hours.codes[owner], hours.size)
-    # By day and dimension: dimensions counted jointly a few at a time, each one's counts
-    # summed out of the joint ones (exact), into the daily grid ((day, kind), value, bucket).
-    by_day = np.zeros((days.size, kinds_n, values.height, n_buckets), dtype=np.int64)
     keys = {d: dims[d] for d in LATENCY_DIMS[:-1]} | {"service_version": version}
-    most = max((kinds_n * m) // (ROWS_PER_CELL * max(days.size * kinds_n * n_buckets, 1)), 1)
-    sizes = {d: key.size for d, key in keys.items()}
-    for n, group in enumerate(joint_groups(sizes, most)):
-        group.sort(key=lambda d: d == "service_version")  # the request-level key last
-        joint = days.codes
-        for d in group[: len(group) - ("service_version" in group)]:
-            joint = joint * sizes[d] + dims[d].codes
-        joint = joint[owner]
-        if group[-1] == "service_version":
-            joint = joint * version.size + version.codes
-        shape = (days.size, *(sizes[d] for d in group), kinds_n, n_buckets)
-        counts = counted(joint, int(np.prod(shape[:-2]))).reshape(shape)
-        for i, d in enumerate(group):
-            others = tuple(j + 1 for j in range(len(group)) if j != i)
-            part = counts.sum(axis=others) if others else counts
-            by_day[:, :, offsets[d] : offsets[d] + sizes[d]] += part.transpose(0, 2, 1, 3)
-        if n == 0:
-            by_day[:, :, offsets["all"]] += counts.sum(axis=tuple(range(1, len(group) + 1)))
-    by_day = by_day.reshape(-1)
+    by_day = _latency_by_day(counted, owner, days, keys, offsets, values.height)
     frames = []
+    daily = Grid(days.values, kinds, values, buckets)
+    hourly = Grid(hours.values, kinds, buckets)
     for grid, counts in ((daily, by_day), (hourly, by_hour)):
         groups = np.flatnonzero(counts)  # in code order: sorted
         requests = pl.Series("requests", counts[groups]).cast(pl.UInt32)
@@ -716,6 +674,60 @@ def latency_tables(
     day_cols = ["period", "date", "kind", "dim", "value", "bucket"]
     hour_cols = ["period", "date", "hour", "kind", "bucket"]
     return frames[0].select(*day_cols, "requests"), frames[1].select(*hour_cols, "requests")
+
+
+class KindCounts:
+    """Requests counted per (lead, kind, bucket) code: every kind's requests one after
+    another, each one's (kind, bucket) code computed once, the lead added in front per count
+    (into one buffer, not temporaries per kind per count)."""
+
+    def __init__(self, bucket: list[np.ndarray], n_buckets: int) -> None:
+        self.cells = len(bucket) * n_buckets  # (kind, bucket) codes
+        self.tail = np.empty((len(bucket), len(bucket[0])), dtype=np.int64)
+        for k, codes in enumerate(bucket):
+            np.add(codes, np.int64(k * n_buckets), out=self.tail[k])
+        self.flat = np.empty_like(self.tail)
+
+    @property
+    def requests(self) -> int:
+        return self.tail.size
+
+    def __call__(self, lead: np.ndarray, size: int) -> np.ndarray:
+        """Requests per (lead, kind, bucket) code, `lead` (< size) per request."""
+        np.add(lead * self.cells, self.tail, out=self.flat)
+        return np.bincount(self.flat.reshape(-1), minlength=size * self.cells)
+
+
+def _latency_by_day(
+    counted: KindCounts,
+    owner: np.ndarray,
+    days: Key,
+    keys: dict[str, Key],
+    offsets: dict[str, int],
+    n_values: int,
+) -> np.ndarray:
+    """Requests per daily grid code ((day, kind), value, bucket) of every dimension's value
+    and "all": dimensions counted jointly a few at a time (`joint_groups`), each one's counts
+    summed out of the joint ones (exact). `keys`: the session dimensions' keys (of session
+    rows, looked up by `owner`) and the request-level "service_version" (of the requests)."""
+    kinds_n = len(KIND_ORDER)
+    n_buckets = counted.cells // kinds_n
+    by_day = np.zeros((days.size, kinds_n, n_values, n_buckets), dtype=np.int64)
+    cells = ROWS_PER_CELL * max(days.size * counted.cells, 1)
+    sizes = {d: key.size for d, key in keys.items()}
+    for n, group in enumerate(joint_groups(sizes, max(counted.requests // cells, 1))):
+        group.sort(key=lambda d: d == "service_version")  # the request-level key last
+        joint = days.codes
+        for d in group[: len(group) - ("service_version" in group)]:
+            joint = joint * sizes[d] + keys[d].codes
+        joint = joint[owner]
+        if group[-1] == "service_version":
+            joint = joint * sizes["service_version"] + keys["service_version"].codes
+        shape = (days.size, *(sizes[d] for d in group), kinds_n, n_buckets)
+        counts = counted(joint, int(np.prod(shape[:-2]))).reshape(shape)
+        for d, part in summed_out(counts, group, total=n == 0):
+            by_day[:, :, offsets[d] : offsets[d] + part.shape[1]] += part.transpose(0, 2, 1, 3)
+    return by_day.reshape(-1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -764,22 +776,14 @@ def _feed_hist(feed: pl.DataFrame, edges: dict[str, list[float]]) -> pl.DataFram
         _feed_bins(feed[attr], edges[attr]) if attr in edges else feed[attr].cast(pl.Int16)
         for attr in FEED_HIST_ATTRIBUTES
     ]
+    series = [c if isinstance(c, pl.Series) else feed.select(c).to_series() for c in columns]
+    bin_values, bins = bucket_key(series, "bin")
     snapshots = group_key(feed.select(FEED_KEYS))
-    rows, n_attr = feed.height, len(FEED_HIST_ATTRIBUTES)
-    if rows and all(isinstance(c, pl.Series) and not c.null_count() for c in columns):
-        bins = [c.to_numpy() for c in columns]  # bucket_key's codes, per attribute
-        low = min(int(b.min()) for b in bins)
-        values = np.arange(low, max(int(b.max()) for b in bins) + 1)
-        bin_key = Key(np.zeros(0, dtype=np.int64), pl.DataFrame({"bin": values}, {"bin": pl.Int16}))
-    else:
-        frame = feed.select(c.alias(a) for c, a in zip(columns, FEED_HIST_ATTRIBUTES, strict=True))
-        bin_key = bucket_key(pl.concat([frame[a].rename("bin") for a in FEED_HIST_ATTRIBUTES]))
-        bins = [bin_key.codes[a * rows : (a + 1) * rows] for a in range(n_attr)]
-        low = 0
-    grid = Grid(snapshots.values, pl.DataFrame({"attribute": FEED_HIST_ATTRIBUTES}), bin_key.values)
+    n_attr, n_bins = len(FEED_HIST_ATTRIBUTES), bin_values.height
+    grid = Grid(snapshots.values, pl.DataFrame({"attribute": FEED_HIST_ATTRIBUTES}), bin_values)
     counts = np.zeros(grid.size, dtype=np.int64)
     for a in range(n_attr):
-        code = (snapshots.codes * n_attr + a) * bin_key.size - low
+        code = (snapshots.codes * n_attr + a) * n_bins
         counts += np.bincount(code + bins[a], minlength=grid.size)
     groups = np.flatnonzero(counts)  # in code order: sorted
     items = pl.Series("items", counts[groups]).cast(pl.UInt32)

@@ -11,7 +11,7 @@ file order. Integer counts are packed several to one float64 weight, exactly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -209,6 +209,21 @@ def joint_groups(sizes: dict[str, int], most: int) -> list[list[str]]:
             groups.append([name])
             products.append(size)
     return groups
+
+
+def summed_out(
+    joint: np.ndarray, group: list[str], total: bool
+) -> Iterator[tuple[str, np.ndarray]]:
+    """Each key's counts out of the joint counts of a group of keys (`joint_groups`), shaped
+    (lead, *the keys' sizes, *rest): the other keys summed out (exact for integers, also
+    packed in float64 below 2**53), shaped (lead, size, *rest); with `total`, also "all":
+    every key summed out, shaped (lead, 1, *rest)."""
+    axes = range(1, len(group) + 1)
+    for i, name in enumerate(group):
+        others = tuple(axis for axis in axes if axis != i + 1)
+        yield name, joint.sum(axis=others) if others else joint
+    if total:
+        yield "all", joint.sum(axis=tuple(axes))[:, None]
 
 
 def id_ints(column: pl.Series) -> np.ndarray:
