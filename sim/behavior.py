@@ -134,27 +134,21 @@ def _item_logit(items: Items, click_offset: float) -> np.ndarray:
 def cart_logit(
     world: World, batch: SessionBatch, cond: Conditions, session: np.ndarray, item: np.ndarray
 ) -> np.ndarray:
-    """The purchase logit of a clicked item: the truth decides (propensity, intent, price)."""
+    """The purchase logit of a clicked item: the truth decides (propensity, intent, price).
+    numpy's reference; `_chances_compiled` computes the same numbers in one pass."""
     users, items = world.users, world.items
     item_rel_price = _relative_price(items)
-    from sim import kernels  # the same numbers, compiled (numba loads on a run's first draw)
-
-    logit = kernels.cart_logit_compiled(
-        users, items, batch, cond.intent, SOURCE_INTENT, NEW_USER_TRUST, session, item,
-        item_rel_price,
-    )  # fmt: skip
-    user = batch.user[session] if logit is None or cond.demand or cond.treatments else None
-    if logit is None:  # inputs of other types: numpy
-        logit = (
-            items.propensity[item]
-            + users.intent[user]
-            + SOURCE_INTENT[batch.source[session]]
-            + cond.intent
-            - users.price_sens[user] * item_rel_price[item]
-            - 1.6 * items.clickbait[item]
-            - NEW_USER_TRUST * batch.new_user[session]
-            - 2.8
-        )
+    user = batch.user[session]
+    logit = (
+        items.propensity[item]
+        + users.intent[user]
+        + SOURCE_INTENT[batch.source[session]]
+        + cond.intent
+        - users.price_sens[user] * item_rel_price[item]
+        - 1.6 * items.clickbait[item]
+        - NEW_USER_TRUST * batch.new_user[session]
+        - 2.8
+    )
     if cond.demand:
         logit = logit + intent_offset(cond.demand, users, user, items.category[item])
     if cond.treatments:
@@ -278,20 +272,12 @@ def _chances(
 ) -> tuple[np.ndarray, ...]:  # fmt: skip
     """Per impression: the chance of a click and the click draw (position bias x appeal x
     affinity; clickbait titles attract clicks), the chance of adding to cart (the truth
-    decides: propensity, intent, price) and whether the item is in stock."""
+    decides: propensity, intent, price) and whether the item is in stock. numpy's reference,
+    and the path for inputs `_chances_compiled` leaves to numpy (other types, short tables)."""
     users, items = world.users, world.items
-    from sim import kernels  # the same numbers, compiled (None: inputs of other types)
-
-    chances = kernels.clicks_compiled(
-        item_logit, item, users.affinity_logit, imp_user, items.category, EXAMINE, imp_pos,
-        slot_ctr, streams.salt("behavior.click"),
-    )  # fmt: skip
-    if chances is None:
-        click_logit = item_logit[item] + users.affinity_logit[imp_user, items.category[item]]
-        p_click = EXAMINE[imp_pos] * _sigmoid(click_logit)
-        clicked = streams.uniform("behavior.click", slot_ctr) < p_click
-    else:
-        p_click, clicked = chances
+    click_logit = item_logit[item] + users.affinity_logit[imp_user, items.category[item]]
+    p_click = EXAMINE[imp_pos] * _sigmoid(click_logit)
+    clicked = streams.uniform("behavior.click", slot_ctr) < p_click
     if bots is not None:  # it reads the cards but never clicks one
         p_click = np.where(bots[imp_s], 0.0, p_click)
         clicked &= ~bots[imp_s]
@@ -307,15 +293,15 @@ def _chances_compiled(
     streams: Streams, bots: np.ndarray | None,
 ) -> tuple[np.ndarray, ...] | None:  # fmt: skip
     """`_chances` in two compiled passes (the two logits in one, the sigmoids' exps in numpy
-    between): None when `kernels.clicks_compiled` or `kernels.cart_logit_compiled` would
-    leave it to numpy, or when a competitor's demand or an experiment moves the logit."""
+    between; a competitor's demand and experiments' arms subtracted from the negated purchase
+    logit in numpy's order): None for inputs of other types or code tables too short."""
     from sim import kernels
 
     users, items = world.users, world.items
     item_rel_price = _relative_price(items)
     f32 = (items.propensity, users.intent, users.price_sens, SOURCE_INTENT, item_logit,
            users.affinity_logit, EXAMINE)  # fmt: skip
-    if cond.demand or cond.treatments or type(cond.intent) is not float:
+    if type(cond.intent) is not float:  # numpy adds a Python float in float32
         return None
     if any(a.dtype != np.float32 for a in f32) or item_rel_price.dtype != np.float64:
         return None
@@ -331,6 +317,16 @@ def _chances_compiled(
         np.float32(cond.intent), users.price_sens, item_rel_price, items.clickbait,
         float(NEW_USER_TRUST),
     )  # fmt: skip
+    if cond.demand or cond.treatments:
+        # numpy's (logit + demand) + treatment, negated: -(a + b) is (-a) - b exactly (a zero's
+        # sign apart, which the exp does not see)
+        user = batch.user[imp_s]
+        if cond.demand:
+            neg_cart = neg_cart - intent_offset(cond.demand, users, user, items.category[item])
+        if cond.treatments:
+            neg_cart = neg_cart - treatment_offset(cond.treatments, user)
+        if neg_cart.dtype != np.float64:  # an offset of a wider type: numpy's sigmoid is too
+            return None
     exp_click = np.exp(neg_click)
     exp_cart = np.exp(neg_cart)
     bot = bots if bots is not None else np.zeros(len(batch.key), bool)

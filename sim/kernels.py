@@ -15,7 +15,6 @@ simulation draws (sim/rng.py imports it lazily); compiled code is cached next to
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import numpy as np
 
@@ -323,132 +322,6 @@ def feed_slots(
                 category[j] = np.int64(own[s, np.int64(u * k)])
                 j += 1
     return imp_s, imp_pg, imp_pos, counters, imp_user, category
-
-
-@njit(cache=True)
-def cart_logit(
-    item: np.ndarray,
-    session: np.ndarray,
-    user: np.ndarray,
-    source: np.ndarray,
-    new_user: np.ndarray,
-    propensity: np.ndarray,
-    intent: np.ndarray,
-    source_intent: np.ndarray,
-    cond_intent: np.float32,
-    price_sens: np.ndarray,
-    item_rel_price: np.ndarray,
-    clickbait: np.ndarray,
-    new_user_trust: float,
-) -> np.ndarray:
-    """sim/behavior.py's purchase logit per impression, in numpy's order and types: the
-    float32 sum of propensity, intent and the source's and the hour's intent, then float64
-    from the price term on (each item's relative price, a log, is computed by numpy; it is
-    read per impression here rather than gathered into an array first)."""
-    out = np.empty(item.shape[0], np.float64)
-    for i in range(item.shape[0]):
-        it = item[i]
-        s = session[i]
-        u = user[s]
-        a = propensity[it] + intent[u]
-        a = a + source_intent[source[s]]
-        a = a + cond_intent
-        b = np.float64(a) - np.float64(price_sens[u]) * item_rel_price[it]
-        b = b - (1.6 if clickbait[it] else 0.0)
-        b = b - (new_user_trust if new_user[s] else 0.0)
-        out[i] = b - 2.8
-    return out
-
-
-def cart_logit_compiled(
-    users: Any,
-    items: Any,
-    batch: Any,
-    cond_intent: float,
-    source_intent: np.ndarray,
-    new_user_trust: float,
-    session: np.ndarray,
-    item: np.ndarray,
-    item_rel_price: np.ndarray,
-) -> np.ndarray | None:
-    """sim/behavior.py's `cart_logit` compiled, or None when the inputs' types are not the
-    ones it reproduces exactly (float32 columns and a Python float for the hour's intent, as
-    numpy then adds in float32): numpy computes it then."""
-    f32 = (items.propensity, users.intent, users.price_sens, source_intent)
-    if type(cond_intent) is not float or any(a.dtype != np.float32 for a in f32):
-        return None
-    if type(new_user_trust) is not float or item_rel_price.dtype != np.float64:
-        return None
-    if items.clickbait.dtype != np.bool_ or batch.new_user.dtype != np.bool_:
-        return None
-    return cart_logit(
-        np.ascontiguousarray(item),
-        np.ascontiguousarray(session),
-        batch.user,
-        batch.source,
-        batch.new_user,
-        items.propensity,
-        users.intent,
-        source_intent,
-        np.float32(cond_intent),
-        users.price_sens,
-        item_rel_price,
-        items.clickbait,
-        new_user_trust,
-    )
-
-
-@njit(cache=True)
-def _click_logit(
-    item_logit: np.ndarray,
-    item: np.ndarray,
-    affinity: np.ndarray,
-    imp_user: np.ndarray,
-    category: np.ndarray,
-) -> np.ndarray:
-    out = np.empty(item.shape[0], np.float32)
-    for i in range(item.shape[0]):
-        it = item[i]
-        out[i] = item_logit[it] + affinity[imp_user[i], category[it]]
-    return out
-
-
-@njit(cache=True)
-def _clicks(
-    exp_neg: np.ndarray,
-    examine: np.ndarray,
-    position: np.ndarray,
-    counters: np.ndarray,
-    salt: np.uint64,
-) -> tuple[np.ndarray, np.ndarray]:
-    one = np.float32(1.0)
-    p_click = np.empty(exp_neg.shape[0], np.float32)
-    clicked = np.empty(exp_neg.shape[0], np.bool_)
-    for i in range(exp_neg.shape[0]):
-        p = examine[position[i]] * (one / (one + exp_neg[i]))
-        p_click[i] = p
-        clicked[i] = np.float64(_hash(counters[i], salt) >> _S11) * _SCALE53 < p
-    return p_click, clicked
-
-
-def clicks_compiled(
-    item_logit: np.ndarray,
-    item: np.ndarray,
-    affinity: np.ndarray,
-    imp_user: np.ndarray,
-    category: np.ndarray,
-    examine: np.ndarray,
-    position: np.ndarray,
-    counters: np.ndarray,
-    salt: int,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """sim/behavior.py's click step: the chance of a click (position bias x the sigmoid of
-    item logit + affinity, in float32; the exp stays numpy) and the "behavior.click" draw
-    under it. None when the inputs are not float32 (numpy computes it then)."""
-    if any(a.dtype != np.float32 for a in (item_logit, affinity, examine)):
-        return None
-    logit = _click_logit(item_logit, item, affinity, imp_user, category)
-    return _clicks(np.exp(-logit), examine, position, counters, np.uint64(salt))
 
 
 @njit(cache=True)
@@ -854,9 +727,11 @@ def impression_logits(
     clickbait: np.ndarray,
     new_user_trust: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per impression, in one pass over its item and user: the negated click logit
-    (`_click_logit`, float32) and the negated purchase logit (`cart_logit`, float64), the
-    arguments of the sigmoids' exps (a negation is exact)."""
+    """Per impression, in one pass over its item and user: the negated click logit (float32)
+    and the negated purchase logit (float64; sim/behavior.py's `cart_logit` in numpy's order
+    and types: the float32 sum of propensity, intent and the source's and the hour's intent,
+    then float64 from the price term on), the arguments of the sigmoids' exps (a negation is
+    exact)."""
     m = item.shape[0]
     neg_click = np.empty(m, np.float32)
     neg_cart = np.empty(m, np.float64)

@@ -203,48 +203,52 @@ def test_cart_logit_equals_the_numpy_expression(intent):
     want = _reference_cart_logit(world, batch, cond, session, item)
     assert got.dtype == want.dtype == np.float64
     assert _bytes(got) == _bytes(want)
-    item_rel_price = np.log(world.items.price / CATEGORY_PRICE[world.items.category])
-    compiled = kernels.cart_logit_compiled(
-        world.users, world.items, batch, intent, SOURCE_INTENT, NEW_USER_TRUST, session, item,
-        item_rel_price,
-    )  # fmt: skip
+    from sim.behavior import _chances_compiled, _item_logit
+
+    imp_pos = rng.integers(0, len(EXAMINE), len(item)).astype(np.int16)
+    slot_ctr = rng.integers(0, 2**56, len(item), dtype=np.uint64)
+    item_logit = _item_logit(world.items, cond.click_offset)
+    compiled = _chances_compiled(
+        world, batch, cond, item_logit, session, imp_pos, item, slot_ctr, Streams(3), None
+    )
     if compiled is not None:  # the relative price is read per item, as numpy gathers it
-        assert _bytes(compiled) == _bytes(want)
+        assert _bytes(compiled[2]) == _bytes(_sigmoid(want))
     assert (compiled is not None) == (type(intent) is float)  # a numpy float64 goes to numpy
 
 
-def test_clicks_equal_the_numpy_steps():
+def test_compiled_clicks_equal_the_numpy_steps():
+    """The click chance and draw at the sigmoid's edges (exp overflows to inf, underflows to
+    0), compiled and in numpy; float64 affinities are left to numpy."""
+    from sim.behavior import _chances, _chances_compiled
+
+    world = make_world(Streams(8), Size("kernels", 3000), date(2026, 8, 3), 7)
     rng = np.random.default_rng(8)
-    n_items, n_users, n = 3000, 500, 50_000
-    item_logit = (rng.normal(-3, 2, n_items)).astype(np.float32)
-    item_logit[:3] = [-200.0, 200.0, 0.0]  # exp overflows to inf, underflows to 0
-    affinity = rng.normal(0, 1, (n_users, 12)).astype(np.float32)
-    category = rng.integers(0, 12, n_items).astype(np.int8)
-    item = np.concatenate([[0, 1, 2], rng.integers(0, n_items, n - 3)]).astype(np.int32)
-    imp_user = rng.integers(0, n_users, n)
+    n_sessions, n = 500, 50_000
+    item_logit = (rng.normal(-3, 2, world.items.n)).astype(np.float32)
+    item_logit[:3] = [-200.0, 200.0, 0.0]
+    item = np.concatenate([[0, 1, 2], rng.integers(0, world.items.n, n - 3)]).astype(np.int32)
+    batch = SessionBatch(
+        key=rng.integers(0, 2**40, n_sessions).astype(np.uint64),
+        user=rng.integers(0, world.users.n, n_sessions).astype(np.int64),
+        source=rng.integers(0, len(SOURCE_INTENT), n_sessions).astype(np.int8),
+        start_s=np.zeros(n_sessions, np.int64),
+        new_user=np.zeros(n_sessions, bool),
+    )
+    imp_s = np.sort(rng.integers(0, n_sessions, n))
     position = rng.integers(0, len(EXAMINE), n).astype(np.int16)
     counters = rng.integers(0, 2**56, n, dtype=np.uint64)
-    streams = Streams(21)
+    args = (world, batch, Conditions(), item_logit, imp_s)
+    rest = (position, item, counters, Streams(21), None)
     with np.errstate(over="ignore"):
-        got = kernels.clicks_compiled(
-            item_logit, item, affinity, imp_user, category, EXAMINE, position, counters,
-            streams.salt("behavior.click"),
-        )  # fmt: skip
-        logit = item_logit[item] + affinity[imp_user, category[item]]
-        p_click = EXAMINE[position] * _sigmoid(logit)
-    clicked = streams.uniform("behavior.click", counters) < p_click
+        got = _chances_compiled(*args, *rest)
+        want = _chances(*args, batch.user[imp_s], *rest)
     assert got is not None
-    assert got[0].dtype == p_click.dtype == np.float32
-    assert _bytes(got[0]) == _bytes(p_click)
-    assert _bytes(got[1]) == _bytes(clicked)
-    assert 0 < clicked.mean() < 1
-    as_float64 = affinity.astype(np.float64)
-    assert (
-        kernels.clicks_compiled(
-            item_logit, item, as_float64, imp_user, category, EXAMINE, position, counters, 1
-        )
-        is None
-    )
+    assert got[0].dtype == want[0].dtype == np.float32
+    assert _bytes(got[0]) == _bytes(want[0])
+    assert _bytes(got[1]) == _bytes(want[1])
+    assert 0 < want[1].mean() < 1 and want[0][1] > 0 and want[0][0] == 0
+    world.users.affinity_logit = world.users.affinity_logit.astype(np.float64)
+    assert _chances_compiled(*args, *rest) is None
 
 
 @pytest.mark.parametrize("today", [-1, 0, 11_000, 2**31 - 1])
@@ -505,9 +509,16 @@ def test_compiled_pages_equal_the_numpy_pages(seed, luck):
     assert _pages_compiled(batch, world.users, latency, streams) is None  # numpy then
 
 
-@pytest.mark.parametrize("crawlers", [False, True])
-def test_compiled_chances_equal_the_numpy_chances(crawlers):
+@pytest.mark.parametrize(
+    ("crawlers", "moved"), [(False, ""), (True, ""), (False, "demand"), (True, "both")]
+)
+def test_compiled_chances_equal_the_numpy_chances(crawlers, moved):
+    """The same chances compiled and in numpy, also when a competitor's demand and an
+    experiment's arm move the purchase logit (subtracted from its negation, in numpy's
+    order of additions)."""
     from sim.behavior import _chances, _chances_compiled, _item_logit
+    from sim.demand import DemandShift
+    from sim.experiments import Treatment
 
     world = make_world(Streams(4), Size("kernels", 3000), date(2026, 8, 3), 7)
     world.items.stock[::3] = 0  # sold out
@@ -526,6 +537,12 @@ def test_compiled_chances_equal_the_numpy_chances(crawlers):
     slot_ctr = (batch.key[imp_s] << np.uint64(16)) | imp_pos.astype(np.uint64)
     bots = rng.random(n) < 0.2 if crawlers else None
     cond = Conditions(intent=0.15, click_offset=-1.0)
+    if moved:  # buyers on two platforms, two categories; a third of users in the arm
+        shift = DemandShift({"platform": (0, 2)}, (1, 3), intent=-0.7123456789, skip=0.2)
+        cond.demand = (shift, DemandShift({"city_tier": (2,)}, (), intent=-0.3, skip=0.0))
+    if moved == "both":
+        arm = rng.random(world.users.n) < 0.33
+        cond.treatments = (Treatment(arm, -0.41234567), Treatment(~arm, 0.1))
     item_logit = _item_logit(world.items, cond.click_offset)
     args = (world, batch, cond, item_logit, imp_s)
     rest = (imp_pos, item, slot_ctr, Streams(6), bots)
@@ -535,6 +552,10 @@ def test_compiled_chances_equal_the_numpy_chances(crawlers):
     p_click, clicked, p_cart, in_stock = want
     assert 0 < clicked.mean() < 1 and 0 < in_stock.mean() < 1 and p_cart.dtype == np.float64
     assert (p_click == 0).any() == crawlers
+    if moved:  # the offsets did move the purchase chances
+        plain = Conditions(intent=0.15, click_offset=-1.0)
+        unmoved = _chances_compiled(world, batch, plain, *args[3:], *rest)
+        assert unmoved is not None and (unmoved[2] != p_cart).any()
     for g, w in zip(got, want, strict=True):
         assert g.dtype == w.dtype and g.shape == w.shape
         assert _bytes(g) == _bytes(w)
