@@ -626,19 +626,21 @@ def bucket_bounds(bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 10 ** (b / BUCKETS_PER_DECADE), 10 ** ((b + 1) / BUCKETS_PER_DECADE)
 
 
-def bucket_key(columns: list[pl.Series], name: str) -> tuple[pl.DataFrame, list[np.ndarray]]:
+def bucket_key(columns: list[pl.Series], name: str) -> tuple[pl.DataFrame, list[np.ndarray], int]:
     """Columns of small integer codes (latency buckets, histogram bins) under one key named
     `name`: its values, every code from the lowest seen to the highest (a few dozen; empty
-    ones count nothing), and each column's codes in it. A null is a value of its own."""
+    ones count nothing); each column's codes in it, each `low` more than the code (callers
+    take `low` off in their own offsets, not in a pass of its own); and `low`. A null is a
+    value of its own."""
     if any(column.null_count() for column in columns) or not any(len(c) for c in columns):
         key = group_key(pl.concat([column.rename(name) for column in columns]).to_frame())
         ends = np.cumsum([0, *(len(column) for column in columns)])
-        return key.values, [key.codes[start:end] for start, end in itertools.pairwise(ends)]
+        return key.values, [key.codes[start:end] for start, end in itertools.pairwise(ends)], 0
     numbers = [column.to_numpy() for column in columns]
     low = min(int(values.min()) for values in numbers)
     high = max(int(values.max()) for values in numbers)
     values = pl.Series(name, np.arange(low, high + 1), dtype=columns[0].dtype)
-    return values.to_frame(), [np.subtract(column, low, dtype=np.int64) for column in numbers]
+    return values.to_frame(), numbers, low
 
 
 KIND_ORDER = sorted(LATENCY_KINDS)  # the cube's order of kinds
@@ -655,12 +657,12 @@ def latency_tables(
         kept = np.flatnonzero(owner >= 0)
         owner = owner[kept]
         req = req.select(*LATENCY_KINDS, "service_version")[kept]
-    buckets, bucket = bucket_key([req[k] for k in KIND_ORDER], "bucket")
+    buckets, bucket, low = bucket_key([req[k] for k in KIND_ORDER], "bucket")
     kinds = pl.DataFrame({"kind": KIND_ORDER})
     version = group_key(req.select("service_version"))
     parts = {d: dims[d].values for d in LATENCY_DIMS[:-1]}
     offsets, values = long_key({"all": ALL, "service_version": version.values} | parts)
-    counted = KindCounts(bucket, buckets.height)
+    counted = KindCounts(bucket, buckets.height, low)
     by_hour = counted(hours.codes[owner], hours.size)
     keys = {d: dims[d] for d in LATENCY_DIMS[:-1]} | {"service_version": version}
     by_day = _latency_by_day(counted, owner, days, keys, offsets, values.height)
@@ -681,11 +683,12 @@ class KindCounts:
     another, each one's (kind, bucket) code computed once, the lead added in front per count
     (into one buffer, not temporaries per kind per count)."""
 
-    def __init__(self, bucket: list[np.ndarray], n_buckets: int) -> None:
+    def __init__(self, bucket: list[np.ndarray], n_buckets: int, low: int) -> None:
+        """`bucket`: each kind's bucket codes, `low` more (`bucket_key`)."""
         self.cells = len(bucket) * n_buckets  # (kind, bucket) codes
         self.tail = np.empty((len(bucket), len(bucket[0])), dtype=np.int64)
         for k, codes in enumerate(bucket):
-            np.add(codes, np.int64(k * n_buckets), out=self.tail[k])
+            np.add(codes, np.int64(k * n_buckets - low), out=self.tail[k])
         self.flat = np.empty_like(self.tail)
 
     @property
@@ -777,13 +780,13 @@ def _feed_hist(feed: pl.DataFrame, edges: dict[str, list[float]]) -> pl.DataFram
         for attr in FEED_HIST_ATTRIBUTES
     ]
     series = [c if isinstance(c, pl.Series) else feed.select(c).to_series() for c in columns]
-    bin_values, bins = bucket_key(series, "bin")
+    bin_values, bins, low = bucket_key(series, "bin")
     snapshots = group_key(feed.select(FEED_KEYS))
     n_attr, n_bins = len(FEED_HIST_ATTRIBUTES), bin_values.height
     grid = Grid(snapshots.values, pl.DataFrame({"attribute": FEED_HIST_ATTRIBUTES}), bin_values)
     counts = np.zeros(grid.size, dtype=np.int64)
     for a in range(n_attr):
-        code = (snapshots.codes * n_attr + a) * n_bins
+        code = (snapshots.codes * n_attr + a) * n_bins - low
         counts += np.bincount(code + bins[a], minlength=grid.size)
     groups = np.flatnonzero(counts)  # in code order: sorted
     items = pl.Series("items", counts[groups]).cast(pl.UInt32)
