@@ -13,6 +13,7 @@ the same luck in every counterfactual run; only the mechanisms a fault changed d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -156,7 +157,18 @@ def cart_logit(
     return logit
 
 
-Pages = tuple[np.ndarray, ...]
+class Pages(NamedTuple):
+    """Each session's pages: the rendered grid (sessions x pages) and per request (the pages
+    reached, session by session) its session, page, server and client ms, error and
+    rendered flags."""
+
+    rendered: np.ndarray
+    req_session: np.ndarray
+    req_page: np.ndarray
+    req_server_ms: np.ndarray
+    req_client_ms: np.ndarray
+    req_error: np.ndarray
+    req_rendered: np.ndarray
 
 
 def _pages(batch: SessionBatch, users: Users, latency: LatencyModel, streams: Streams) -> Pages:
@@ -192,7 +204,7 @@ def _pages(batch: SessionBatch, users: Users, latency: LatencyModel, streams: St
     rendered = reached & rendered_ok
     req_s, req_p = np.nonzero(reached)
     flat = req_s * MAX_PAGES + req_p
-    return (
+    return Pages(
         rendered, req_s, req_p.astype(np.int8), server[flat], client[flat], error[flat],
         rendered.ravel()[flat],
     )  # fmt: skip
@@ -238,14 +250,14 @@ def _pages_compiled(
         return None
     keys = np.ascontiguousarray(batch.key, dtype=np.uint64)
     u_idx = np.ascontiguousarray(batch.user, dtype=np.int64)
-    odds = kernels.latency_odds(
+    log_odds = kernels.latency_odds(
         keys, MAX_PAGES, np.uint64(streams.salt("latency.server")),
         np.uint64(streams.salt("latency.client")),
     )  # fmt: skip
-    np.log(odds[0], out=odds[0])
-    np.log(odds[1], out=odds[1])
+    np.log(log_odds[0], out=log_odds[0])  # the odds, now their logs (in place)
+    np.log(log_odds[1], out=log_odds[1])
     args = kernels.latency_exp_args(
-        odds, lat.LOGISTIC_UNIT, np.float32(lat.SERVER_SHAPE), np.float32(lat.CLIENT_SHAPE)
+        log_odds, lat.LOGISTIC_UNIT, np.float32(lat.SERVER_SHAPE), np.float32(lat.CLIENT_SHAPE)
     )
     np.exp(args[0], out=args[0])
     np.exp(args[1], out=args[1])
@@ -258,11 +270,11 @@ def _pages_compiled(
     hazard_exp = np.exp(-0.5 * ratio[0] ** 1.5)
     depth_exp = np.exp(ratio[1])
     bot = batch.bot if batch.bot is not None else np.zeros(len(keys), bool)
-    return kernels.page_reach(
+    return Pages(*kernels.page_reach(
         hazard_exp, depth_exp, keys, u_idx, batch.source, bot, MAX_PAGES, users.depth,
         SOURCE_DEPTH, server, client, error, np.uint64(streams.salt("behavior.abandon")),
         np.uint64(streams.salt("behavior.continue")),
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def _chances(
@@ -368,12 +380,12 @@ def simulate_sessions(
     # --- after a click: add to cart (wanted, in stock), order (logistics), pay ---
     from sim import kernels
 
+    p_placed = 0.6 * cond.logistics  # an intended order is placed (logistics permitting)
     ci, cart, order, pay = kernels.click_outcomes(
         clicked, p_cart, in_stock_imp, slot_ctr, *(np.uint64(streams.salt(f"behavior.{step}"))
-        for step in ("cart", "order", "pay")), np.float64(0.6 * cond.logistics),
+        for step in ("cart", "order", "pay")), np.float64(p_placed),
         np.float64(cond.payment_success),
     )  # fmt: skip
-    p_placed = 0.6 * cond.logistics
     if cond.checkout:  # an outage: some checkouts fail (no draws, no change when none)
         c_ctr = slot_ctr[ci]
         lost, failed = checkout_outcomes(cond.checkout, streams, users, u_idx[imp_s[ci]], c_ctr)

@@ -22,6 +22,7 @@ import simpy
 from sim import calendar
 from sim.behavior import (
     NEW_USER_DAYS,
+    PAGE_SIZE,
     SOURCE_SHARE,
     Conditions,
     Funnel,
@@ -273,6 +274,10 @@ def _search_sorted_first(cum: np.ndarray, needles: np.ndarray) -> np.ndarray:
 
 
 EVENT_OFFSET_S = np.array([0, 40, 95, 130])  # click, add to cart, order, pay: after the view
+# When a card is viewed: a feed page about every 25 s after the session starts, and within a
+# page (PAGE_SIZE cards) each card 3 s after the one above (a user reads top to bottom).
+PAGE_VIEW_S = 25
+CARD_VIEW_S = 3
 _EVENT_KINDS = tuple(np.dtype(t) for t in (np.int64, np.int8, np.int16, np.uint64, np.int64))
 
 
@@ -292,21 +297,23 @@ def _events(
         # contiguous copies of strided views (the kernel is compiled for C-order arrays only;
         # no copy for the funnel's own arrays)
         contiguous = [np.ascontiguousarray(a) for a in (*masks, *columns)]
-        return kernels.hour_events(*contiguous, EVENT_OFFSET_S)
+        return kernels.hour_events(*contiguous, EVENT_OFFSET_S, PAGE_VIEW_S, CARD_VIEW_S, PAGE_SIZE)
     return _events_reference(funnel, batch, counter)
 
 
 def _events_reference(
     funnel: Funnel, batch: SessionBatch, counter: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`_events` in numpy: the reference the compiled pass is tested against, and the path
+    for columns of other types."""
     masks = (funnel.clicked, funnel.carted, funnel.ordered, funnel.paid)
     imp_idx = np.concatenate([np.flatnonzero(m) for m in masks])
     ev_type = np.concatenate([np.full(m.sum(), t, np.int8) for t, m in enumerate(masks)])
     sess = funnel.imp_session[imp_idx]
     ts = (
         batch.start_s[sess]
-        + funnel.imp_page[imp_idx].astype(np.int64) * 25
-        + (funnel.imp_position[imp_idx] % 6) * 3
+        + funnel.imp_page[imp_idx].astype(np.int64) * PAGE_VIEW_S
+        + (funnel.imp_position[imp_idx] % PAGE_SIZE) * CARD_VIEW_S
         + EVENT_OFFSET_S[ev_type]
     )
     return imp_idx, ev_type, sess, ts, counter[imp_idx]
@@ -616,8 +623,7 @@ class Engine:
         users = state.world.users
         # Tracked client events: click, add_to_cart, order, pay; each a few seconds apart.
         counter = funnel.imp_counter  # each impression's slot counter (the funnel's draws')
-        if counter is None:
-            counter = slot_counter(batch.key[funnel.imp_session], funnel.imp_position)
+        assert counter is not None  # simulate_sessions always sets it
         imp_idx, ev_type, sess, ts, ctr = _events(funnel, batch, counter)
         u_ev = batch.user[sess]
         dims = {

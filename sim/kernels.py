@@ -797,11 +797,14 @@ def hour_events(
     counters: np.ndarray,
     start_s: np.ndarray,
     offsets: np.ndarray,
+    page_s: int,
+    card_s: int,
+    page_size: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """sim/engine.py's tracked client events of an hour: every click, then every add to
     cart, order and pay (each in impression order), with the impression, event type,
-    session, client time (session start + 25 s a page + 3 s a slot + the type's offset) and
-    slot counter of each."""
+    session, client time (session start + page_s a page + card_s a card within its page +
+    the type's offset) and slot counter of each."""
     masks = (clicked, carted, ordered, paid)
     m = 0
     for mask in masks:
@@ -824,8 +827,8 @@ def hour_events(
                 sess[j] = s
                 ts[j] = (
                     start_s[s]
-                    + np.int64(imp_page[i]) * 25
-                    + np.int64(imp_position[i] % 6) * 3
+                    + np.int64(imp_page[i]) * page_s
+                    + np.int64(imp_position[i] % page_size) * card_s
                     + offsets[t]
                 )
                 ctr[j] = counters[i]
