@@ -184,18 +184,24 @@ def _reference_cart_logit(world, batch, cond, session, item):
     )
 
 
+def _random_batch(rng, world, n: int, key=None, new_users: float = 0.0) -> SessionBatch:
+    """`n` sessions of random users and sources starting at 0, a share `new_users` of them by
+    new users, with random keys unless `key` is given (drawn in the fields' order)."""
+    return SessionBatch(
+        key=rng.integers(0, 2**40, n).astype(np.uint64) if key is None else key,
+        user=rng.integers(0, world.users.n, n).astype(np.int64),
+        source=rng.integers(0, len(SOURCE_INTENT), n).astype(np.int8),
+        start_s=np.zeros(n, np.int64),
+        new_user=rng.random(n) < new_users if new_users else np.zeros(n, bool),
+    )
+
+
 @pytest.mark.parametrize("intent", [0.0, 0.1234567891, -0.35, 0.2, np.float64(0.2)])
 def test_cart_logit_equals_the_numpy_expression(intent):
     world = make_world(Streams(3), Size("kernels", 3000), date(2026, 8, 3), 7)
     rng = np.random.default_rng(5)
     n = 4000
-    batch = SessionBatch(
-        key=np.arange(n, dtype=np.uint64),
-        user=rng.integers(0, world.users.n, n).astype(np.int64),
-        source=rng.integers(0, len(SOURCE_INTENT), n).astype(np.int8),
-        start_s=np.zeros(n, np.int64),
-        new_user=rng.random(n) < 0.3,
-    )
+    batch = _random_batch(rng, world, n, key=np.arange(n, dtype=np.uint64), new_users=0.3)
     session = rng.integers(0, n, 30_000)
     item = rng.integers(0, world.items.n, 30_000)
     cond = Conditions(intent=intent)
@@ -227,13 +233,7 @@ def test_compiled_clicks_equal_the_numpy_steps():
     item_logit = (rng.normal(-3, 2, world.items.n)).astype(np.float32)
     item_logit[:3] = [-200.0, 200.0, 0.0]
     item = np.concatenate([[0, 1, 2], rng.integers(0, world.items.n, n - 3)]).astype(np.int32)
-    batch = SessionBatch(
-        key=rng.integers(0, 2**40, n_sessions).astype(np.uint64),
-        user=rng.integers(0, world.users.n, n_sessions).astype(np.int64),
-        source=rng.integers(0, len(SOURCE_INTENT), n_sessions).astype(np.int8),
-        start_s=np.zeros(n_sessions, np.int64),
-        new_user=np.zeros(n_sessions, bool),
-    )
+    batch = _random_batch(rng, world, n_sessions)
     imp_s = np.sort(rng.integers(0, n_sessions, n))
     position = rng.integers(0, len(EXAMINE), n).astype(np.int16)
     counters = rng.integers(0, 2**56, n, dtype=np.uint64)
@@ -524,13 +524,7 @@ def test_compiled_chances_equal_the_numpy_chances(crawlers, moved):
     world.items.stock[::3] = 0  # sold out
     rng = np.random.default_rng(9)
     n, m = 800, 30_000
-    batch = SessionBatch(
-        key=rng.integers(0, 2**40, n).astype(np.uint64),
-        user=rng.integers(0, world.users.n, n).astype(np.int64),
-        source=rng.integers(0, len(SOURCE_INTENT), n).astype(np.int8),
-        start_s=np.zeros(n, np.int64),
-        new_user=rng.random(n) < 0.3,
-    )
+    batch = _random_batch(rng, world, n, new_users=0.3)
     imp_s = np.sort(rng.integers(0, n, m))
     imp_pos = rng.integers(0, len(EXAMINE), m).astype(np.int16)
     item = rng.integers(0, world.items.n, m).astype(np.int32)
@@ -685,13 +679,7 @@ def test_compiled_pages_with_other_factor_types(monkeypatch, as_type):
     world = make_world(Streams(5), Size("kernels", 3000), date(2026, 8, 3), 7)
     rng = np.random.default_rng(5)
     n = 3000
-    batch = SessionBatch(
-        key=rng.integers(0, 2**40, n).astype(np.uint64),
-        user=rng.integers(0, world.users.n, n).astype(np.int64),
-        source=rng.integers(0, len(SOURCE_INTENT), n).astype(np.int8),
-        start_s=np.zeros(n, np.int64),
-        new_user=np.zeros(n, bool),
-    )
+    batch = _random_batch(rng, world, n)
     factors = ("TIER_FACTOR", "NETWORK_SERVER_FACTOR", "DEVICE_RENDER_MS", "NETWORK_FACTOR")
     for name in factors:  # values float32 cannot hold, so the rounding shows
         value = (getattr(lat, name).astype(np.float64) * 1.0123456789).astype(as_type)
